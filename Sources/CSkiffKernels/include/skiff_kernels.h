@@ -1,0 +1,185 @@
+// Skiff's compute kernels: quantized matrix products, attention over a paged KV cache, the small
+// per-token operations of a transformer, and the thread pool they run on.
+//
+// Every entry point picks its instruction set at run time (AVX-512 VNNI, AVX2, or portable C), so one
+// binary runs on any x86-64 and the package builds on arm64 with the portable path.
+#ifndef SKIFF_KERNELS_H
+#define SKIFF_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: - CPU features
+
+/// The instruction set the kernels use on this machine.
+typedef enum {
+    SKIFF_ISA_PORTABLE = 0,
+    SKIFF_ISA_AVX2 = 1,
+    SKIFF_ISA_AVX512_VNNI = 2,
+} skiff_isa;
+
+/// The best instruction set this CPU supports (cached after the first call).
+skiff_isa skiff_detect_isa(void);
+
+/// The instruction set the kernels currently use.
+skiff_isa skiff_active_isa(void);
+
+/// Forces a (supported) instruction set, for tests that compare paths. Returns the one now in use,
+/// which is `isa` clamped to what the CPU supports. Call before packing weights: packed layouts do not
+/// depend on the ISA, but this must not change while kernels run.
+skiff_isa skiff_set_isa(skiff_isa isa);
+
+// MARK: - Thread pool
+
+/// A persistent pool of worker threads. The calling thread takes part as worker 0.
+typedef struct skiff_pool skiff_pool;
+
+/// A unit of parallel work: called once on each of `thread_count` threads with its index.
+typedef void (*skiff_task)(void *context, int thread_index, int thread_count);
+
+/// Starts a pool of `thread_count` threads in all (the caller counts as one). Returns NULL on failure.
+skiff_pool *skiff_pool_create(int thread_count);
+
+/// Stops and joins the workers, then frees the pool.
+void skiff_pool_destroy(skiff_pool *pool);
+
+/// Number of threads, the caller included.
+int skiff_pool_thread_count(const skiff_pool *pool);
+
+/// Runs `task` on every thread and returns when all have finished. Not reentrant: one run at a time.
+void skiff_pool_run(skiff_pool *pool, skiff_task task, void *context);
+
+// MARK: - Half precision
+
+/// Converts `count` IEEE half values to float.
+void skiff_f16_to_f32(const uint16_t *src, float *dst, size_t count);
+
+/// Converts `count` floats to IEEE half (round to nearest even).
+void skiff_f32_to_f16(const float *src, uint16_t *dst, size_t count);
+
+// MARK: - Weights
+
+/// Storage types of a GGUF tensor that the kernels can read.
+typedef enum {
+    SKIFF_TYPE_F32 = 0,
+    SKIFF_TYPE_F16 = 1,
+    SKIFF_TYPE_Q4_0 = 2,
+    SKIFF_TYPE_Q4_1 = 3,
+    SKIFF_TYPE_Q8_0 = 8,
+    SKIFF_TYPE_BF16 = 30,
+} skiff_type;
+
+/// Bytes one row of `columns` elements takes in the GGUF storage type.
+size_t skiff_row_bytes(skiff_type type, int64_t columns);
+
+/// Dequantizes one row of a GGUF tensor to floats (the reference definition of each type).
+void skiff_dequantize_row(skiff_type type, const void *row, float *dst, int64_t columns);
+
+/// A weight matrix in Skiff's compute layout: rows interleaved in tiles of 16 with each block's
+/// scales beside it, so one pass over the weights serves a whole batch of tokens.
+typedef struct {
+    /// How the values are stored (see skiff_packed_format in the implementation).
+    int32_t format;
+    /// Output features (rows of the GGUF tensor).
+    int64_t rows;
+    /// Input features (the GGUF row length).
+    int64_t columns;
+    /// The packed bytes, 64-byte aligned, owned by the caller.
+    void *data;
+    /// Size of `data`.
+    size_t byte_count;
+} skiff_packed_matrix;
+
+/// Bytes needed to pack a `rows` × `columns` matrix stored as `type`, or 0 if the type or shape is not
+/// supported (columns must be a multiple of 32 for the quantized types).
+size_t skiff_packed_bytes(skiff_type type, int64_t rows, int64_t columns);
+
+/// Repacks a GGUF tensor (`rows` rows of `columns`) into `out->data` (skiff_packed_bytes in size,
+/// 64-byte aligned). Quantized values are kept bit-exact; F32/BF16 become F32 and F16 stays F16.
+/// Returns 0 on success, -1 if the type or shape is not supported.
+int skiff_pack_matrix(skiff_type type, const void *src, int64_t rows, int64_t columns,
+                      void *dst, skiff_packed_matrix *out);
+
+// MARK: - Activations
+
+/// Activations quantized for integer dot products: per token and per block of 32 values, 32 int8
+/// values, a scale `d` and `s = d * sum(q)`. Buffers are owned by the caller.
+typedef struct {
+    int8_t *values;     // tokens × columns
+    float *scales;      // tokens × columns/32
+    float *sums;        // tokens × columns/32
+    int64_t tokens;
+    int64_t columns;
+} skiff_q8_activations;
+
+/// Bytes of the three buffers for `tokens` × `columns` activations (values, scales, sums).
+size_t skiff_q8_values_bytes(int64_t tokens, int64_t columns);
+size_t skiff_q8_scales_bytes(int64_t tokens, int64_t columns);
+
+/// Quantizes `tokens` rows of `columns` floats (row stride `stride` floats) like ggml's Q8_1.
+void skiff_quantize_activations(skiff_pool *pool, const float *x, int64_t stride, skiff_q8_activations *out);
+
+/// y[t][r] = sum_k W[r][k] * x[t][k] for every token t of `x` and row r of `w`, with W quantized.
+/// `y` has row stride `y_stride` floats. `x_float` is used for float weights and may be NULL otherwise;
+/// `x_q8` is used for quantized weights and may be NULL otherwise.
+/// When `accumulate` is nonzero the product is added to `y` instead of stored.
+void skiff_matmul(skiff_pool *pool, const skiff_packed_matrix *w,
+                  const skiff_q8_activations *x_q8, const float *x_float, int64_t x_stride, int64_t tokens,
+                  float *y, int64_t y_stride, int accumulate);
+
+/// Reference matmul for tests: dequantizes each GGUF row and uses float dot products.
+void skiff_matmul_reference(skiff_type type, const void *w, int64_t rows, int64_t columns,
+                            const float *x, int64_t tokens, float *y);
+
+// MARK: - Transformer operations
+
+/// out[t] = x[t] / rms(x[t]) * weight, for `tokens` rows of `n` floats (row strides in floats).
+void skiff_rms_norm(const float *x, int64_t x_stride, const float *weight, float *out, int64_t out_stride,
+                    int64_t tokens, int64_t n, float epsilon);
+
+/// Rotary position embedding applied in place to `heads` heads of `head_dim` floats at position
+/// `position`. Only the first `rotary_dims` dims rotate. `inverse_frequencies` holds rotary_dims/2
+/// values (theta_i, with any frequency scaling already applied). `neox` selects the pairing:
+/// 0 rotates (x[2i], x[2i+1]) (llama), 1 rotates (x[i], x[i + rotary_dims/2]) (NeoX, Gemma, Qwen).
+void skiff_rope(float *x, int64_t heads, int64_t head_dim, int64_t rotary_dims, int64_t position,
+                const float *inverse_frequencies, float attention_factor, int neox);
+
+/// out[i] = silu(gate[i]) * up[i] for `n` values.
+void skiff_swiglu(const float *gate, const float *up, float *out, int64_t n);
+
+// MARK: - Attention over a paged KV cache
+
+/// A layer's keys and values in fixed-size blocks of `block_size` tokens, stored as IEEE half:
+/// block b, head h, slot s, dim d lives at `((b * kv_heads + h) * block_size + s) * head_dim + d`.
+typedef struct {
+    uint16_t *keys;
+    uint16_t *values;
+    int32_t block_size;
+    int32_t kv_heads;
+    int32_t head_dim;
+} skiff_kv_layer;
+
+/// Writes one token's keys and values (kv_heads × head_dim floats each) into `block`, `slot`.
+void skiff_kv_store(const skiff_kv_layer *layer, int32_t block, int32_t slot, const float *k, const float *v);
+
+/// One query token's view of its sequence: its block table and how many cached tokens it attends to.
+typedef struct {
+    const int32_t *block_table;
+    int32_t context_length;   // tokens 0 ..< context_length are attended (causal: includes itself)
+} skiff_attention_query;
+
+/// Scaled dot-product attention for `tokens` query tokens, each with `heads` query heads of head_dim
+/// (grouped: query head h reads KV head h / (heads / kv_heads)). q and out are tokens × heads × head_dim.
+/// Returns 0, or -1 if its scratch memory could not be allocated.
+int skiff_attention(skiff_pool *pool, const skiff_kv_layer *layer, const skiff_attention_query *queries,
+                     int64_t tokens, const float *q, int64_t heads, float scale, float *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,41 @@
+// Run-time choice of instruction set.
+#include "skiff_kernels.h"
+#include "internal.h"
+
+#include <stdatomic.h>
+
+static _Atomic int detected = -1;
+static _Atomic int active = -1;
+
+skiff_isa skiff_detect_isa(void) {
+    int cached = atomic_load_explicit(&detected, memory_order_relaxed);
+    if (cached >= 0) return (skiff_isa)cached;
+    skiff_isa isa = SKIFF_ISA_PORTABLE;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+        isa = SKIFF_ISA_AVX2;
+    }
+    if (isa == SKIFF_ISA_AVX2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni")) {
+        isa = SKIFF_ISA_AVX512_VNNI;
+    }
+#endif
+    atomic_store_explicit(&detected, (int)isa, memory_order_relaxed);
+    return isa;
+}
+
+skiff_isa skiff_active_isa(void) {
+    int current = atomic_load_explicit(&active, memory_order_relaxed);
+    if (current >= 0) return (skiff_isa)current;
+    skiff_isa isa = skiff_detect_isa();
+    atomic_store_explicit(&active, (int)isa, memory_order_relaxed);
+    return isa;
+}
+
+skiff_isa skiff_set_isa(skiff_isa isa) {
+    skiff_isa best = skiff_detect_isa();
+    if (isa > best) isa = best;
+    atomic_store_explicit(&active, (int)isa, memory_order_relaxed);
+    return isa;
+}

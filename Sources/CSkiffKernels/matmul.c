@@ -1,0 +1,135 @@
+// Matrix products over packed weights: thread split, instruction-set dispatch, portable kernel and
+// the float reference used by tests.
+#include "internal.h"
+
+#include <stdlib.h>
+
+typedef struct {
+    skiff_matmul_args args;
+    skiff_matmul_tiles_fn fn;
+    int64_t tiles;
+} matmul_job;
+
+static void matmul_task(void *context, int thread_index, int thread_count) {
+    const matmul_job *job = context;
+    int64_t begin = job->tiles * thread_index / thread_count;
+    int64_t end = job->tiles * (thread_index + 1) / thread_count;
+    if (begin < end) job->fn(&job->args, begin, end);
+}
+
+static skiff_matmul_tiles_fn select_kernel(void) {
+#if defined(__x86_64__)
+    switch (skiff_active_isa()) {
+    case SKIFF_ISA_AVX512_VNNI: return skiff_matmul_tiles_avx512;
+    case SKIFF_ISA_AVX2: return skiff_matmul_tiles_avx2;
+    case SKIFF_ISA_PORTABLE: break;
+    }
+#endif
+    return skiff_matmul_tiles_portable;
+}
+
+void skiff_matmul(skiff_pool *pool, const skiff_packed_matrix *w, const skiff_q8_activations *x_q8,
+                  const float *x_float, int64_t x_stride, int64_t tokens, float *y, int64_t y_stride,
+                  int accumulate) {
+    matmul_job job = {
+        .args = {w, x_q8, x_float, x_stride, tokens, y, y_stride, accumulate},
+        .fn = select_kernel(),
+        .tiles = (w->rows + SKIFF_TILE - 1) / SKIFF_TILE,
+    };
+    skiff_pool_run(pool, matmul_task, &job);
+}
+
+// MARK: - Portable kernel
+
+static void tile_integer(const skiff_matmul_args *a, const uint8_t *tile, int64_t t, float acc[SKIFF_TILE]) {
+    int format = a->w->format;
+    int64_t blocks = a->w->columns / SKIFF_BLOCK;
+    size_t block_bytes = skiff_packed_block_bytes(format);
+    const int8_t *q = a->xq->values + t * a->w->columns;
+    const float *ds = a->xq->scales + t * blocks;
+    const float *ss = a->xq->sums + t * blocks;
+    for (int r = 0; r < SKIFF_TILE; r++) acc[r] = 0;
+    for (int64_t b = 0; b < blocks; b++) {
+        const uint8_t *blk = tile + (size_t)b * block_bytes;
+        const int8_t *qb = q + b * SKIFF_BLOCK;
+        for (int r = 0; r < SKIFF_TILE; r++) {
+            int dot = 0;
+            const uint8_t *scales;
+            if (format == SKIFF_PACKED_U8_D) {
+                for (int g = 0; g < 8; g++) {
+                    for (int j = 0; j < 4; j++) dot += (int)blk[g * 64 + r * 4 + j] * qb[4 * g + j];
+                }
+                scales = blk + 512;
+            } else {
+                for (int c = 0; c < 4; c++) {
+                    for (int j = 0; j < 4; j++) {
+                        uint8_t byte = blk[c * 64 + r * 4 + j];
+                        dot += (byte & 0xF) * qb[4 * c + j] + (byte >> 4) * qb[16 + 4 * c + j];
+                    }
+                }
+                scales = blk + 256;
+            }
+            float dw = skiff_half_to_float((uint16_t)(scales[2 * r] | (scales[2 * r + 1] << 8)));
+            float v;
+            switch (format) {
+            case SKIFF_PACKED_U4_DM: {
+                float m = skiff_half_to_float((uint16_t)(scales[32 + 2 * r] | (scales[33 + 2 * r] << 8)));
+                v = dw * ds[b] * (float)dot + m * ss[b];
+                break;
+            }
+            case SKIFF_PACKED_U4_D: v = dw * (ds[b] * (float)dot - 8.0f * ss[b]); break;
+            default: v = dw * (ds[b] * (float)dot - 128.0f * ss[b]); break;
+            }
+            acc[r] += v;
+        }
+    }
+}
+
+static void tile_float(const skiff_matmul_args *a, const uint8_t *tile, int64_t t, float acc[SKIFF_TILE]) {
+    const float *x = a->xf + t * a->x_stride;
+    for (int r = 0; r < SKIFF_TILE; r++) acc[r] = 0;
+    for (int64_t k = 0; k < a->w->columns; k++) {
+        for (int r = 0; r < SKIFF_TILE; r++) {
+            float w;
+            if (a->w->format == SKIFF_PACKED_F16) {
+                const uint8_t *p = tile + (size_t)k * 32 + 2 * r;
+                w = skiff_half_to_float((uint16_t)(p[0] | (p[1] << 8)));
+            } else {
+                memcpy(&w, tile + (size_t)k * 64 + 4 * r, 4);
+            }
+            acc[r] += w * x[k];
+        }
+    }
+}
+
+void skiff_matmul_tiles_portable(const skiff_matmul_args *a, int64_t tile_begin, int64_t tile_end) {
+    size_t tile_bytes = skiff_packed_tile_bytes(a->w->format, a->w->columns);
+    int is_float = a->w->format == SKIFF_PACKED_F16 || a->w->format == SKIFF_PACKED_F32;
+    for (int64_t tile = tile_begin; tile < tile_end; tile++) {
+        const uint8_t *tp = (const uint8_t *)a->w->data + (size_t)tile * tile_bytes;
+        for (int64_t t = 0; t < a->tokens; t++) {
+            float acc[SKIFF_TILE];
+            if (is_float) tile_float(a, tp, t, acc);
+            else tile_integer(a, tp, t, acc);
+            skiff_store_tile(a->y + t * a->y_stride, acc, tile * SKIFF_TILE, a->w->rows, a->accumulate);
+        }
+    }
+}
+
+// MARK: - Reference
+
+void skiff_matmul_reference(skiff_type type, const void *w, int64_t rows, int64_t columns, const float *x,
+                            int64_t tokens, float *y) {
+    float *row = malloc((size_t)columns * sizeof(float));
+    if (!row) return;
+    size_t row_bytes = skiff_row_bytes(type, columns);
+    for (int64_t r = 0; r < rows; r++) {
+        skiff_dequantize_row(type, (const uint8_t *)w + (size_t)r * row_bytes, row, columns);
+        for (int64_t t = 0; t < tokens; t++) {
+            double sum = 0;
+            for (int64_t k = 0; k < columns; k++) sum += (double)row[k] * x[t * columns + k];
+            y[t * rows + r] = (float)sum;
+        }
+    }
+    free(row);
+}

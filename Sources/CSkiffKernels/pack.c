@@ -1,0 +1,145 @@
+// GGUF storage types: reference dequantization and repacking into the compute layout.
+#include "internal.h"
+
+static uint16_t load_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+
+static float bf16_to_float(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+size_t skiff_row_bytes(skiff_type type, int64_t columns) {
+    switch (type) {
+    case SKIFF_TYPE_F32: return (size_t)columns * 4;
+    case SKIFF_TYPE_F16:
+    case SKIFF_TYPE_BF16: return (size_t)columns * 2;
+    case SKIFF_TYPE_Q4_0: return (size_t)(columns / 32) * 18;
+    case SKIFF_TYPE_Q4_1: return (size_t)(columns / 32) * 20;
+    case SKIFF_TYPE_Q8_0: return (size_t)(columns / 32) * 34;
+    }
+    return 0;
+}
+
+void skiff_dequantize_row(skiff_type type, const void *row, float *dst, int64_t columns) {
+    const uint8_t *p = row;
+    switch (type) {
+    case SKIFF_TYPE_F32:
+        memcpy(dst, row, (size_t)columns * 4);
+        return;
+    case SKIFF_TYPE_F16:
+        for (int64_t i = 0; i < columns; i++) dst[i] = skiff_half_to_float(load_u16(p + 2 * i));
+        return;
+    case SKIFF_TYPE_BF16:
+        for (int64_t i = 0; i < columns; i++) dst[i] = bf16_to_float(load_u16(p + 2 * i));
+        return;
+    case SKIFF_TYPE_Q4_0:
+        for (int64_t b = 0; b < columns / 32; b++, p += 18) {
+            float d = skiff_half_to_float(load_u16(p));
+            for (int j = 0; j < 16; j++) {
+                dst[b * 32 + j] = d * (float)((p[2 + j] & 0xF) - 8);
+                dst[b * 32 + j + 16] = d * (float)((p[2 + j] >> 4) - 8);
+            }
+        }
+        return;
+    case SKIFF_TYPE_Q4_1:
+        for (int64_t b = 0; b < columns / 32; b++, p += 20) {
+            float d = skiff_half_to_float(load_u16(p));
+            float m = skiff_half_to_float(load_u16(p + 2));
+            for (int j = 0; j < 16; j++) {
+                dst[b * 32 + j] = d * (float)(p[4 + j] & 0xF) + m;
+                dst[b * 32 + j + 16] = d * (float)(p[4 + j] >> 4) + m;
+            }
+        }
+        return;
+    case SKIFF_TYPE_Q8_0:
+        for (int64_t b = 0; b < columns / 32; b++, p += 34) {
+            float d = skiff_half_to_float(load_u16(p));
+            for (int j = 0; j < 32; j++) dst[b * 32 + j] = d * (float)(int8_t)p[2 + j];
+        }
+        return;
+    }
+}
+
+static int packed_format(skiff_type type) {
+    switch (type) {
+    case SKIFF_TYPE_Q4_1: return SKIFF_PACKED_U4_DM;
+    case SKIFF_TYPE_Q4_0: return SKIFF_PACKED_U4_D;
+    case SKIFF_TYPE_Q8_0: return SKIFF_PACKED_U8_D;
+    case SKIFF_TYPE_F16: return SKIFF_PACKED_F16;
+    case SKIFF_TYPE_F32:
+    case SKIFF_TYPE_BF16: return SKIFF_PACKED_F32;
+    }
+    return 0;
+}
+
+size_t skiff_packed_bytes(skiff_type type, int64_t rows, int64_t columns) {
+    int format = packed_format(type);
+    if (!format || rows <= 0 || columns <= 0) return 0;
+    if (format != SKIFF_PACKED_F16 && format != SKIFF_PACKED_F32 && columns % SKIFF_BLOCK != 0) return 0;
+    int64_t tiles = (rows + SKIFF_TILE - 1) / SKIFF_TILE;
+    return (size_t)tiles * skiff_packed_tile_bytes(format, columns);
+}
+
+int skiff_pack_matrix(skiff_type type, const void *src, int64_t rows, int64_t columns, void *dst,
+                      skiff_packed_matrix *out) {
+    size_t total = skiff_packed_bytes(type, rows, columns);
+    if (total == 0) return -1;
+    int format = packed_format(type);
+    memset(dst, 0, total);
+    const uint8_t *in = src;
+    uint8_t *base = dst;
+    size_t row_bytes = skiff_row_bytes(type, columns);
+    size_t tile_bytes = skiff_packed_tile_bytes(format, columns);
+    int64_t blocks = columns / SKIFF_BLOCK;
+    size_t block_bytes = skiff_packed_block_bytes(format);
+
+    for (int64_t row = 0; row < rows; row++) {
+        const uint8_t *r = in + (size_t)row * row_bytes;
+        uint8_t *tile = base + (size_t)(row / SKIFF_TILE) * tile_bytes;
+        int lane = (int)(row % SKIFF_TILE);
+        switch (format) {
+        case SKIFF_PACKED_U4_DM:
+        case SKIFF_PACKED_U4_D: {
+            int has_min = format == SKIFF_PACKED_U4_DM;
+            size_t src_block = has_min ? 20 : 18;
+            size_t quants = has_min ? 4 : 2;
+            for (int64_t b = 0; b < blocks; b++) {
+                const uint8_t *sb = r + (size_t)b * src_block;
+                uint8_t *db = tile + (size_t)b * block_bytes;
+                for (int c = 0; c < 4; c++) memcpy(db + c * 64 + lane * 4, sb + quants + 4 * c, 4);
+                memcpy(db + 256 + lane * 2, sb, 2);
+                if (has_min) memcpy(db + 288 + lane * 2, sb + 2, 2);
+            }
+            break;
+        }
+        case SKIFF_PACKED_U8_D:
+            for (int64_t b = 0; b < blocks; b++) {
+                const uint8_t *sb = r + (size_t)b * 34;
+                uint8_t *db = tile + (size_t)b * block_bytes;
+                for (int g = 0; g < 8; g++) {
+                    for (int j = 0; j < 4; j++) db[g * 64 + lane * 4 + j] = sb[2 + 4 * g + j] ^ 0x80;
+                }
+                memcpy(db + 512 + lane * 2, sb, 2);
+            }
+            break;
+        case SKIFF_PACKED_F16:
+            for (int64_t k = 0; k < columns; k++) memcpy(tile + (size_t)k * 32 + lane * 2, r + 2 * k, 2);
+            break;
+        case SKIFF_PACKED_F32:
+            for (int64_t k = 0; k < columns; k++) {
+                float v = type == SKIFF_TYPE_BF16 ? bf16_to_float(load_u16(r + 2 * k)) : 0;
+                if (type == SKIFF_TYPE_F32) memcpy(&v, r + 4 * k, 4);
+                memcpy(tile + (size_t)k * 64 + lane * 4, &v, 4);
+            }
+            break;
+        }
+    }
+    out->format = format;
+    out->rows = rows;
+    out->columns = columns;
+    out->data = dst;
+    out->byte_count = total;
+    return 0;
+}

@@ -1,0 +1,252 @@
+import CSkiffKernels
+import Foundation
+import Testing
+
+/// A deterministic generator so failures reproduce.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Instruction sets this machine can run, each tested separately.
+let availableISAs: [skiff_isa] = {
+    let best = skiff_detect_isa()
+    return [SKIFF_ISA_PORTABLE, SKIFF_ISA_AVX2, SKIFF_ISA_AVX512_VNNI].filter { $0.rawValue <= best.rawValue }
+}()
+
+/// Random GGUF row data of `type`, with scales of realistic size.
+func randomRows(_ type: skiff_type, rows: Int, columns: Int, using rng: inout SplitMix64) -> [UInt8] {
+    var out: [UInt8] = []
+    func half(_ f: Float) -> [UInt8] {
+        var h: UInt16 = 0
+        var v = f
+        skiff_f32_to_f16(&v, &h, 1)
+        return [UInt8(h & 0xFF), UInt8(h >> 8)]
+    }
+    for _ in 0 ..< rows {
+        switch type {
+        case SKIFF_TYPE_F32:
+            for _ in 0 ..< columns {
+                withUnsafeBytes(of: Float.random(in: -1 ... 1, using: &rng)) { out.append(contentsOf: $0) }
+            }
+        case SKIFF_TYPE_F16:
+            for _ in 0 ..< columns { out += half(Float.random(in: -1 ... 1, using: &rng)) }
+        case SKIFF_TYPE_BF16:
+            for _ in 0 ..< columns {
+                let bits = Float.random(in: -1 ... 1, using: &rng).bitPattern >> 16
+                out += [UInt8(bits & 0xFF), UInt8(bits >> 8)]
+            }
+        case SKIFF_TYPE_Q4_0:
+            for _ in 0 ..< columns / 32 {
+                out += half(Float.random(in: 0.001 ... 0.05, using: &rng))
+                for _ in 0 ..< 16 { out.append(UInt8.random(in: 0 ... 255, using: &rng)) }
+            }
+        case SKIFF_TYPE_Q4_1:
+            for _ in 0 ..< columns / 32 {
+                out += half(Float.random(in: 0.001 ... 0.05, using: &rng))
+                out += half(Float.random(in: -0.4 ... 0.0, using: &rng))
+                for _ in 0 ..< 16 { out.append(UInt8.random(in: 0 ... 255, using: &rng)) }
+            }
+        case SKIFF_TYPE_Q8_0:
+            for _ in 0 ..< columns / 32 {
+                out += half(Float.random(in: 0.001 ... 0.01, using: &rng))
+                for _ in 0 ..< 32 { out.append(UInt8.random(in: 0 ... 255, using: &rng)) }
+            }
+        default:
+            Issue.record("unexpected type")
+        }
+    }
+    return out
+}
+
+/// Packed weights with their storage kept alive.
+final class PackedWeights {
+    var matrix = skiff_packed_matrix()
+    let storage: UnsafeMutableRawPointer
+
+    init?(type: skiff_type, data: [UInt8], rows: Int, columns: Int) {
+        let bytes = skiff_packed_bytes(type, Int64(rows), Int64(columns))
+        guard bytes > 0 else { return nil }
+        storage = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        let status = data.withUnsafeBytes {
+            skiff_pack_matrix(type, $0.baseAddress, Int64(rows), Int64(columns), storage, &matrix)
+        }
+        guard status == 0 else { return nil }
+    }
+
+    deinit { storage.deallocate() }
+}
+
+/// Activations quantized by the kernels, with buffers kept alive.
+final class QuantizedActivations {
+    var values: [Int8]
+    var scales: [Float]
+    var sums: [Float]
+    let tokens: Int
+    let columns: Int
+
+    init(_ x: [Float], tokens: Int, columns: Int, pool: OpaquePointer?) {
+        self.tokens = tokens
+        self.columns = columns
+        values = Array(repeating: 0, count: tokens * columns)
+        scales = Array(repeating: 0, count: tokens * columns / 32)
+        sums = scales
+        withActivations { q in
+            x.withUnsafeBufferPointer { skiff_quantize_activations(pool, $0.baseAddress, Int64(columns), &q) }
+        }
+    }
+
+    func withActivations<R>(_ body: (inout skiff_q8_activations) -> R) -> R {
+        values.withUnsafeMutableBufferPointer { v in
+            scales.withUnsafeMutableBufferPointer { s in
+                sums.withUnsafeMutableBufferPointer { m in
+                    var q = skiff_q8_activations(values: v.baseAddress, scales: s.baseAddress, sums: m.baseAddress,
+                                                 tokens: Int64(tokens), columns: Int64(columns))
+                    return body(&q)
+                }
+            }
+        }
+    }
+
+    /// The activations the integer kernels actually see, as floats.
+    var dequantized: [Float] {
+        (0 ..< tokens * columns).map { i in Float(values[i]) * scales[i / 32] }
+    }
+}
+
+@Suite(.serialized) struct MatmulTests {
+    static let types: [skiff_type] = [SKIFF_TYPE_Q4_1, SKIFF_TYPE_Q4_0, SKIFF_TYPE_Q8_0, SKIFF_TYPE_F16,
+                                      SKIFF_TYPE_F32, SKIFF_TYPE_BF16]
+
+    /// Every ISA, every type, odd shapes and token counts: the kernel equals the dequantized reference.
+    @Test(arguments: types)
+    func matchesReference(type: skiff_type) throws {
+        var rng = SplitMix64(state: UInt64(type.rawValue) + 7)
+        let pool = skiff_pool_create(2)
+        defer { skiff_pool_destroy(pool); skiff_set_isa(skiff_detect_isa()) }
+        for (rows, columns) in [(40, 96), (16, 32), (3, 64), (130, 256)] {
+            let data = randomRows(type, rows: rows, columns: columns, using: &rng)
+            let weights = try #require(PackedWeights(type: type, data: data, rows: rows, columns: columns))
+            for tokens in [1, 3, 8, 13] {
+                let x = (0 ..< tokens * columns).map { _ in Float.random(in: -2 ... 2, using: &rng) }
+                let isFloat = type == SKIFF_TYPE_F16 || type == SKIFF_TYPE_F32 || type == SKIFF_TYPE_BF16
+                let q = QuantizedActivations(x, tokens: tokens, columns: columns, pool: pool)
+                let seen = isFloat ? x : q.dequantized
+                var expected = [Float](repeating: 0, count: tokens * rows)
+                data.withUnsafeBytes { w in
+                    skiff_matmul_reference(type, w.baseAddress, Int64(rows), Int64(columns), seen, Int64(tokens), &expected)
+                }
+                for isa in availableISAs {
+                    skiff_set_isa(isa)
+                    for accumulate in [false, true] {
+                        var y = [Float](repeating: accumulate ? 1 : -7, count: tokens * rows)
+                        q.withActivations { qa in
+                            x.withUnsafeBufferPointer { xf in
+                                skiff_matmul(pool, &weights.matrix, &qa, xf.baseAddress, Int64(columns), Int64(tokens),
+                                             &y, Int64(rows), accumulate ? 1 : 0)
+                            }
+                        }
+                        let offset: Float = accumulate ? 1 : 0
+                        let scale = expected.map(abs).max() ?? 1
+                        let worst = zip(y, expected).map { abs($0 - offset - $1) }.max() ?? 0
+                        #expect(worst <= 1e-4 * max(scale, 1), "type \(type.rawValue) isa \(isa.rawValue) \(rows)x\(columns) tokens \(tokens) accumulate \(accumulate): error \(worst)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Quantizing activations loses little: the integer product stays close to the float product.
+    @Test func quantizedActivationsStayClose() throws {
+        var rng = SplitMix64(state: 99)
+        let (rows, columns, tokens) = (32, 128, 4)
+        let data = randomRows(SKIFF_TYPE_Q4_1, rows: rows, columns: columns, using: &rng)
+        let x = (0 ..< tokens * columns).map { _ in Float.random(in: -1 ... 1, using: &rng) }
+        var exact = [Float](repeating: 0, count: tokens * rows)
+        data.withUnsafeBytes { skiff_matmul_reference(SKIFF_TYPE_Q4_1, $0.baseAddress, Int64(rows), Int64(columns), x, Int64(tokens), &exact) }
+        let q = QuantizedActivations(x, tokens: tokens, columns: columns, pool: nil)
+        var approx = [Float](repeating: 0, count: tokens * rows)
+        data.withUnsafeBytes { skiff_matmul_reference(SKIFF_TYPE_Q4_1, $0.baseAddress, Int64(rows), Int64(columns), q.dequantized, Int64(tokens), &approx) }
+        let scale = exact.map(abs).max() ?? 1
+        let worst = zip(exact, approx).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst < 0.02 * scale)
+    }
+
+    @Test func rejectsUnsupportedShapes() {
+        #expect(skiff_packed_bytes(SKIFF_TYPE_Q4_1, 16, 48) == 0)
+        #expect(skiff_packed_bytes(SKIFF_TYPE_Q8_0, 0, 32) == 0)
+        #expect(skiff_packed_bytes(skiff_type(rawValue: 12), 16, 256) == 0)
+        #expect(skiff_packed_bytes(SKIFF_TYPE_Q4_1, 17, 64) == 2 * 2 * 320)
+    }
+
+    /// Dequantization follows the GGUF block layouts (low nibbles are elements 0-15).
+    @Test func dequantizesKnownBlocks() {
+        // Q4_1: d = 0.5, m = -1, byte j holds (j & 15) low and 15 - (j & 15) high.
+        var block: [UInt8] = [0x00, 0x38, 0x00, 0xBC]
+        for j in 0 ..< 16 { block.append(UInt8(j) | UInt8(15 - j) << 4) }
+        var out = [Float](repeating: 0, count: 32)
+        skiff_dequantize_row(SKIFF_TYPE_Q4_1, block, &out, 32)
+        #expect(out[0] == -1 && out[1] == -0.5 && out[15] == 6.5)
+        #expect(out[16] == 6.5 && out[31] == -1)
+        // Q8_0: d = 0.25.
+        var q8: [UInt8] = [0x00, 0x34]
+        for j in 0 ..< 32 { q8.append(UInt8(bitPattern: Int8(j - 16))) }
+        skiff_dequantize_row(SKIFF_TYPE_Q8_0, q8, &out, 32)
+        #expect(out[0] == -4 && out[16] == 0 && out[31] == 3.75)
+        // Q4_0: d = 2, value = d * (q - 8).
+        var q4: [UInt8] = [0x00, 0x40]
+        for _ in 0 ..< 16 { q4.append(0xF0) }
+        skiff_dequantize_row(SKIFF_TYPE_Q4_0, q4, &out, 32)
+        #expect(out[0] == -16 && out[16] == 14)
+    }
+}
+
+@Suite struct HalfPrecisionTests {
+    @Test func roundTripsLikeSwiftFloat16() {
+        var rng = SplitMix64(state: 5)
+        var values: [Float] = [0, -0, 1, -2.5, 65504, 70000, 1e-8, 6e-8, 3e-5, .infinity, -.infinity]
+        for _ in 0 ..< 5000 { values.append(Float.random(in: -70000 ... 70000, using: &rng)) }
+        for _ in 0 ..< 5000 { values.append(Float.random(in: -0.001 ... 0.001, using: &rng)) }
+        for isa in availableISAs {
+            skiff_set_isa(isa)
+            var halves = [UInt16](repeating: 0, count: values.count)
+            skiff_f32_to_f16(values, &halves, values.count)
+            var back = [Float](repeating: 0, count: values.count)
+            skiff_f16_to_f32(halves, &back, values.count)
+            for (i, v) in values.enumerated() {
+                #expect(halves[i] == Float16(v).bitPattern, "\(v) isa \(isa.rawValue)")
+                #expect(back[i] == Float(Float16(v)), "\(v) isa \(isa.rawValue)")
+            }
+        }
+        skiff_set_isa(skiff_detect_isa())
+    }
+}
+
+@Suite struct ThreadPoolTests {
+    final class Counter {
+        var hits = [Int](repeating: 0, count: 8)
+    }
+
+    @Test func runsEveryThreadOncePerRun() {
+        let pool = skiff_pool_create(3)
+        defer { skiff_pool_destroy(pool) }
+        #expect(skiff_pool_thread_count(pool) == 3)
+        let counter = Counter()
+        let context = Unmanaged.passUnretained(counter).toOpaque()
+        for _ in 0 ..< 1000 {
+            skiff_pool_run(pool, { context, index, count in
+                let counter = Unmanaged<Counter>.fromOpaque(context!).takeUnretainedValue()
+                precondition(count == 3)
+                counter.hits[Int(index)] += 1
+            }, context)
+        }
+        #expect(counter.hits[0 ..< 3] == [1000, 1000, 1000])
+        #expect(counter.hits[3...].allSatisfy { $0 == 0 })
+    }
+}
