@@ -14,7 +14,7 @@
 #define SKIFF_PAUSE() ((void)0)
 #endif
 
-enum { SPIN_ROUNDS = 1 << 16 };
+enum { SPIN_ROUNDS = 1 << 11 };
 
 struct skiff_pool {
     int thread_count;

@@ -1,0 +1,32 @@
+import CSkiffKernels
+
+/// The persistent worker threads every kernel of one model runs on.
+///
+/// A pool runs one kernel at a time; it belongs to the single thread that drives a model's forward pass,
+/// which is why it is not `Sendable`.
+public final class ComputePool {
+    let pool: OpaquePointer
+
+    /// The number of threads, the calling thread included.
+    public let threadCount: Int
+
+    /// Starts `threadCount` threads (the caller counts as one).
+    public init(threadCount: Int) throws(ModelError) {
+        guard let pool = skiff_pool_create(Int32(max(1, threadCount))) else {
+            throw ModelError(.outOfMemory, "could not start \(threadCount) compute threads")
+        }
+        self.pool = pool
+        self.threadCount = Int(skiff_pool_thread_count(pool))
+    }
+
+    deinit { skiff_pool_destroy(pool) }
+
+    /// The instruction set the kernels use on this machine, for logs and benchmarks.
+    public static var instructionSet: String {
+        switch skiff_active_isa() {
+        case SKIFF_ISA_AVX512_VNNI: "avx512-vnni"
+        case SKIFF_ISA_AVX2: "avx2"
+        default: "portable"
+        }
+    }
+}

@@ -1,0 +1,37 @@
+/// The tokens of one forward pass, possibly from several sequences.
+///
+/// Token `i` is `tokens[i]` at `positions[i]` of sequence `sequences[i]`, whose cache blocks are
+/// `blockTables[sequences[i]]`. Its keys and values are written to the block holding that position, and it
+/// attends to positions `0 ... positions[i]` of its own sequence.
+public struct ForwardBatch: Sendable {
+    /// Token ids.
+    public var tokens: [Int32] = []
+    /// Position of each token in its sequence.
+    public var positions: [Int32] = []
+    /// Index into `blockTables` for each token.
+    public var sequences: [Int32] = []
+    /// Each sequence's KV block ids, in position order.
+    public var blockTables: [[Int32]] = []
+    /// Indices of the tokens whose next-token logits are wanted, in output order.
+    public var logitIndices: [Int] = []
+
+    /// Creates an empty batch.
+    public init() {}
+
+    /// Adds a sequence's block table and returns its index.
+    public mutating func addSequence(blockTable: [Int32]) -> Int32 {
+        blockTables.append(blockTable)
+        return Int32(blockTables.count - 1)
+    }
+
+    /// Adds a token of sequence `sequence` at `position`; `wantsLogits` asks for its next-token logits.
+    public mutating func add(token: Int32, position: Int32, sequence: Int32, wantsLogits: Bool) {
+        if wantsLogits { logitIndices.append(tokens.count) }
+        tokens.append(token)
+        positions.append(position)
+        sequences.append(sequence)
+    }
+
+    /// Number of tokens.
+    public var count: Int { tokens.count }
+}

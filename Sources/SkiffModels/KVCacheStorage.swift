@@ -1,0 +1,53 @@
+import CSkiffKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The memory of a paged KV cache: for every layer, `blockCount` blocks of `blockSize` tokens of keys and
+/// values in IEEE half.
+///
+/// This type only owns memory. Which sequence uses which block (block tables, sharing, eviction) is the
+/// engine's business. The memory is reserved up front but only pages that are written become resident.
+public final class KVCacheStorage {
+    /// Tokens per block.
+    public let blockSize: Int
+    /// Number of blocks.
+    public let blockCount: Int
+    let layers: [skiff_kv_layer]
+    private let base: UnsafeMutableRawPointer
+    private let byteCount: Int
+
+    /// Bytes of one block across all layers (keys and values).
+    public let bytesPerBlock: Int
+
+    /// Reserves `blockCount` blocks of `blockSize` tokens for `configuration`.
+    public init(configuration: TransformerConfiguration, blockSize: Int, blockCount: Int) throws(ModelError) {
+        guard blockSize > 0, blockCount > 0 else {
+            throw ModelError(.invalidHyperparameter, "a KV cache needs at least one block of at least one token")
+        }
+        let perLayerBlock = configuration.kvHeadCount * blockSize * configuration.headDimension
+        let halvesPerLayer = perLayerBlock * blockCount
+        byteCount = 2 * configuration.layerCount * halvesPerLayer * 2
+        guard let memory = mmap(nil, byteCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              memory != MAP_FAILED
+        else {
+            throw ModelError(.outOfMemory, "could not reserve \(byteCount / (1 << 20)) MiB for the KV cache; lower the cache size")
+        }
+        base = memory
+        self.blockSize = blockSize
+        self.blockCount = blockCount
+        bytesPerBlock = 2 * configuration.layerCount * perLayerBlock * 2
+        let halves = base.bindMemory(to: UInt16.self, capacity: byteCount / 2)
+        layers = (0 ..< configuration.layerCount).map { l in
+            skiff_kv_layer(keys: halves + (2 * l) * halvesPerLayer,
+                           values: halves + (2 * l + 1) * halvesPerLayer,
+                           block_size: Int32(blockSize),
+                           kv_heads: Int32(configuration.kvHeadCount),
+                           head_dim: Int32(configuration.headDimension))
+        }
+    }
+
+    deinit { munmap(base, byteCount) }
+}

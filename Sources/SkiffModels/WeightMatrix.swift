@@ -1,0 +1,54 @@
+import CSkiffKernels
+import SkiffGGUF
+
+/// A weight matrix repacked from its GGUF tensor into the kernels' tiled layout.
+///
+/// The packed bytes live in memory this object owns and never changes after init, so it can be shared
+/// across threads.
+public final class WeightMatrix: @unchecked Sendable {
+    var packed: skiff_packed_matrix
+    private let storage: UnsafeMutableRawPointer
+
+    /// Output features.
+    public var rows: Int { Int(packed.rows) }
+    /// Input features.
+    public var columns: Int { Int(packed.columns) }
+    /// Bytes of packed weights.
+    public var byteCount: Int { packed.byte_count }
+
+    /// Packs `tensor` of `file`. Its first dimension is the input size; the rest multiply to the output size.
+    init(_ tensor: GGUFTensorInfo, in file: GGUFFile) throws(ModelError) {
+        guard let type = kernelType(for: tensor.type) else {
+            throw ModelError(.unsupportedTensor, "tensor '\(tensor.name)' is \(tensor.type); Skiff computes with F32, F16, BF16, Q8_0, Q4_0 and Q4_1")
+        }
+        let rows = Int64(tensor.rowCount)
+        let columns = Int64(tensor.rowLength)
+        let bytes = skiff_packed_bytes(type, rows, columns)
+        guard bytes > 0 else {
+            throw ModelError(.unsupportedTensor, "tensor '\(tensor.name)' has shape \(tensor.dimensions), which the \(tensor.type) kernels cannot use (rows must be a multiple of 32)")
+        }
+        storage = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        packed = skiff_packed_matrix()
+        let source = file.data(of: tensor)
+        guard skiff_pack_matrix(type, source.baseAddress, rows, columns, storage, &packed) == 0 else {
+            storage.deallocate()
+            throw ModelError(.unsupportedTensor, "tensor '\(tensor.name)' could not be packed")
+        }
+        file.file.release(tensor.fileOffset ..< tensor.fileOffset + tensor.byteCount)
+    }
+
+    deinit { storage.deallocate() }
+}
+
+/// The kernels' name for a GGUF storage type, or nil when they cannot compute with it.
+func kernelType(for type: GGMLType) -> skiff_type? {
+    switch type {
+    case .f32: SKIFF_TYPE_F32
+    case .f16: SKIFF_TYPE_F16
+    case .bf16: SKIFF_TYPE_BF16
+    case .q4_0: SKIFF_TYPE_Q4_0
+    case .q4_1: SKIFF_TYPE_Q4_1
+    case .q8_0: SKIFF_TYPE_Q8_0
+    default: nil
+    }
+}
