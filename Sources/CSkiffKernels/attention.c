@@ -1,4 +1,8 @@
 // Attention of query tokens over their sequences' paged KV cache (keys and values in IEEE half).
+//
+// Each work unit is one query token and one KV head with the query heads that share it. The context is
+// walked 16 positions at a time with an online softmax (running maximum and sum), so no score buffer
+// proportional to the context is needed and keys/values are read once per unit.
 #include "internal.h"
 
 #include <math.h>
@@ -8,81 +12,166 @@
 #include <immintrin.h>
 #endif
 
+/// Positions handled per step (a key block's transposed rows hold this many slots side by side).
+#define SPAN 16
+/// Query heads sharing a KV head that one pass handles; more are done in further passes.
+#define MAX_GROUP 8
+/// Largest head dimension supported.
+#define MAX_HEAD_DIM 512
+
 void skiff_kv_store(const skiff_kv_layer *layer, int32_t block, int32_t slot, const float *k, const float *v) {
+    const int64_t d = layer->head_dim;
+    const int64_t bs = layer->block_size;
     for (int32_t h = 0; h < layer->kv_heads; h++) {
-        size_t offset = (((size_t)block * layer->kv_heads + h) * layer->block_size + slot) * layer->head_dim;
-        skiff_f32_to_f16(k + (size_t)h * layer->head_dim, layer->keys + offset, (size_t)layer->head_dim);
-        skiff_f32_to_f16(v + (size_t)h * layer->head_dim, layer->values + offset, (size_t)layer->head_dim);
+        size_t head = (size_t)block * layer->kv_heads + h;
+        uint16_t *kt = layer->keys + head * (size_t)(d * bs) + slot;
+        for (int64_t i = 0; i < d; i++) kt[i * bs] = skiff_float_to_half(k[h * d + i]);
+        skiff_f32_to_f16(v + h * d, layer->values + (head * (size_t)bs + (size_t)slot) * (size_t)d, (size_t)d);
     }
 }
 
-// MARK: - Vector primitives (q · k and acc += p * v over half-precision rows)
+/// One unit: `group` query heads (q, out: group × head_dim) over positions 0 ..< n of one KV head.
+typedef struct {
+    const skiff_kv_layer *layer;
+    const int32_t *block_table;
+    int64_t n;
+    int64_t kv_head;
+    const float *q;
+    float *out;
+    int64_t group;
+    float scale;
+} attention_unit;
 
-typedef float (*dot_fn)(const float *q, const uint16_t *k, int64_t n);
-typedef void (*axpy_fn)(float *acc, float p, const uint16_t *v, int64_t n);
+// MARK: - Portable
 
-static float dot_portable(const float *q, const uint16_t *k, int64_t n) {
-    float sum = 0;
-    for (int64_t i = 0; i < n; i++) sum += q[i] * skiff_half_to_float(k[i]);
-    return sum;
-}
-
-static void axpy_portable(float *acc, float p, const uint16_t *v, int64_t n) {
-    for (int64_t i = 0; i < n; i++) acc[i] += p * skiff_half_to_float(v[i]);
+static void attend_portable(const attention_unit *u) {
+    const skiff_kv_layer *layer = u->layer;
+    const int64_t d = layer->head_dim;
+    const int64_t bs = layer->block_size;
+    float maximum[MAX_GROUP], sum[MAX_GROUP];
+    for (int64_t h = 0; h < u->group; h++) {
+        maximum[h] = -INFINITY;
+        sum[h] = 0;
+        memset(u->out + h * d, 0, (size_t)d * sizeof(float));
+    }
+    for (int64_t p0 = 0; p0 < u->n; p0 += SPAN) {
+        int64_t span = u->n - p0 < SPAN ? u->n - p0 : SPAN;
+        size_t head = (size_t)u->block_table[p0 / bs] * layer->kv_heads + u->kv_head;
+        const uint16_t *kt = layer->keys + head * (size_t)(d * bs) + p0 % bs;
+        const uint16_t *vt = layer->values + (head * (size_t)bs + (size_t)(p0 % bs)) * (size_t)d;
+        for (int64_t h = 0; h < u->group; h++) {
+            float s[SPAN];
+            float block_max = -INFINITY;
+            for (int64_t j = 0; j < span; j++) {
+                float dot = 0;
+                for (int64_t i = 0; i < d; i++) dot += u->q[h * d + i] * skiff_half_to_float(kt[i * bs + j]);
+                s[j] = dot * u->scale;
+                if (s[j] > block_max) block_max = s[j];
+            }
+            float new_max = block_max > maximum[h] ? block_max : maximum[h];
+            float correction = expf(maximum[h] - new_max);
+            maximum[h] = new_max;
+            sum[h] *= correction;
+            float *o = u->out + h * d;
+            for (int64_t i = 0; i < d; i++) o[i] *= correction;
+            for (int64_t j = 0; j < span; j++) {
+                float p = expf(s[j] - new_max);
+                sum[h] += p;
+                for (int64_t i = 0; i < d; i++) o[i] += p * skiff_half_to_float(vt[j * d + i]);
+            }
+        }
+    }
+    for (int64_t h = 0; h < u->group; h++) {
+        float inverse = 1.0f / sum[h];
+        for (int64_t i = 0; i < d; i++) u->out[h * d + i] *= inverse;
+    }
 }
 
 #if defined(__x86_64__)
-__attribute__((target("avx2,fma,f16c")))
-static float dot_avx2(const float *q, const uint16_t *k, int64_t n) {
-    __m256 acc = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + i))), acc);
-    }
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    float sum = _mm_cvtss_f32(s);
-    for (; i < n; i++) sum += q[i] * skiff_half_to_float(k[i]);
-    return sum;
+
+// MARK: - AVX-512
+
+#define TARGET_AVX512 __attribute__((target("avx512f,avx512dq,fma,f16c")))
+
+/// e^x for x <= 0 (Cephes polynomial, relative error ~2e-7); lanes below -87 give 0.
+static inline __attribute__((always_inline)) TARGET_AVX512 __m512 exp_avx512(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 y = _mm512_set1_ps(1.9875691500e-4f);
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.3981999507e-3f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(8.3334519073e-3f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(4.1665795894e-2f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.6666665459e-1f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.0000001201e-1f));
+    y = _mm512_fmadd_ps(y, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    __m512 result = _mm512_scalef_ps(y, n);
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_GT_OQ), result);
 }
 
-__attribute__((target("avx2,fma,f16c")))
-static void axpy_avx2(float *acc, float p, const uint16_t *v, int64_t n) {
-    __m256 pv = _mm256_set1_ps(p);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 x = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + i)));
-        _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(pv, x, _mm256_loadu_ps(acc + i)));
+static TARGET_AVX512 void attend_avx512(const attention_unit *u) {
+    const skiff_kv_layer *layer = u->layer;
+    const int64_t d = layer->head_dim;
+    const int64_t bs = layer->block_size;
+    const int64_t group = u->group;
+    float maximum[MAX_GROUP], sum[MAX_GROUP];
+    for (int64_t h = 0; h < group; h++) {
+        maximum[h] = -INFINITY;
+        sum[h] = 0;
+        memset(u->out + h * d, 0, (size_t)d * sizeof(float));
     }
-    for (; i < n; i++) acc[i] += p * skiff_half_to_float(v[i]);
-}
+    for (int64_t p0 = 0; p0 < u->n; p0 += SPAN) {
+        int64_t span = u->n - p0 < SPAN ? u->n - p0 : SPAN;
+        __mmask16 valid = (__mmask16)((1u << span) - 1);
+        size_t head = (size_t)u->block_table[p0 / bs] * layer->kv_heads + u->kv_head;
+        const uint16_t *kt = layer->keys + head * (size_t)(d * bs) + p0 % bs;
+        const uint16_t *vt = layer->values + (head * (size_t)bs + (size_t)(p0 % bs)) * (size_t)d;
 
-__attribute__((target("avx512f,fma,f16c")))
-static float dot_avx512(const float *q, const uint16_t *k, int64_t n) {
-    __m512 acc = _mm512_setzero_ps();
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(k + i))), acc);
+        // Scores of 16 positions for every head: one pass over the transposed keys.
+        __m512 s[MAX_GROUP];
+        for (int64_t h = 0; h < group; h++) s[h] = _mm512_setzero_ps();
+        for (int64_t i = 0; i < d; i++) {
+            __m512 k = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(kt + i * bs)));
+            for (int64_t h = 0; h < group; h++) s[h] = _mm512_fmadd_ps(_mm512_set1_ps(u->q[h * d + i]), k, s[h]);
+        }
+        float probabilities[MAX_GROUP][SPAN];
+        for (int64_t h = 0; h < group; h++) {
+            __m512 scores = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), valid, _mm512_mul_ps(s[h], _mm512_set1_ps(u->scale)));
+            float block_max = _mm512_reduce_max_ps(scores);
+            float new_max = block_max > maximum[h] ? block_max : maximum[h];
+            float correction = expf(maximum[h] - new_max);
+            maximum[h] = new_max;
+            __m512 p = _mm512_maskz_mov_ps(valid, exp_avx512(_mm512_sub_ps(scores, _mm512_set1_ps(new_max))));
+            sum[h] = sum[h] * correction + _mm512_reduce_add_ps(p);
+            _mm512_storeu_ps(probabilities[h], p);
+            if (correction != 1.0f) {
+                float *o = u->out + h * d;
+                __m512 c = _mm512_set1_ps(correction);
+                for (int64_t i = 0; i < d; i += 16) _mm512_storeu_ps(o + i, _mm512_mul_ps(_mm512_loadu_ps(o + i), c));
+            }
+        }
+        // Weighted values: each value row is read once for all heads.
+        for (int64_t j = 0; j < span; j++) {
+            const uint16_t *v = vt + j * d;
+            for (int64_t i = 0; i < d; i += 16) {
+                __m512 vv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(v + i)));
+                for (int64_t h = 0; h < group; h++) {
+                    float *o = u->out + h * d + i;
+                    _mm512_storeu_ps(o, _mm512_fmadd_ps(_mm512_set1_ps(probabilities[h][j]), vv, _mm512_loadu_ps(o)));
+                }
+            }
+        }
     }
-    float sum = _mm512_reduce_add_ps(acc);
-    for (; i < n; i++) sum += q[i] * skiff_half_to_float(k[i]);
-    return sum;
-}
-
-__attribute__((target("avx512f,fma,f16c")))
-static void axpy_avx512(float *acc, float p, const uint16_t *v, int64_t n) {
-    __m512 pv = _mm512_set1_ps(p);
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512 x = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(v + i)));
-        _mm512_storeu_ps(acc + i, _mm512_fmadd_ps(pv, x, _mm512_loadu_ps(acc + i)));
+    for (int64_t h = 0; h < group; h++) {
+        __m512 inverse = _mm512_set1_ps(1.0f / sum[h]);
+        float *o = u->out + h * d;
+        for (int64_t i = 0; i < d; i += 16) _mm512_storeu_ps(o + i, _mm512_mul_ps(_mm512_loadu_ps(o + i), inverse));
     }
-    for (; i < n; i++) acc[i] += p * skiff_half_to_float(v[i]);
 }
 #endif
 
-// MARK: - Attention
+// MARK: - Scheduling
 
 typedef struct {
     const skiff_kv_layer *layer;
@@ -92,73 +181,54 @@ typedef struct {
     int64_t heads;
     float scale;
     float *out;
-    float *scratch;          // per thread: group × max_context scores
-    int64_t max_context;
-    dot_fn dot;
-    axpy_fn axpy;
+    void (*attend)(const attention_unit *);
 } attention_job;
-
-static void attend(const attention_job *job, int64_t t, int64_t g, float *scores) {
-    const skiff_kv_layer *layer = job->layer;
-    const int64_t d = layer->head_dim;
-    const int64_t group = job->heads / layer->kv_heads;
-    const int64_t bs = layer->block_size;
-    const int64_t n = job->queries[t].context_length;
-    const int32_t *table = job->queries[t].block_table;
-    const float *q = job->q + (t * job->heads + g * group) * d;
-    float *out = job->out + (t * job->heads + g * group) * d;
-
-    for (int64_t p = 0; p < n; p++) {
-        const uint16_t *k = layer->keys + (((size_t)table[p / bs] * layer->kv_heads + g) * bs + p % bs) * d;
-        for (int64_t h = 0; h < group; h++) scores[h * n + p] = job->dot(q + h * d, k, d) * job->scale;
-    }
-    for (int64_t h = 0; h < group; h++) {
-        float *s = scores + h * n;
-        float max = -INFINITY;
-        for (int64_t p = 0; p < n; p++) max = s[p] > max ? s[p] : max;
-        float sum = 0;
-        for (int64_t p = 0; p < n; p++) {
-            s[p] = expf(s[p] - max);
-            sum += s[p];
-        }
-        float inv = 1.0f / sum;
-        for (int64_t p = 0; p < n; p++) s[p] *= inv;
-        memset(out + h * d, 0, (size_t)d * sizeof(float));
-    }
-    for (int64_t p = 0; p < n; p++) {
-        const uint16_t *v = layer->values + (((size_t)table[p / bs] * layer->kv_heads + g) * bs + p % bs) * d;
-        for (int64_t h = 0; h < group; h++) job->axpy(out + h * d, scores[h * n + p], v, d);
-    }
-}
 
 static void attention_task(void *context, int thread_index, int thread_count) {
     const attention_job *job = context;
-    int64_t units = job->tokens * job->layer->kv_heads;
-    int64_t begin = units * thread_index / thread_count;
-    int64_t end = units * (thread_index + 1) / thread_count;
-    float *scores = job->scratch + (size_t)thread_index * (size_t)(job->heads / job->layer->kv_heads) * (size_t)job->max_context;
-    for (int64_t u = begin; u < end; u++) attend(job, u / job->layer->kv_heads, u % job->layer->kv_heads, scores);
+    const int64_t kv_heads = job->layer->kv_heads;
+    const int64_t d = job->layer->head_dim;
+    const int64_t group = job->heads / kv_heads;
+    // Units are (token, kv head); balance by attended positions, which grow with the token's context.
+    int64_t total = 0;
+    for (int64_t t = 0; t < job->tokens; t++) total += job->queries[t].context_length * kv_heads;
+    int64_t begin = total * thread_index / thread_count;
+    int64_t end = total * (thread_index + 1) / thread_count;
+    int64_t cursor = 0;
+    for (int64_t t = 0; t < job->tokens; t++) {
+        for (int64_t g = 0; g < kv_heads; g++) {
+            int64_t n = job->queries[t].context_length;
+            int64_t mid = cursor + n / 2;
+            cursor += n;
+            if (mid < begin || mid >= end) continue;
+            for (int64_t h0 = 0; h0 < group; h0 += MAX_GROUP) {
+                int64_t first = g * group + h0;
+                attention_unit unit = {
+                    .layer = job->layer,
+                    .block_table = job->queries[t].block_table,
+                    .n = n,
+                    .kv_head = g,
+                    .q = job->q + (t * job->heads + first) * d,
+                    .out = job->out + (t * job->heads + first) * d,
+                    .group = group - h0 < MAX_GROUP ? group - h0 : MAX_GROUP,
+                    .scale = job->scale,
+                };
+                job->attend(&unit);
+            }
+        }
+    }
 }
 
 int skiff_attention(skiff_pool *pool, const skiff_kv_layer *layer, const skiff_attention_query *queries,
-                     int64_t tokens, const float *q, int64_t heads, float scale, float *out) {
-    int64_t max_context = 1;
-    for (int64_t t = 0; t < tokens; t++) {
-        if (queries[t].context_length > max_context) max_context = queries[t].context_length;
+                    int64_t tokens, const float *q, int64_t heads, float scale, float *out) {
+    if (layer->block_size % SPAN != 0 || layer->head_dim > MAX_HEAD_DIM || layer->head_dim % 16 != 0 ||
+        heads % layer->kv_heads != 0) {
+        return -1;
     }
-    int threads = skiff_pool_thread_count(pool);
-    int64_t group = heads / layer->kv_heads;
-    float *scratch = malloc((size_t)threads * (size_t)group * (size_t)max_context * sizeof(float));
-    if (!scratch) return -1;
-    attention_job job = {layer, queries, tokens, q, heads, scale, out, scratch, max_context, dot_portable, axpy_portable};
+    attention_job job = {layer, queries, tokens, q, heads, scale, out, attend_portable};
 #if defined(__x86_64__)
-    switch (skiff_active_isa()) {
-    case SKIFF_ISA_AVX512_VNNI: job.dot = dot_avx512; job.axpy = axpy_avx512; break;
-    case SKIFF_ISA_AVX2: job.dot = dot_avx2; job.axpy = axpy_avx2; break;
-    case SKIFF_ISA_PORTABLE: break;
-    }
+    if (skiff_active_isa() == SKIFF_ISA_AVX512_VNNI) job.attend = attend_avx512;
 #endif
     skiff_pool_run(pool, attention_task, &job);
-    free(scratch);
     return 0;
 }

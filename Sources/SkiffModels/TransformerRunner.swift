@@ -110,7 +110,7 @@ public final class TransformerRunner {
                                     1 / Float(c.headDimension).squareRoot(), attention.pointer)
                 }
                 guard status == 0 else {
-                    throw ModelError(.outOfMemory, "attention scratch memory could not be allocated")
+                    throw ModelError(.unsupportedTensor, "attention kernels need a head dimension that is a multiple of 16 (at most 512); this model has \(c.headDimension)")
                 }
                 q8 = quantize(attention.pointer, stride: qWidth, tokens: n, columns: qWidth)
                 matmul(layer.attentionOutput, &q8, input: attention.pointer, n, out: x.pointer, stride: d, accumulate: true)

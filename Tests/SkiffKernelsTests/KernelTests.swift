@@ -250,3 +250,122 @@ final class QuantizedActivations {
         #expect(counter.hits[3...].allSatisfy { $0 == 0 })
     }
 }
+
+@Suite(.serialized) struct AttentionTests {
+    /// Paged attention over shuffled blocks equals a naive softmax(qKᵀ)V on the same (half-rounded) data.
+    @Test(arguments: [(3, 1, 64), (9, 3, 64), (4, 4, 32), (16, 1, 128)])
+    func matchesNaiveAttention(heads: Int, kvHeads: Int, headDim: Int) throws {
+        var rng = SplitMix64(state: UInt64(heads * 1000 + headDim))
+        let blockSize = 16
+        let blockCount = 12
+        let contexts = [1, 15, 16, 17, 70]
+        let keys = UnsafeMutablePointer<UInt16>.allocate(capacity: blockCount * kvHeads * blockSize * headDim)
+        let values = UnsafeMutablePointer<UInt16>.allocate(capacity: blockCount * kvHeads * blockSize * headDim)
+        defer { keys.deallocate(); values.deallocate() }
+        var layer = skiff_kv_layer(keys: keys, values: values, block_size: Int32(blockSize), kv_heads: Int32(kvHeads),
+                                   head_dim: Int32(headDim))
+        let positions = contexts.max()!
+        let table: [Int32] = Array(0 ..< Int32(blockCount)).shuffled(using: &rng)
+        var storedK: [[Float]] = []
+        var storedV: [[Float]] = []
+        for p in 0 ..< positions {
+            var k = (0 ..< kvHeads * headDim).map { _ in Float.random(in: -1 ... 1, using: &rng) }
+            var v = (0 ..< kvHeads * headDim).map { _ in Float.random(in: -1 ... 1, using: &rng) }
+            skiff_kv_store(&layer, table[p / blockSize], Int32(p % blockSize), k, v)
+            k = k.map { Float(Float16($0)) }
+            v = v.map { Float(Float16($0)) }
+            storedK.append(k)
+            storedV.append(v)
+        }
+        let q = (0 ..< contexts.count * heads * headDim).map { _ in Float.random(in: -2 ... 2, using: &rng) }
+        let scale = 1 / Float(headDim).squareRoot()
+        var expected = [Float](repeating: 0, count: q.count)
+        for (t, n) in contexts.enumerated() {
+            for h in 0 ..< heads {
+                let g = h / (heads / kvHeads)
+                let qh = Array(q[(t * heads + h) * headDim ..< (t * heads + h + 1) * headDim])
+                let scores = (0 ..< n).map { p in
+                    Double(zip(qh, storedK[p][g * headDim ..< (g + 1) * headDim]).map { $0 * $1 }.reduce(0, +)) * Double(scale)
+                }
+                let m = scores.max()!
+                let weights = scores.map { exp($0 - m) }
+                let total = weights.reduce(0, +)
+                for i in 0 ..< headDim {
+                    var sum = 0.0
+                    for p in 0 ..< n { sum += weights[p] / total * Double(storedV[p][g * headDim + i]) }
+                    expected[(t * heads + h) * headDim + i] = Float(sum)
+                }
+            }
+        }
+        let pool = skiff_pool_create(2)
+        defer { skiff_pool_destroy(pool); skiff_set_isa(skiff_detect_isa()) }
+        for isa in availableISAs {
+            skiff_set_isa(isa)
+            var out = [Float](repeating: .nan, count: q.count)
+            let status = table.withUnsafeBufferPointer { tp in
+                let queries = contexts.map { skiff_attention_query(block_table: tp.baseAddress, context_length: Int32($0)) }
+                return skiff_attention(pool, &layer, queries, Int64(contexts.count), q, Int64(heads), scale, &out)
+            }
+            #expect(status == 0)
+            let worst = zip(out, expected).map { abs($0 - $1) }.max() ?? .nan
+            #expect(worst < 1e-4, "isa \(isa.rawValue): error \(worst)")
+        }
+    }
+
+    @Test func rejectsUnsupportedShapes() {
+        var layer = skiff_kv_layer(keys: nil, values: nil, block_size: 8, kv_heads: 1, head_dim: 64)
+        var out = [Float](repeating: 0, count: 64)
+        #expect(skiff_attention(nil, &layer, nil, 0, nil, 1, 1, &out) == -1)
+        layer.block_size = 16
+        layer.head_dim = 40
+        #expect(skiff_attention(nil, &layer, nil, 0, nil, 1, 1, &out) == -1)
+    }
+}
+
+@Suite struct TransformerOpsTests {
+    @Test func rmsNormMatchesDefinition() {
+        var rng = SplitMix64(state: 3)
+        let n = 100
+        let x = (0 ..< 2 * n).map { _ in Float.random(in: -3 ... 3, using: &rng) }
+        let w = (0 ..< n).map { _ in Float.random(in: 0.5 ... 1.5, using: &rng) }
+        var out = [Float](repeating: 0, count: 2 * n)
+        skiff_rms_norm(x, Int64(n), w, &out, Int64(n), 2, Int64(n), 1e-5)
+        for t in 0 ..< 2 {
+            let row = x[t * n ..< (t + 1) * n]
+            let rms = (row.map { Double($0 * $0) }.reduce(0, +) / Double(n) + 1e-5).squareRoot()
+            for i in 0 ..< n {
+                #expect(abs(Double(out[t * n + i]) - Double(x[t * n + i]) / rms * Double(w[i])) < 1e-5)
+            }
+        }
+    }
+
+    /// Both pairings rotate the right dims by position × frequency and leave the rest alone.
+    @Test(arguments: [0, 1])
+    func ropeRotatesPairs(neox: Int32) {
+        let headDim = 8, rotary = 6, heads = 2, position: Int64 = 5
+        let frequencies: [Float] = [1, 0.1, 0.01]
+        let x = (0 ..< heads * headDim).map { Float($0) * 0.25 - 1 }
+        var y = x
+        skiff_rope(&y, Int64(heads), Int64(headDim), Int64(rotary), position, frequencies, 1, neox)
+        for h in 0 ..< heads {
+            for i in 0 ..< rotary / 2 {
+                let a = h * headDim + (neox == 1 ? i : 2 * i)
+                let b = h * headDim + (neox == 1 ? i + rotary / 2 : 2 * i + 1)
+                let theta = Float(position) * frequencies[i]
+                #expect(abs(y[a] - (x[a] * cos(theta) - x[b] * sin(theta))) < 1e-5)
+                #expect(abs(y[b] - (x[a] * sin(theta) + x[b] * cos(theta))) < 1e-5)
+            }
+            for i in rotary ..< headDim { #expect(y[h * headDim + i] == x[h * headDim + i]) }
+        }
+    }
+
+    @Test func swigluIsSiluTimesUp() {
+        let gate: [Float] = [-3, -0.5, 0, 0.5, 4]
+        let up: [Float] = [1, 2, 3, -1, 0.5]
+        var out = [Float](repeating: 0, count: 5)
+        skiff_swiglu(gate, up, &out, 5)
+        for i in 0 ..< 5 {
+            #expect(abs(out[i] - gate[i] / (1 + exp(-gate[i])) * up[i]) < 1e-6)
+        }
+    }
+}

@@ -153,8 +153,11 @@ void skiff_swiglu(const float *gate, const float *up, float *out, int64_t n);
 
 // MARK: - Attention over a paged KV cache
 
-/// A layer's keys and values in fixed-size blocks of `block_size` tokens, stored as IEEE half:
-/// block b, head h, slot s, dim d lives at `((b * kv_heads + h) * block_size + s) * head_dim + d`.
+/// A layer's keys and values in fixed-size blocks of `block_size` tokens (a multiple of 16), stored as
+/// IEEE half. Keys are transposed inside a block so 16 positions' scores come from one pass over the
+/// head's dimensions: key (block b, head h, slot s, dim d) lives at
+/// `((b * kv_heads + h) * head_dim + d) * block_size + s`; value (b, h, s, d) at
+/// `((b * kv_heads + h) * block_size + s) * head_dim + d`.
 typedef struct {
     uint16_t *keys;
     uint16_t *values;
@@ -174,7 +177,8 @@ typedef struct {
 
 /// Scaled dot-product attention for `tokens` query tokens, each with `heads` query heads of head_dim
 /// (grouped: query head h reads KV head h / (heads / kv_heads)). q and out are tokens × heads × head_dim.
-/// Returns 0, or -1 if its scratch memory could not be allocated.
+/// Returns 0, or -1 when the shapes are unsupported (block size not a multiple of 16, head_dim not a
+/// multiple of 16 or above 512, heads not a multiple of kv_heads).
 int skiff_attention(skiff_pool *pool, const skiff_kv_layer *layer, const skiff_attention_query *queries,
                      int64_t tokens, const float *q, int64_t heads, float scale, float *out);
 
