@@ -169,6 +169,109 @@ static TARGET_AVX512 void attend_avx512(const attention_unit *u) {
         for (int64_t i = 0; i < d; i += 16) _mm512_storeu_ps(o + i, _mm512_mul_ps(_mm512_loadu_ps(o + i), inverse));
     }
 }
+
+// MARK: - AVX2
+
+#define TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+/// e^x for x <= 0 (same polynomial as the AVX-512 path); lanes below -87 give 0.
+static inline __attribute__((always_inline)) TARGET_AVX2 __m256 exp_avx2(__m256 x) {
+    __m256 keep = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_GT_OQ);
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i exponent = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_and_ps(_mm256_mul_ps(y, _mm256_castsi256_ps(exponent)), keep);
+}
+
+static inline __attribute__((always_inline)) TARGET_AVX2 float reduce_avx2(__m256 v, int maximum) {
+    __m128 s = maximum ? _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1))
+                       : _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = maximum ? _mm_max_ps(s, _mm_movehl_ps(s, s)) : _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = maximum ? _mm_max_ss(s, _mm_movehdup_ps(s)) : _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static TARGET_AVX2 void attend_avx2(const attention_unit *u) {
+    const skiff_kv_layer *layer = u->layer;
+    const int64_t d = layer->head_dim;
+    const int64_t bs = layer->block_size;
+    const int64_t group = u->group;
+    float maximum[MAX_GROUP], sum[MAX_GROUP];
+    for (int64_t h = 0; h < group; h++) {
+        maximum[h] = -INFINITY;
+        sum[h] = 0;
+        memset(u->out + h * d, 0, (size_t)d * sizeof(float));
+    }
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int64_t p0 = 0; p0 < u->n; p0 += SPAN) {
+        int64_t span = u->n - p0 < SPAN ? u->n - p0 : SPAN;
+        size_t head = (size_t)u->block_table[p0 / bs] * layer->kv_heads + u->kv_head;
+        const uint16_t *kt = layer->keys + head * (size_t)(d * bs) + p0 % bs;
+        const uint16_t *vt = layer->values + (head * (size_t)bs + (size_t)(p0 % bs)) * (size_t)d;
+        __m256 valid[2];
+        for (int half = 0; half < 2; half++) {
+            valid[half] = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)span - 8 * half), lane));
+        }
+        __m256 s[MAX_GROUP][2];
+        for (int64_t h = 0; h < group; h++) s[h][0] = s[h][1] = _mm256_setzero_ps();
+        for (int64_t i = 0; i < d; i++) {
+            __m256 k0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(kt + i * bs)));
+            __m256 k1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(kt + i * bs + 8)));
+            for (int64_t h = 0; h < group; h++) {
+                __m256 qv = _mm256_set1_ps(u->q[h * d + i]);
+                s[h][0] = _mm256_fmadd_ps(qv, k0, s[h][0]);
+                s[h][1] = _mm256_fmadd_ps(qv, k1, s[h][1]);
+            }
+        }
+        float probabilities[MAX_GROUP][SPAN];
+        for (int64_t h = 0; h < group; h++) {
+            __m256 scores[2];
+            for (int half = 0; half < 2; half++) {
+                scores[half] = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_mul_ps(s[h][half], _mm256_set1_ps(u->scale)), valid[half]);
+            }
+            float block_max = reduce_avx2(_mm256_max_ps(scores[0], scores[1]), 1);
+            float new_max = block_max > maximum[h] ? block_max : maximum[h];
+            float correction = expf(maximum[h] - new_max);
+            maximum[h] = new_max;
+            __m256 total = _mm256_setzero_ps();
+            for (int half = 0; half < 2; half++) {
+                __m256 p = _mm256_and_ps(exp_avx2(_mm256_sub_ps(scores[half], _mm256_set1_ps(new_max))), valid[half]);
+                total = _mm256_add_ps(total, p);
+                _mm256_storeu_ps(probabilities[h] + 8 * half, p);
+            }
+            sum[h] = sum[h] * correction + reduce_avx2(total, 0);
+            if (correction != 1.0f) {
+                float *o = u->out + h * d;
+                __m256 c = _mm256_set1_ps(correction);
+                for (int64_t i = 0; i < d; i += 8) _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_loadu_ps(o + i), c));
+            }
+        }
+        for (int64_t j = 0; j < span; j++) {
+            const uint16_t *v = vt + j * d;
+            for (int64_t i = 0; i < d; i += 8) {
+                __m256 vv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + i)));
+                for (int64_t h = 0; h < group; h++) {
+                    float *o = u->out + h * d + i;
+                    _mm256_storeu_ps(o, _mm256_fmadd_ps(_mm256_set1_ps(probabilities[h][j]), vv, _mm256_loadu_ps(o)));
+                }
+            }
+        }
+    }
+    for (int64_t h = 0; h < group; h++) {
+        __m256 inverse = _mm256_set1_ps(1.0f / sum[h]);
+        float *o = u->out + h * d;
+        for (int64_t i = 0; i < d; i += 8) _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_loadu_ps(o + i), inverse));
+    }
+}
 #endif
 
 // MARK: - Scheduling
@@ -227,7 +330,11 @@ int skiff_attention(skiff_pool *pool, const skiff_kv_layer *layer, const skiff_a
     }
     attention_job job = {layer, queries, tokens, q, heads, scale, out, attend_portable};
 #if defined(__x86_64__)
-    if (skiff_active_isa() == SKIFF_ISA_AVX512_VNNI) job.attend = attend_avx512;
+    switch (skiff_active_isa()) {
+    case SKIFF_ISA_AVX512_VNNI: job.attend = attend_avx512; break;
+    case SKIFF_ISA_AVX2: job.attend = attend_avx2; break;
+    case SKIFF_ISA_PORTABLE: break;
+    }
 #endif
     skiff_pool_run(pool, attention_task, &job);
     return 0;

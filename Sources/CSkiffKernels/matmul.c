@@ -4,17 +4,26 @@
 
 #include <stdlib.h>
 
+enum { MAX_GROUP = 8 };
+
 typedef struct {
-    skiff_matmul_args args;
+    skiff_matmul_args args[MAX_GROUP];
+    int64_t first_tile[MAX_GROUP + 1];   // prefix sums of each matrix's tile count
+    int count;
     skiff_matmul_tiles_fn fn;
-    int64_t tiles;
 } matmul_job;
 
 static void matmul_task(void *context, int thread_index, int thread_count) {
     const matmul_job *job = context;
-    int64_t begin = job->tiles * thread_index / thread_count;
-    int64_t end = job->tiles * (thread_index + 1) / thread_count;
-    if (begin < end) job->fn(&job->args, begin, end);
+    int64_t total = job->first_tile[job->count];
+    int64_t begin = total * thread_index / thread_count;
+    int64_t end = total * (thread_index + 1) / thread_count;
+    for (int m = 0; m < job->count && begin < end; m++) {
+        int64_t lo = job->first_tile[m], hi = job->first_tile[m + 1];
+        int64_t from = begin > lo ? begin : lo;
+        int64_t to = end < hi ? end : hi;
+        if (from < to) job->fn(&job->args[m], from - lo, to - lo);
+    }
 }
 
 static skiff_matmul_tiles_fn select_kernel(void) {
@@ -28,15 +37,27 @@ static skiff_matmul_tiles_fn select_kernel(void) {
     return skiff_matmul_tiles_portable;
 }
 
+void skiff_matmul_group(skiff_pool *pool, const skiff_matmul_output *outputs, int count,
+                        const skiff_q8_activations *x_q8, const float *x_float, int64_t x_stride, int64_t tokens) {
+    for (int start = 0; start < count; start += MAX_GROUP) {
+        matmul_job job;
+        job.count = count - start < MAX_GROUP ? count - start : MAX_GROUP;
+        job.fn = select_kernel();
+        job.first_tile[0] = 0;
+        for (int m = 0; m < job.count; m++) {
+            const skiff_matmul_output *o = &outputs[start + m];
+            job.args[m] = (skiff_matmul_args){o->w, x_q8, x_float, x_stride, tokens, o->y, o->y_stride, o->accumulate};
+            job.first_tile[m + 1] = job.first_tile[m] + (o->w->rows + SKIFF_TILE - 1) / SKIFF_TILE;
+        }
+        skiff_pool_run(pool, matmul_task, &job);
+    }
+}
+
 void skiff_matmul(skiff_pool *pool, const skiff_packed_matrix *w, const skiff_q8_activations *x_q8,
                   const float *x_float, int64_t x_stride, int64_t tokens, float *y, int64_t y_stride,
                   int accumulate) {
-    matmul_job job = {
-        .args = {w, x_q8, x_float, x_stride, tokens, y, y_stride, accumulate},
-        .fn = select_kernel(),
-        .tiles = (w->rows + SKIFF_TILE - 1) / SKIFF_TILE,
-    };
-    skiff_pool_run(pool, matmul_task, &job);
+    skiff_matmul_output output = {w, y, y_stride, accumulate};
+    skiff_matmul_group(pool, &output, 1, x_q8, x_float, x_stride, tokens);
 }
 
 // MARK: - Portable kernel

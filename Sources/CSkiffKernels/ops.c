@@ -8,9 +8,9 @@ void skiff_rms_norm(const float *x, int64_t x_stride, const float *weight, float
     for (int64_t t = 0; t < tokens; t++) {
         const float *xt = x + t * x_stride;
         float *ot = out + t * out_stride;
-        float sum = 0;
-        for (int64_t i = 0; i < n; i++) sum += xt[i] * xt[i];
-        float scale = 1.0f / sqrtf(sum / (float)n + epsilon);
+        double sum = 0;
+        for (int64_t i = 0; i < n; i++) sum += (double)(xt[i] * xt[i]);
+        float scale = 1.0f / sqrtf((float)(sum / (double)n) + epsilon);
         for (int64_t i = 0; i < n; i++) ot[i] = xt[i] * scale * weight[i];
     }
 }

@@ -9,19 +9,22 @@ size_t skiff_q8_scales_bytes(int64_t tokens, int64_t columns) {
     return (size_t)(tokens * (columns / SKIFF_BLOCK)) * sizeof(float);
 }
 
+/// Quantizes one row like ggml's Q8_1 on x86: q = round-half-even(x * 127 / amax), with the scale
+/// rounded to IEEE half as ggml stores it. `sums` holds that scale times the sum of q, kept in float so
+/// the offset formats (Q4_0, Q8_0) subtract it exactly.
 static void quantize_row(const float *x, int8_t *q, float *scales, float *sums, int64_t columns) {
     for (int64_t b = 0; b < columns / SKIFF_BLOCK; b++) {
         const float *xb = x + b * SKIFF_BLOCK;
         float amax = 0;
         for (int j = 0; j < SKIFF_BLOCK; j++) amax = fmaxf(amax, fabsf(xb[j]));
-        float d = amax / 127.0f;
-        float id = d != 0 ? 1.0f / d : 0.0f;
+        float id = amax != 0 ? 127.0f / amax : 0.0f;
         int sum = 0;
         for (int j = 0; j < SKIFF_BLOCK; j++) {
             int v = (int)nearbyintf(xb[j] * id);
             q[b * SKIFF_BLOCK + j] = (int8_t)v;
             sum += v;
         }
+        float d = skiff_half_to_float(skiff_float_to_half(amax / 127.0f));
         scales[b] = d;
         sums[b] = d * (float)sum;
     }

@@ -89,9 +89,8 @@ public final class TransformerRunner {
             for (l, layer) in model.layers.enumerated() {
                 skiff_rms_norm(x.pointer, Int64(d), layer.attentionNorm, normed.pointer, Int64(d), Int64(n), Int64(d), c.rmsEpsilon)
                 var q8 = quantize(normed.pointer, stride: d, tokens: n, columns: d)
-                matmul(layer.query, &q8, input: normed.pointer, n, out: queries.pointer, stride: qWidth)
-                matmul(layer.key, &q8, input: normed.pointer, n, out: keys.pointer, stride: kvWidth)
-                matmul(layer.value, &q8, input: normed.pointer, n, out: values.pointer, stride: kvWidth)
+                matmuls([(layer.query, queries.pointer, qWidth), (layer.key, keys.pointer, kvWidth),
+                         (layer.value, values.pointer, kvWidth)], &q8, input: normed.pointer, n)
 
                 var kvLayer = cache.layers[l]
                 for i in 0 ..< n {
@@ -117,8 +116,8 @@ public final class TransformerRunner {
 
                 skiff_rms_norm(x.pointer, Int64(d), layer.feedForwardNorm, normed.pointer, Int64(d), Int64(n), Int64(d), c.rmsEpsilon)
                 q8 = quantize(normed.pointer, stride: d, tokens: n, columns: d)
-                matmul(layer.gate, &q8, input: normed.pointer, n, out: gate.pointer, stride: c.feedForwardLength)
-                matmul(layer.up, &q8, input: normed.pointer, n, out: up.pointer, stride: c.feedForwardLength)
+                matmuls([(layer.gate, gate.pointer, c.feedForwardLength), (layer.up, up.pointer, c.feedForwardLength)],
+                        &q8, input: normed.pointer, n)
                 skiff_swiglu(gate.pointer, up.pointer, gate.pointer, Int64(n * c.feedForwardLength))
                 q8 = quantize(gate.pointer, stride: c.feedForwardLength, tokens: n, columns: c.feedForwardLength)
                 matmul(layer.down, &q8, input: gate.pointer, n, out: x.pointer, stride: d, accumulate: true)
@@ -183,10 +182,21 @@ public final class TransformerRunner {
         return q8
     }
 
+    /// Several products of one input in one parallel run: each (matrix, output, output stride).
+    private func matmuls(_ products: [(WeightMatrix, UnsafeMutablePointer<Float>, Int)], _ q8: inout skiff_q8_activations,
+                         input: UnsafePointer<Float>, _ tokens: Int) {
+        withExtendedLifetime(products) {
+            let outputs = products.map { w, out, stride in
+                skiff_matmul_output(w: w.matrix, y: out, y_stride: Int64(stride), accumulate: 0)
+            }
+            skiff_matmul_group(pool.pool, outputs, Int32(outputs.count), &q8, input, Int64(products[0].0.columns), Int64(tokens))
+        }
+    }
+
     /// out = input × wᵀ; `q8` is `input` quantized (used by integer weights, float weights read `input`).
     private func matmul(_ w: WeightMatrix, _ q8: inout skiff_q8_activations, input: UnsafePointer<Float>, _ tokens: Int,
                         out: UnsafeMutablePointer<Float>, stride: Int, accumulate: Bool = false) {
-        skiff_matmul(pool.pool, &w.packed, &q8, input, Int64(w.columns), Int64(tokens), out, Int64(stride),
+        skiff_matmul(pool.pool, w.matrix, &q8, input, Int64(w.columns), Int64(tokens), out, Int64(stride),
                      accumulate ? 1 : 0)
     }
 }

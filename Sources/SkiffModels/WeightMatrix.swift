@@ -6,15 +6,16 @@ import SkiffGGUF
 /// The packed bytes live in memory this object owns and never changes after init, so it can be shared
 /// across threads.
 public final class WeightMatrix: @unchecked Sendable {
-    var packed: skiff_packed_matrix
+    /// The kernels' descriptor, at a stable address for as long as this object lives.
+    let matrix: UnsafeMutablePointer<skiff_packed_matrix>
     private let storage: UnsafeMutableRawPointer
 
     /// Output features.
-    public var rows: Int { Int(packed.rows) }
+    public var rows: Int { Int(matrix.pointee.rows) }
     /// Input features.
-    public var columns: Int { Int(packed.columns) }
+    public var columns: Int { Int(matrix.pointee.columns) }
     /// Bytes of packed weights.
-    public var byteCount: Int { packed.byte_count }
+    public var byteCount: Int { matrix.pointee.byte_count }
 
     /// Packs `tensor` of `file`. Its first dimension is the input size; the rest multiply to the output size.
     init(_ tensor: GGUFTensorInfo, in file: GGUFFile) throws(ModelError) {
@@ -28,16 +29,21 @@ public final class WeightMatrix: @unchecked Sendable {
             throw ModelError(.unsupportedTensor, "tensor '\(tensor.name)' has shape \(tensor.dimensions), which the \(tensor.type) kernels cannot use (rows must be a multiple of 32)")
         }
         storage = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-        packed = skiff_packed_matrix()
+        matrix = .allocate(capacity: 1)
+        matrix.initialize(to: skiff_packed_matrix())
         let source = file.data(of: tensor)
-        guard skiff_pack_matrix(type, source.baseAddress, rows, columns, storage, &packed) == 0 else {
+        guard skiff_pack_matrix(type, source.baseAddress, rows, columns, storage, matrix) == 0 else {
             storage.deallocate()
+            matrix.deallocate()
             throw ModelError(.unsupportedTensor, "tensor '\(tensor.name)' could not be packed")
         }
         file.file.release(tensor.fileOffset ..< tensor.fileOffset + tensor.byteCount)
     }
 
-    deinit { storage.deallocate() }
+    deinit {
+        storage.deallocate()
+        matrix.deallocate()
+    }
 }
 
 /// The kernels' name for a GGUF storage type, or nil when they cannot compute with it.

@@ -131,6 +131,20 @@ void skiff_matmul(skiff_pool *pool, const skiff_packed_matrix *w,
                   const skiff_q8_activations *x_q8, const float *x_float, int64_t x_stride, int64_t tokens,
                   float *y, int64_t y_stride, int accumulate);
 
+/// One product of a `skiff_matmul_group`: a weight matrix and where its results go.
+typedef struct {
+    const skiff_packed_matrix *w;
+    float *y;
+    int64_t y_stride;
+    int accumulate;
+} skiff_matmul_output;
+
+/// Several products of the same input (for example a layer's query, key and value projections) in one
+/// parallel run, so the threads synchronize once instead of once per matrix. Inputs are as for
+/// skiff_matmul; every matrix must have `x_q8->columns` (or `x_stride`) columns.
+void skiff_matmul_group(skiff_pool *pool, const skiff_matmul_output *outputs, int count,
+                        const skiff_q8_activations *x_q8, const float *x_float, int64_t x_stride, int64_t tokens);
+
 /// Reference matmul for tests: dequantizes each GGUF row and uses float dot products.
 void skiff_matmul_reference(skiff_type type, const void *w, int64_t rows, int64_t columns,
                             const float *x, int64_t tokens, float *y);
