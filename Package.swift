@@ -86,7 +86,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SkiffKernelsTests", dependencies: ["CSkiffKernels"], swiftSettings: swiftSettings),
-        .testTarget(name: "SkiffEngineTests", dependencies: ["SkiffEngine"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SkiffEngineTests",
+            dependencies: ["SkiffEngine", "SkiffModels"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SkiffModelStoreTests",
             dependencies: [

@@ -143,3 +143,45 @@ int skiff_pack_matrix(skiff_type type, const void *src, int64_t rows, int64_t co
     out->byte_count = total;
     return 0;
 }
+
+void skiff_packed_row(const skiff_packed_matrix *m, int64_t row, float *dst) {
+    const int format = m->format;
+    const uint8_t *tile = (const uint8_t *)m->data + (size_t)(row / SKIFF_TILE) * skiff_packed_tile_bytes(format, m->columns);
+    const int lane = (int)(row % SKIFF_TILE);
+    const int64_t blocks = m->columns / SKIFF_BLOCK;
+    const size_t block_bytes = skiff_packed_block_bytes(format);
+    switch (format) {
+    case SKIFF_PACKED_U4_DM:
+    case SKIFF_PACKED_U4_D:
+        for (int64_t b = 0; b < blocks; b++) {
+            const uint8_t *blk = tile + (size_t)b * block_bytes;
+            float d = skiff_half_to_float(load_u16(blk + 256 + 2 * lane));
+            int has_min = format == SKIFF_PACKED_U4_DM;
+            float m = has_min ? skiff_half_to_float(load_u16(blk + 288 + 2 * lane)) : 0.0f;
+            int offset = has_min ? 0 : 8;
+            for (int c = 0; c < 4; c++) {
+                for (int j = 0; j < 4; j++) {
+                    uint8_t byte = blk[c * 64 + lane * 4 + j];
+                    dst[b * 32 + 4 * c + j] = d * (float)((byte & 0xF) - offset) + m;
+                    dst[b * 32 + 16 + 4 * c + j] = d * (float)((byte >> 4) - offset) + m;
+                }
+            }
+        }
+        return;
+    case SKIFF_PACKED_U8_D:
+        for (int64_t b = 0; b < blocks; b++) {
+            const uint8_t *blk = tile + (size_t)b * block_bytes;
+            float d = skiff_half_to_float(load_u16(blk + 512 + 2 * lane));
+            for (int g = 0; g < 8; g++) {
+                for (int j = 0; j < 4; j++) dst[b * 32 + 4 * g + j] = d * (float)(int8_t)(blk[g * 64 + lane * 4 + j] ^ 0x80);
+            }
+        }
+        return;
+    case SKIFF_PACKED_F16:
+        for (int64_t k = 0; k < m->columns; k++) dst[k] = skiff_half_to_float(load_u16(tile + (size_t)k * 32 + 2 * lane));
+        return;
+    case SKIFF_PACKED_F32:
+        for (int64_t k = 0; k < m->columns; k++) memcpy(dst + k, tile + (size_t)k * 64 + 4 * lane, 4);
+        return;
+    }
+}

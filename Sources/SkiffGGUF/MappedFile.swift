@@ -54,6 +54,15 @@ public final class MappedFile: @unchecked Sendable {
         madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, Int32(MADV_DONTNEED))
     }
 
+    /// Tells the kernel that `range` will be read at random (no read-ahead), so scattered reads of a few
+    /// rows do not pull neighbouring pages into memory.
+    public func adviseRandomAccess(_ range: Range<Int>) {
+        guard let base = bytes.baseAddress, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = range.lowerBound / page * page
+        madvise(UnsafeMutableRawPointer(mutating: base + start), range.upperBound - start, Int32(MADV_RANDOM))
+    }
+
     deinit {
         if let base = bytes.baseAddress {
             munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)

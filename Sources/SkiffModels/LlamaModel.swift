@@ -21,9 +21,14 @@ public final class LlamaModel: Sendable {
 
     /// Hyper-parameters.
     public let configuration: TransformerConfiguration
-    let file: GGUFFile
-    let tokenEmbedding: GGUFTensorInfo
-    let tokenEmbeddingType: skiff_type
+    /// Where token embeddings come from: the packed output head when the two are tied (so the file's copy
+    /// need not stay resident), else rows of the mapped file, read with random-access advice.
+    enum Embedding: Sendable {
+        case packed(WeightMatrix)
+        case mapped(MappedFile, offset: Int, rowBytes: Int, type: skiff_type)
+    }
+
+    let embedding: Embedding
     let layers: [Layer]
     let outputNorm: [Float]
     let output: WeightMatrix
@@ -36,7 +41,6 @@ public final class LlamaModel: Sendable {
     public init(file: GGUFFile, progress: (Int, Int) -> Void = { _, _ in }) throws(ModelError) {
         let configuration = try TransformerConfiguration(file: file)
         self.configuration = configuration
-        self.file = file
         let c = configuration
 
         func tensor(_ name: String, _ shape: [Int]) throws(ModelError) -> GGUFTensorInfo {
@@ -85,15 +89,19 @@ public final class LlamaModel: Sendable {
         }
         self.layers = layers
         outputNorm = try vector("output_norm.weight", c.embeddingLength)
-        tokenEmbedding = try tensor("token_embd.weight", [c.embeddingLength, c.vocabularySize])
+        let tokenEmbedding = try tensor("token_embd.weight", [c.embeddingLength, c.vocabularySize])
         guard let embeddingType = kernelType(for: tokenEmbedding.type) else {
             throw ModelError(.unsupportedTensor, "token_embd.weight is \(tokenEmbedding.type), which Skiff cannot read")
         }
-        tokenEmbeddingType = embeddingType
         if file.tensor(named: "output.weight") != nil {
             output = try matrix("output.weight", c.embeddingLength, c.vocabularySize)
+            let range = tokenEmbedding.fileOffset ..< tokenEmbedding.fileOffset + tokenEmbedding.byteCount
+            file.file.adviseRandomAccess(range)
+            embedding = .mapped(file.file, offset: tokenEmbedding.fileOffset,
+                                rowBytes: skiff_row_bytes(embeddingType, Int64(c.embeddingLength)), type: embeddingType)
         } else {
             output = try WeightMatrix(tokenEmbedding, in: file)
+            embedding = .packed(output)
         }
         progress(total, total)
 
@@ -114,5 +122,16 @@ public final class LlamaModel: Sendable {
             bytes += 8 * c.embeddingLength
         }
         weightBytes = bytes
+    }
+
+    /// Writes the embedding of `token` into `destination` (embeddingLength floats).
+    func embed(_ token: Int32, into destination: UnsafeMutablePointer<Float>) {
+        switch embedding {
+        case .packed(let matrix):
+            skiff_packed_row(matrix.matrix, Int64(token), destination)
+        case .mapped(let file, let offset, let rowBytes, let type):
+            skiff_dequantize_row(type, file.bytes.baseAddress! + offset + Int(token) * rowBytes, destination,
+                                 Int64(configuration.embeddingLength))
+        }
     }
 }

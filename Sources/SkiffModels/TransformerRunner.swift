@@ -65,11 +65,8 @@ public final class TransformerRunner {
         let kvWidth = c.kvHeadCount * c.headDimension
 
         // Embeddings.
-        let embeddingData = model.file.data(of: model.tokenEmbedding).baseAddress!
-        let rowBytes = skiff_row_bytes(model.tokenEmbeddingType, Int64(d))
         for i in 0 ..< n {
-            skiff_dequantize_row(model.tokenEmbeddingType, embeddingData + Int(batch.tokens[i]) * rowBytes,
-                                 x.pointer + i * d, Int64(d))
+            model.embed(batch.tokens[i], into: x.pointer + i * d)
         }
 
         // Block tables flattened so the kernels can hold pointers into them.

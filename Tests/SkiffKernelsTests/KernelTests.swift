@@ -369,3 +369,22 @@ final class QuantizedActivations {
         }
     }
 }
+
+@Suite struct PackedRowTests {
+    /// A row read back from the packed layout equals the GGUF row's reference dequantization, bit for bit.
+    @Test(arguments: MatmulTests.types)
+    func packedRowsDequantizeExactly(type: skiff_type) throws {
+        var rng = SplitMix64(state: 77)
+        let (rows, columns) = (37, 96)
+        let data = randomRows(type, rows: rows, columns: columns, using: &rng)
+        let weights = try #require(PackedWeights(type: type, data: data, rows: rows, columns: columns))
+        let rowBytes = skiff_row_bytes(type, Int64(columns))
+        for row in [0, 15, 16, 36] {
+            var expected = [Float](repeating: 0, count: columns)
+            var got = [Float](repeating: .nan, count: columns)
+            data.withUnsafeBytes { skiff_dequantize_row(type, $0.baseAddress! + row * rowBytes, &expected, Int64(columns)) }
+            skiff_packed_row(&weights.matrix, Int64(row), &got)
+            #expect(got == expected, "type \(type.rawValue) row \(row)")
+        }
+    }
+}

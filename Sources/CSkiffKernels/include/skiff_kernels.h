@@ -104,6 +104,10 @@ size_t skiff_packed_bytes(skiff_type type, int64_t rows, int64_t columns);
 int skiff_pack_matrix(skiff_type type, const void *src, int64_t rows, int64_t columns,
                       void *dst, skiff_packed_matrix *out);
 
+/// Dequantizes row `row` of a packed matrix into `columns` floats (for embedding lookups in a matrix
+/// that also serves as the output head).
+void skiff_packed_row(const skiff_packed_matrix *m, int64_t row, float *dst);
+
 // MARK: - Activations
 
 /// Activations quantized for integer dot products: per token and per block of 32 values, 32 int8

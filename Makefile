@@ -1,0 +1,16 @@
+# The two set-up commands of the README.
+#   make run   fetch the default model if absent, build in release mode, chat with it
+#   make test  build, fetch the default model if absent (the end-to-end tests use it), run every test
+SWIFT ?= swift
+
+.PHONY: run test
+
+run:
+	$(SWIFT) build -c release --product skiff
+	"$$($(SWIFT) build -c release --show-bin-path)/skiff" pull
+	"$$($(SWIFT) build -c release --show-bin-path)/skiff" run
+
+test:
+	$(SWIFT) build --build-tests
+	"$$($(SWIFT) build --show-bin-path)/skiff" pull --quiet
+	$(SWIFT) test --skip-build

@@ -1,0 +1,39 @@
+import SkiffChatTemplate
+import SkiffModels
+import SkiffTokenizer
+
+/// Why the engine could not do what was asked.
+public struct EngineError: Error, Sendable, CustomStringConvertible {
+    /// The kind of problem.
+    public enum Code: Sendable, Equatable {
+        /// The model file could not be loaded.
+        case model
+        /// The model's tokenizer could not be built.
+        case tokenizer
+        /// The chat template is missing, invalid or raised an error.
+        case chatTemplate
+        /// The tokens do not fit the context window.
+        case contextOverflow
+        /// Input too short or otherwise unusable (for example perplexity on a tiny text).
+        case invalidInput
+    }
+
+    /// The kind of problem.
+    public var code: Code
+    /// What went wrong, in words a user can act on.
+    public var message: String
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+extension EngineError {
+    init(_ error: ModelError) { self.init(.model, error.message) }
+    init(_ error: TokenizerError) { self.init(.tokenizer, error.description) }
+    init(_ error: ChatTemplateError) { self.init(.chatTemplate, error.description) }
+}

@@ -1,0 +1,118 @@
+import SkiffModels
+
+/// One sequence's conversation with a model: it keeps the tokens seen so far in the KV cache, appends
+/// prompts in batches, and generates tokens one at a time.
+///
+/// The session owns a runner (threads, scratch, cache) and is driven by one thread at a time.
+public final class GenerationSession {
+    /// The model.
+    public let model: LoadedModel
+    /// The most tokens the session can hold.
+    public let contextLength: Int
+    /// The tokens in the cache, in order.
+    public private(set) var tokens: [Int32] = []
+
+    let runner: TransformerRunner
+    private var allocator: KVBlockAllocator
+    private var blockTable: [Int32] = []
+
+    /// Tokens per KV block.
+    public static let blockSize = 16
+
+    /// Creates a session over `model` with room for `contextLength` tokens (capped to the model's
+    /// training context), `threads` compute threads and prompt batches of `batchSize` tokens.
+    public init(model: LoadedModel, contextLength: Int? = nil, threads: Int, batchSize: Int = 512) throws(EngineError) {
+        self.model = model
+        let trained = model.network.configuration.contextLength
+        let length = min(max(contextLength ?? trained, 1), trained)
+        self.contextLength = length
+        let blocks = (length + Self.blockSize - 1) / Self.blockSize
+        do {
+            let cache = try KVCacheStorage(configuration: model.network.configuration, blockSize: Self.blockSize, blockCount: blocks)
+            runner = try TransformerRunner(model: model.network, cache: cache, pool: ComputePool(threadCount: threads),
+                                           maxBatchTokens: batchSize)
+        } catch {
+            throw EngineError(error)
+        }
+        allocator = KVBlockAllocator(capacity: blocks)
+    }
+
+    /// Forgets every token.
+    public func reset() {
+        truncate(to: 0)
+    }
+
+    /// Keeps only the first `count` tokens (for reusing a shared prefix).
+    public func truncate(to count: Int) {
+        let keep = min(count, tokens.count)
+        tokens.removeLast(tokens.count - keep)
+        let blocksNeeded = (keep + Self.blockSize - 1) / Self.blockSize
+        allocator.release(blockTable[blocksNeeded...])
+        blockTable.removeLast(blockTable.count - blocksNeeded)
+    }
+
+    /// Appends `newTokens` and runs them through the model. Returns the next-token logits after the last
+    /// one, or after every one of them when `allLogits` is set (`newTokens.count × vocabulary` values).
+    public func append(_ newTokens: [Int32], allLogits: Bool = false) throws(EngineError) -> [Float] {
+        guard !newTokens.isEmpty else { return [] }
+        guard tokens.count + newTokens.count <= contextLength else {
+            throw EngineError(.contextOverflow, "\(tokens.count + newTokens.count) tokens do not fit the context of \(contextLength) tokens")
+        }
+        var logits: [Float] = []
+        var start = 0
+        while start < newTokens.count {
+            let count = min(runner.maxBatchTokens, newTokens.count - start)
+            while blockTable.count * Self.blockSize < tokens.count + count {
+                guard let block = allocator.allocate() else {
+                    throw EngineError(.contextOverflow, "the KV cache is full")
+                }
+                blockTable.append(block)
+            }
+            var batch = ForwardBatch()
+            let sequence = batch.addSequence(blockTable: blockTable)
+            for i in 0 ..< count {
+                let isLast = start + i == newTokens.count - 1
+                batch.add(token: newTokens[start + i], position: Int32(tokens.count + i), sequence: sequence,
+                          wantsLogits: allLogits || isLast)
+            }
+            do {
+                let part = try runner.forward(batch)
+                if allLogits { logits.append(contentsOf: part) } else if !part.isEmpty { logits = part }
+            } catch {
+                throw EngineError(error)
+            }
+            tokens.append(contentsOf: newTokens[start ..< start + count])
+            start += count
+        }
+        return logits
+    }
+
+    /// Generates up to `maxTokens` tokens after the current ones, starting from `logits` (the result of the
+    /// last `append`). Calls `onToken` with each token; stops early at an end-of-generation token (not
+    /// passed on) or when `onToken` returns false. Returns the generated tokens and why it stopped.
+    public func generate(from logits: [Float], maxTokens: Int, sampler: inout Sampler,
+                         onToken: (Int32) -> Bool) throws(EngineError) -> (tokens: [Int32], finish: FinishReason) {
+        var logits = logits
+        var generated: [Int32] = []
+        var counts: [Int32: Int] = [:]
+        while generated.count < maxTokens {
+            let token = logits.withUnsafeBufferPointer { sampler.sample(logits: $0, counts: counts) }
+            if model.tokenizer.isEndOfGeneration(token) { return (generated, .stop) }
+            generated.append(token)
+            counts[token, default: 0] += 1
+            guard onToken(token) else { return (generated, .stop) }
+            guard generated.count < maxTokens else { break }
+            guard tokens.count < contextLength else { return (generated, .length) }
+            logits = try append([token])
+        }
+        return (generated, .length)
+    }
+}
+
+/// Why generation ended.
+public enum FinishReason: String, Sendable {
+    /// An end-of-generation token or a stop condition.
+    case stop
+    /// The token limit or the context window.
+    case length
+}

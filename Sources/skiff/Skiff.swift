@@ -1,0 +1,17 @@
+import ArgumentParser
+
+/// The `skiff` command: serve, run and measure open-weight language models.
+@main
+struct Skiff: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "skiff",
+        abstract: "Self-hosted LLM inference: pull a model, chat with it, measure it.",
+        version: SkiffVersion.current,
+        subcommands: [PullCommand.self, RunCommand.self, PerplexityCommand.self, BenchEngineCommand.self]
+    )
+}
+
+/// The version printed by `skiff --version`.
+enum SkiffVersion {
+    static let current = "0.1.0"
+}

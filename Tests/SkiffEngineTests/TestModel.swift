@@ -1,0 +1,26 @@
+import Foundation
+import SkiffEngine
+
+/// The default model, as `make test` pulls it: env SKIFF_TEST_MODEL, else the model directory.
+enum TestModel {
+    static let fileName = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+    static var path: String {
+        let environment = ProcessInfo.processInfo.environment
+        if let explicit = environment["SKIFF_TEST_MODEL"], !explicit.isEmpty { return explicit }
+        if let directory = environment["SKIFF_MODEL_DIR"], !directory.isEmpty { return directory + "/" + fileName }
+        let cache = environment["XDG_CACHE_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil }
+            ?? FileManager.default.homeDirectoryForCurrentUser.path + "/.cache"
+        return cache + "/skiff/models/" + fileName
+    }
+
+    /// Loaded once for the whole test run.
+    static let shared: Result<LoadedModel, EngineError> = {
+        guard FileManager.default.fileExists(atPath: path) else {
+            return .failure(EngineError(.model, "the default model is not at \(path); run `make test` (it pulls it) or `skiff pull`"))
+        }
+        return Result { () throws(EngineError) in try LoadedModel(path: path) }
+    }()
+
+    static func load() throws -> LoadedModel { try shared.get() }
+}
