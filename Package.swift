@@ -92,6 +92,8 @@ let package = Package(
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
+        // End to end: runs the `skiff` binary that `swift build --build-tests` puts beside the tests.
+        .testTarget(name: "SkiffCLITests", swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffModelStoreTests",
             dependencies: [

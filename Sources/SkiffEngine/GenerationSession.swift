@@ -13,7 +13,7 @@ public final class GenerationSession {
     public private(set) var tokens: [Int32] = []
 
     let runner: TransformerRunner
-    private var allocator: KVBlockAllocator
+    private var blocks: KVBlockPool
     private var blockTable: [Int32] = []
 
     /// Tokens per KV block.
@@ -26,15 +26,15 @@ public final class GenerationSession {
         let trained = model.network.configuration.contextLength
         let length = min(max(contextLength ?? trained, 1), trained)
         self.contextLength = length
-        let blocks = (length + Self.blockSize - 1) / Self.blockSize
+        let blockCount = (length + Self.blockSize - 1) / Self.blockSize
         do {
-            let cache = try KVCacheStorage(configuration: model.network.configuration, blockSize: Self.blockSize, blockCount: blocks)
+            let cache = try KVCacheStorage(configuration: model.network.configuration, blockSize: Self.blockSize, blockCount: blockCount)
             runner = try TransformerRunner(model: model.network, cache: cache, pool: ComputePool(threadCount: threads),
                                            maxBatchTokens: batchSize)
         } catch {
             throw EngineError(error)
         }
-        allocator = KVBlockAllocator(capacity: blocks)
+        self.blocks = KVBlockPool(capacity: blockCount, blockSize: Self.blockSize, prefixCaching: false)
     }
 
     /// Forgets every token.
@@ -47,7 +47,7 @@ public final class GenerationSession {
         let keep = min(count, tokens.count)
         tokens.removeLast(tokens.count - keep)
         let blocksNeeded = (keep + Self.blockSize - 1) / Self.blockSize
-        allocator.release(blockTable[blocksNeeded...])
+        blocks.release(blockTable[blocksNeeded...])
         blockTable.removeLast(blockTable.count - blocksNeeded)
     }
 
@@ -63,7 +63,7 @@ public final class GenerationSession {
         while start < newTokens.count {
             let count = min(runner.maxBatchTokens, newTokens.count - start)
             while blockTable.count * Self.blockSize < tokens.count + count {
-                guard let block = allocator.allocate() else {
+                guard let block = blocks.allocate() else {
                     throw EngineError(.contextOverflow, "the KV cache is full")
                 }
                 blockTable.append(block)

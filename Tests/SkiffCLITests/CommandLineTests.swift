@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+
+/// The `skiff` executable, run as a user runs it, on the default model.
+@Suite(.serialized) struct CommandLineTests {
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// The `skiff` binary beside this test bundle in the build directory.
+    static var executable: URL {
+        var directory = Bundle.main.bundleURL
+        while directory.path != "/" {
+            let candidate = directory.appendingPathComponent("skiff")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            directory.deleteLastPathComponent()
+        }
+        return URL(fileURLWithPath: "skiff")
+    }
+
+    func skiff(_ arguments: [String], input: String? = nil) throws -> Output {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe(), inPipe = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = inPipe
+        try process.run()
+        if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
+        try inPipe.fileHandleForWriting.close()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func runAnswersAPromptGreedily() throws {
+        let result = try skiff(["run", "--temperature", "0", "--max-tokens", "12", "--threads", "2",
+                                "Explain in one sentence what a CPU does."])
+        #expect(result.status == 0, "\(result.stderr)")
+        // llama.cpp's greedy answer to the same chat starts the same way (Fixtures of SkiffEngineTests).
+        #expect(result.stdout.hasPrefix("A CPU (Central Processing Unit) is the brain"), "\(result.stdout)")
+    }
+
+    @Test func interactiveChatKeepsTheConversation() throws {
+        let result = try skiff(["run", "--temperature", "0", "--max-tokens", "8", "--threads", "2", "--verbose"],
+                               input: "What is 12 times 12?\nAnd plus one?\n/exit\n")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.split(separator: "\n", omittingEmptySubsequences: true).count >= 2)
+        // The second answer reuses the cached first exchange.
+        #expect(result.stderr.contains("reused"))
+        let reused = result.stderr.split(separator: "\n").filter { $0.contains("reused") }
+        #expect(reused.count == 2)
+        #expect(reused.last.map { !$0.contains("(0 reused)") } == true, "\(reused)")
+    }
+
+    @Test func benchEngineReportsJSON() throws {
+        let result = try skiff(["bench-engine", "--threads", "2", "--prompt-tokens", "16", "--gen-tokens", "4",
+                                "--repetitions", "1", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        #expect((object?["pp16_tokens_per_second"] as? Double).map { $0 > 0 } == true)
+        #expect((object?["tg4_tokens_per_second"] as? Double).map { $0 > 0 } == true)
+        #expect((object?["weights_bytes"] as? Int).map { $0 > 90_000_000 && $0 < 110_000_000 } == true)
+    }
+
+    @Test func perplexityOnAShortTextFailsClearly() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-short-\(UUID().uuidString).txt")
+        try "Just a few words.".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let result = try skiff(["perplexity", "-f", file.path, "--ctx", "64"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("needs at least 128"), "\(result.stderr)")
+    }
+
+    @Test func unknownModelFailsWithTheStoreContents() throws {
+        let result = try skiff(["run", "-m", "no-such-model", "hi"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("no model 'no-such-model'"), "\(result.stderr)")
+    }
+
+    @Test func badOptionsAreRejected() throws {
+        let result = try skiff(["run", "--top-p", "0", "hi"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--top-p"), "\(result.stderr)")
+    }
+}
