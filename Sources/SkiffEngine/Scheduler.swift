@@ -1,0 +1,234 @@
+/// Decides, step by step, which tokens of which sequences the model computes next: continuous batching
+/// with chunked prefill, a paged KV cache with prefix sharing, a bounded waiting queue and preemption.
+///
+/// A value type without I/O or clocks, in the style of a state machine: the engine feeds it events
+/// (`add`, `cancel`, `commit`, `append`, `finish`) and asks it for the next `StepPlan`. Every policy is
+/// therefore testable without a model.
+///
+/// Each step spends a budget of `maxStepTokens` tokens: first one token for every running sequence that
+/// is decoding, then prompt chunks for running sequences still in prefill, then newly admitted
+/// sequences from the queue (oldest first). A long prompt is split across steps, so it never stalls
+/// the others' tokens. When the cache runs out of blocks, the most recently admitted sequence is
+/// preempted: its blocks are released (full ones stay in the prefix cache) and it goes back to the
+/// front of the queue to be recomputed later.
+public struct Scheduler: Sendable {
+    /// Limits the scheduler works within.
+    public struct Configuration: Sendable, Equatable {
+        /// Tokens computed per step across all sequences (the batch size of a forward pass).
+        public var maxStepTokens: Int
+        /// Sequences running at once.
+        public var maxRunning: Int
+        /// Requests allowed to wait; more are refused (the server answers 429).
+        public var maxWaiting: Int
+        /// Longest sequence (prompt plus output) the model and cache accept.
+        public var contextLength: Int
+
+        /// Creates a configuration.
+        public init(maxStepTokens: Int, maxRunning: Int, maxWaiting: Int, contextLength: Int) {
+            self.maxStepTokens = maxStepTokens
+            self.maxRunning = maxRunning
+            self.maxWaiting = maxWaiting
+            self.contextLength = contextLength
+        }
+    }
+
+    /// Identifies a sequence for as long as it lives in the scheduler.
+    public typealias SequenceID = UInt64
+
+    /// Why a request was not accepted.
+    public enum Refusal: Error, Sendable, Equatable {
+        /// The waiting queue is full; try again later.
+        case queueFull
+        /// The prompt cannot fit the context window (or the whole cache) even alone.
+        case promptTooLong(tokens: Int, limit: Int)
+        /// An empty prompt.
+        case emptyPrompt
+    }
+
+    /// One sequence's share of a step: compute tokens `start ..< start + count` of it.
+    public struct Work: Sendable, Equatable {
+        /// The sequence.
+        public var sequence: SequenceID
+        /// Position of the first token to compute.
+        public var start: Int
+        /// Number of tokens to compute.
+        public var count: Int
+        /// Whether this reaches the sequence's last token, so its next-token logits are wanted.
+        public var wantsLogits: Bool
+
+        /// Creates a work item.
+        public init(sequence: SequenceID, start: Int, count: Int, wantsLogits: Bool) {
+            self.sequence = sequence
+            self.start = start
+            self.count = count
+            self.wantsLogits = wantsLogits
+        }
+    }
+
+    /// What to compute in one forward pass.
+    public struct StepPlan: Sendable, Equatable {
+        /// Work items in batch order.
+        public var work: [Work] = []
+        /// Sequences preempted while planning (their blocks were released; they wait to be recomputed).
+        public var preempted: [SequenceID] = []
+        /// Total tokens of the step.
+        public var tokenCount: Int { work.reduce(0) { $0 + $1.count } }
+    }
+
+    struct Sequence: Sendable {
+        var tokens: [Int32]
+        var computed = 0
+        var blockTable: [Int32] = []
+        var running = false
+    }
+
+    /// The limits in force.
+    public let configuration: Configuration
+    /// The KV cache's blocks.
+    public private(set) var blocks: KVBlockPool
+    private var sequences: [SequenceID: Sequence] = [:]
+    private var waiting: [SequenceID] = []
+    private var running: [SequenceID] = []
+    private var nextID: SequenceID = 1
+
+    /// Sequences preempted since creation.
+    public private(set) var preemptionCount = 0
+
+    /// Creates a scheduler over `blocks`.
+    public init(configuration: Configuration, blocks: KVBlockPool) {
+        precondition(configuration.maxStepTokens > 0 && configuration.maxRunning > 0)
+        self.configuration = configuration
+        self.blocks = blocks
+    }
+
+    /// Requests waiting to start (or to be recomputed after preemption).
+    public var waitingCount: Int { waiting.count }
+    /// Sequences admitted and holding cache blocks.
+    public var runningCount: Int { running.count }
+
+    /// Queues a new sequence with `prompt`, or says why not.
+    public mutating func add(prompt: [Int32]) -> Result<SequenceID, Refusal> {
+        guard !prompt.isEmpty else { return .failure(.emptyPrompt) }
+        let limit = min(configuration.contextLength - 1, blocks.capacity * blocks.blockSize - 1)
+        guard prompt.count <= limit else { return .failure(.promptTooLong(tokens: prompt.count, limit: limit)) }
+        guard waiting.count < configuration.maxWaiting else { return .failure(.queueFull) }
+        let id = nextID
+        nextID += 1
+        sequences[id] = Sequence(tokens: prompt)
+        waiting.append(id)
+        return .success(id)
+    }
+
+    /// The tokens of a sequence (prompt and generated so far).
+    public func tokens(of id: SequenceID) -> [Int32]? { sequences[id]?.tokens }
+
+    /// The block table of a running sequence.
+    public func blockTable(of id: SequenceID) -> [Int32]? { sequences[id]?.blockTable }
+
+    /// Plans the next step. Sequences that cannot get cache blocks are preempted (newest first).
+    public mutating func schedule() -> StepPlan {
+        var plan = StepPlan()
+        var budget = configuration.maxStepTokens
+
+        // Running sequences, oldest first: decodes (1 token) and unfinished prompts.
+        var index = 0
+        while index < running.count, budget > 0 {
+            let id = running[index]
+            guard let s = sequences[id] else { index += 1; continue }
+            let count = min(s.tokens.count - s.computed, budget)
+            guard count > 0 else { index += 1; continue }
+            while !reserveBlocks(for: id, upTo: s.computed + count) {
+                // Preempt the newest running sequence; if that is this one, it waits too.
+                guard let victim = running.last else { break }
+                preempt(victim, into: &plan)
+                if victim == id { break }
+            }
+            guard running.contains(id) else { break }
+            plan.work.append(Work(sequence: id, start: s.computed, count: count, wantsLogits: s.computed + count == s.tokens.count))
+            budget -= count
+            index += 1
+        }
+
+        // Admit from the queue while budget and room remain (not in a step that had to preempt).
+        while plan.preempted.isEmpty, budget > 0, running.count < configuration.maxRunning, let id = waiting.first, var s = sequences[id] {
+            if s.blockTable.isEmpty {
+                // Reuse cached full blocks, but always compute at least the last token (its logits are needed).
+                s.blockTable = blocks.acquireCachedPrefix(of: s.tokens[..<(s.tokens.count - 1)])
+                s.computed = s.blockTable.count * blocks.blockSize
+            }
+            let count = min(s.tokens.count - s.computed, budget)
+            sequences[id] = s
+            guard reserveBlocks(for: id, upTo: s.computed + count) else {
+                // Not enough cache now: give back what was taken and wait for running sequences to finish.
+                releaseBlocks(of: id)
+                break
+            }
+            waiting.removeFirst()
+            sequences[id]?.running = true
+            running.append(id)
+            plan.work.append(Work(sequence: id, start: s.computed, count: count, wantsLogits: s.computed + count == s.tokens.count))
+            budget -= count
+        }
+        return plan
+    }
+
+    /// Marks a planned step as computed: the sequences' KV now covers the planned tokens, and their full
+    /// blocks become shareable.
+    public mutating func commit(_ plan: StepPlan) {
+        for work in plan.work {
+            guard var s = sequences[work.sequence], s.running else { continue }
+            s.computed = max(s.computed, work.start + work.count)
+            sequences[work.sequence] = s
+            blocks.registerFullBlocks(of: s.blockTable, tokens: s.tokens[..<s.computed])
+        }
+    }
+
+    /// Appends a generated token to a sequence (its KV is computed in a later step). Returns false when
+    /// the sequence has reached the context length and must be finished instead.
+    public mutating func append(_ token: Int32, to id: SequenceID) -> Bool {
+        guard var s = sequences[id], s.tokens.count < configuration.contextLength else { return false }
+        s.tokens.append(token)
+        sequences[id] = s
+        return true
+    }
+
+    /// Ends a sequence (finished or cancelled), wherever it is, and releases its blocks.
+    public mutating func finish(_ id: SequenceID) {
+        guard sequences[id] != nil else { return }
+        releaseBlocks(of: id)
+        sequences[id] = nil
+        running.removeAll { $0 == id }
+        waiting.removeAll { $0 == id }
+    }
+
+    /// Makes sure `id` has blocks for its first `tokenCount` tokens. Returns false if the pool ran dry
+    /// (blocks taken so far stay with the sequence).
+    private mutating func reserveBlocks(for id: SequenceID, upTo tokenCount: Int) -> Bool {
+        guard var s = sequences[id] else { return false }
+        defer { sequences[id] = s }
+        while s.blockTable.count * blocks.blockSize < tokenCount {
+            guard let block = blocks.allocate() else { return false }
+            s.blockTable.append(block)
+        }
+        return true
+    }
+
+    private mutating func releaseBlocks(of id: SequenceID) {
+        guard var s = sequences[id] else { return }
+        blocks.release(s.blockTable)
+        s.blockTable = []
+        s.computed = 0
+        sequences[id] = s
+    }
+
+    /// Sends a running sequence back to the front of the queue, to be recomputed from its tokens.
+    private mutating func preempt(_ id: SequenceID, into plan: inout StepPlan) {
+        releaseBlocks(of: id)
+        sequences[id]?.running = false
+        running.removeAll { $0 == id }
+        waiting.insert(id, at: 0)
+        plan.work.removeAll { $0.sequence == id }
+        plan.preempted.append(id)
+        preemptionCount += 1
+    }
+}
