@@ -1,6 +1,7 @@
 # The two set-up commands of the README.
 #   make run   fetch the default model if absent, build in release mode, chat with it
-#   make test  build, fetch the default model if absent (the end-to-end tests use it), run every test
+#   make test  build, fetch the models the tests use if absent (the default model and Gemma 3 270M for
+#              its SentencePiece tokenizer), run every test
 SWIFT ?= swift
 
 .PHONY: run test
@@ -13,4 +14,5 @@ run:
 test:
 	$(SWIFT) build --build-tests
 	"$$($(SWIFT) build --show-bin-path)/skiff" pull --quiet
+	"$$($(SWIFT) build --show-bin-path)/skiff" pull gemma-3-270m --quiet
 	$(SWIFT) test --skip-build

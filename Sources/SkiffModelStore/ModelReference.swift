@@ -40,7 +40,7 @@ extension ModelSpec {
             let location = try FileLocation(reference: reference, catalog: catalog)
             let source: ModelSource =
                 if let member {
-                    .archiveMember(ArchiveMember(archive: location, path: member))
+                    .archiveMembers([ArchiveMember(archive: location, path: member)])
                 } else {
                     .file(location)
                 }

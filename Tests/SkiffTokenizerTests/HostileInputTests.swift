@@ -32,8 +32,7 @@ struct HostileInputTests {
         try check(TestModels.smolLM())
     }
 
-    @Test("Gemma 3: long runs and 1 MB of text encode and round-trip",
-          .enabled(if: TestModels.gemmaPath != nil, Comment(rawValue: TestModels.gemmaMissing)))
+    @Test("Gemma 3: long runs and 1 MB of text encode and round-trip")
     func gemma() throws {
         try check(TestModels.gemma())
     }

@@ -36,8 +36,7 @@ struct ModelRulesTests {
         #expect(tokenizer.decode(parsed, renderSpecial: true) == text)
     }
 
-    @Test("Gemma 3: BOS added, <end_of_turn> ends generation, user-defined tokens always matched",
-          .enabled(if: TestModels.gemmaPath != nil, Comment(rawValue: TestModels.gemmaMissing)))
+    @Test("Gemma 3: BOS added, <end_of_turn> ends generation, user-defined tokens always matched")
     func gemmaRules() throws {
         let tokenizer = try TestModels.gemma()
         #expect(tokenizer.vocabularySize == 262_144)

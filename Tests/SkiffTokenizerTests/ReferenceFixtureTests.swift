@@ -11,8 +11,7 @@ struct ReferenceFixtureTests {
         try check(TestModels.smolLM(), fixture: TokenizerFixture.load("smollm2"))
     }
 
-    @Test("Gemma 3 (SentencePiece BPE, byte fallback) matches SentencePiece",
-          .enabled(if: TestModels.gemmaPath != nil, Comment(rawValue: TestModels.gemmaMissing)))
+    @Test("Gemma 3 (SentencePiece BPE, byte fallback) matches SentencePiece")
     func gemma() throws {
         try check(TestModels.gemma(), fixture: TokenizerFixture.load("gemma3"))
     }
@@ -22,8 +21,7 @@ struct ReferenceFixtureTests {
         try checkRoundTrip(TestModels.smolLM(), fixture: TokenizerFixture.load("smollm2"))
     }
 
-    @Test("decode(encode(x)) == x on the Gemma 3 corpus",
-          .enabled(if: TestModels.gemmaPath != nil, Comment(rawValue: TestModels.gemmaMissing)))
+    @Test("decode(encode(x)) == x on the Gemma 3 corpus")
     func gemmaRoundTrip() throws {
         try checkRoundTrip(TestModels.gemma(), fixture: TokenizerFixture.load("gemma3"))
     }

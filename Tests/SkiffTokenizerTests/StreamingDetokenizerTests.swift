@@ -30,8 +30,7 @@ struct StreamingDetokenizerTests {
         }
     }
 
-    @Test("Gemma 3: byte-fallback tokens of a rare emoji join into one character",
-          .enabled(if: TestModels.gemmaPath != nil, Comment(rawValue: TestModels.gemmaMissing)))
+    @Test("Gemma 3: byte-fallback tokens of a rare emoji join into one character")
     func gemmaByteFallback() throws {
         let tokenizer = try TestModels.gemma()
         let ids = tokenizer.encode("🫩", addSpecial: false)

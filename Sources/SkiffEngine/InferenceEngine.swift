@@ -1,0 +1,404 @@
+import Foundation
+import SkiffModels
+import SkiffTokenizer
+import Synchronization
+
+/// What to generate for one request.
+public struct GenerationRequest: Sendable {
+    /// The prompt's token ids.
+    public var prompt: [Int32]
+    /// How tokens are chosen.
+    public var sampling: SamplingParameters
+    /// The most tokens to generate.
+    public var maxTokens: Int
+    /// Strings that end generation; none of their text is emitted.
+    public var stop: [String]
+
+    /// Creates a request.
+    public init(prompt: [Int32], sampling: SamplingParameters = .greedy, maxTokens: Int, stop: [String] = []) {
+        self.prompt = prompt
+        self.sampling = sampling
+        self.maxTokens = maxTokens
+        self.stop = stop
+    }
+}
+
+/// Token counts of a finished request.
+public struct GenerationUsage: Sendable, Equatable {
+    /// Tokens in the prompt.
+    public var promptTokens: Int
+    /// Tokens generated.
+    public var completionTokens: Int
+    /// Prompt tokens whose keys and values came from the prefix cache.
+    public var cachedPromptTokens: Int
+}
+
+/// One event of a request's generation, in order: text pieces, then exactly one `finished`.
+public enum GenerationEvent: Sendable, Equatable {
+    /// New text (possibly empty while a stop sequence or a character is incomplete) and the tokens that
+    /// produced it.
+    case text(String, tokens: [Int32])
+    /// The end: why, and the exact token counts.
+    case finished(FinishReason, GenerationUsage)
+}
+
+/// A snapshot of the engine's state and counters, for metrics and readiness.
+public struct EngineStatistics: Sendable, Equatable {
+    /// Requests waiting to start.
+    public var waitingRequests = 0
+    /// Requests being generated.
+    public var runningRequests = 0
+    /// KV cache blocks in all.
+    public var totalBlocks = 0
+    /// KV cache blocks referenced by sequences.
+    public var usedBlocks = 0
+    /// Prompt tokens looked up in the prefix cache.
+    public var prefixCacheQueriedTokens = 0
+    /// Prompt tokens found in the prefix cache.
+    public var prefixCacheHitTokens = 0
+    /// Sequences preempted for lack of cache blocks.
+    public var preemptions = 0
+    /// Prompt tokens computed (not counting cache hits).
+    public var promptTokensComputed = 0
+    /// Tokens generated.
+    public var generatedTokens = 0
+    /// Forward passes run.
+    public var steps = 0
+    /// Tokens in each step, most recent last (at most 1024 kept; the metrics layer drains them).
+    public var recentStepTokens: [Int] = []
+
+    /// Share of cache blocks in use, 0 to 1.
+    public var cacheUsage: Double { totalBlocks == 0 ? 0 : Double(usedBlocks) / Double(totalBlocks) }
+}
+
+/// Limits and sizes of an `InferenceEngine`.
+public struct EngineConfiguration: Sendable, Equatable {
+    /// Compute threads.
+    public var threads: Int
+    /// Tokens per forward pass (decode tokens of all running sequences plus prompt chunks).
+    public var maxStepTokens: Int
+    /// Sequences generated at once.
+    public var maxRunning: Int
+    /// Requests allowed to wait; more are refused.
+    public var maxWaiting: Int
+    /// Longest sequence (prompt plus output).
+    public var contextLength: Int
+    /// KV cache blocks (of `blockSize` tokens).
+    public var cacheBlocks: Int
+    /// Tokens per KV block.
+    public var blockSize: Int
+    /// Whether full prompt blocks are shared between requests.
+    public var prefixCaching: Bool
+
+    /// Creates a configuration.
+    public init(threads: Int, maxStepTokens: Int = 512, maxRunning: Int = 64, maxWaiting: Int = 256,
+                contextLength: Int, cacheBlocks: Int, blockSize: Int = 16, prefixCaching: Bool = true) {
+        self.threads = threads
+        self.maxStepTokens = maxStepTokens
+        self.maxRunning = maxRunning
+        self.maxWaiting = maxWaiting
+        self.contextLength = contextLength
+        self.cacheBlocks = cacheBlocks
+        self.blockSize = blockSize
+        self.prefixCaching = prefixCaching
+    }
+}
+
+/// Generates text for many requests at once: a thread of its own runs the scheduler's steps through the
+/// model (continuous batching over a paged, prefix-shared KV cache) and streams each request's events.
+///
+/// Requests arrive from any task through `generate(_:)`; dropping or cancelling the returned stream
+/// cancels the request at the next step and frees its cache blocks.
+public final class InferenceEngine: Sendable {
+    /// The model being served.
+    public let model: LoadedModel
+    /// The limits in force.
+    public let configuration: EngineConfiguration
+
+    private let inbox = Mutex(Inbox())
+    private let wake = DispatchSemaphore(value: 0)
+    private let stopped = DispatchSemaphore(value: 0)
+    private let statistics: Mutex<EngineStatistics>
+
+    struct Inbox: Sendable {
+        var arrivals: [(UInt64, GenerationRequest, AsyncThrowingStream<GenerationEvent, any Error>.Continuation)] = []
+        var cancellations: [UInt64] = []
+        var nextID: UInt64 = 1
+        var shuttingDown = false
+    }
+
+    /// Loads the runner on a new thread and starts the step loop.
+    public init(model: LoadedModel, configuration: EngineConfiguration) throws(EngineError) {
+        self.model = model
+        self.configuration = configuration
+        statistics = Mutex(EngineStatistics(totalBlocks: configuration.cacheBlocks))
+        let started = Mutex<Result<Void, EngineError>?>(nil)
+        let ready = DispatchSemaphore(value: 0)
+        let thread = Thread { [self] in
+            let loop: EngineLoop
+            do throws(EngineError) {
+                loop = try EngineLoop(engine: self)
+                started.withLock { $0 = .success(()) }
+                ready.signal()
+            } catch {
+                started.withLock { $0 = .failure(error) }
+                ready.signal()
+                stopped.signal()
+                return
+            }
+            loop.run()
+            stopped.signal()
+        }
+        thread.name = "skiff-engine"
+        thread.stackSize = 8 << 20
+        thread.start()
+        ready.wait()
+        if case .failure(let error) = started.withLock({ $0 }) { throw error }
+    }
+
+    /// Starts generating `request`. The stream yields text pieces and ends with `.finished`, or throws
+    /// `EngineError` when the request is refused (queue full, prompt too long) or fails.
+    public func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<GenerationEvent, any Error>.makeStream()
+        let id: UInt64? = inbox.withLock { inbox in
+            guard !inbox.shuttingDown else { return nil }
+            let id = inbox.nextID
+            inbox.nextID += 1
+            inbox.arrivals.append((id, request, continuation))
+            return id
+        }
+        guard let id else {
+            continuation.finish(throwing: EngineError(.unavailable, "the engine is shutting down"))
+            return stream
+        }
+        continuation.onTermination = { [weak self] reason in
+            if case .cancelled = reason { self?.cancel(id) }
+        }
+        wake.signal()
+        return stream
+    }
+
+    /// The current state and counters.
+    public var currentStatistics: EngineStatistics { statistics.withLock { $0 } }
+
+    /// Removes and returns the step sizes recorded since the last call.
+    public func drainStepTokens() -> [Int] {
+        statistics.withLock { s in
+            defer { s.recentStepTokens = [] }
+            return s.recentStepTokens
+        }
+    }
+
+    /// Stops the engine: queued and running requests end with a cancellation error, the thread exits.
+    /// Returns when it has.
+    public func shutdown() {
+        inbox.withLock { $0.shuttingDown = true }
+        wake.signal()
+        stopped.wait()
+        stopped.signal()
+    }
+
+    private func cancel(_ id: UInt64) {
+        inbox.withLock { $0.cancellations.append(id) }
+        wake.signal()
+    }
+
+    // MARK: - Used by the loop
+
+    func takeInbox() -> Inbox {
+        inbox.withLock { inbox in
+            let taken = inbox
+            inbox.arrivals = []
+            inbox.cancellations = []
+            return taken
+        }
+    }
+
+    func waitForWork() { wake.wait() }
+
+    func publish(_ update: (inout EngineStatistics) -> Void) {
+        statistics.withLock { s in update(&s) }
+    }
+}
+
+/// The state only the engine thread touches: scheduler, runner, per-request decoding state.
+final class EngineLoop {
+    struct Active {
+        let continuation: AsyncThrowingStream<GenerationEvent, any Error>.Continuation
+        let request: GenerationRequest
+        var sampler: Sampler
+        var detokenizer: StreamingDetokenizer
+        var stopMatcher: StopSequenceMatcher
+        var counts: [Int32: Int] = [:]
+        var generated = 0
+        var cachedPromptTokens: Int?
+    }
+
+    unowned let engine: InferenceEngine
+    let runner: TransformerRunner
+    var scheduler: Scheduler
+    var active: [Scheduler.SequenceID: Active] = [:]
+    var sequenceForRequest: [UInt64: Scheduler.SequenceID] = [:]
+
+    init(engine: InferenceEngine) throws(EngineError) {
+        self.engine = engine
+        let c = engine.configuration
+        let network = engine.model.network
+        do {
+            let cache = try KVCacheStorage(configuration: network.configuration, blockSize: c.blockSize, blockCount: c.cacheBlocks)
+            runner = try TransformerRunner(model: network, cache: cache, pool: ComputePool(threadCount: c.threads),
+                                           maxBatchTokens: c.maxStepTokens)
+        } catch {
+            throw EngineError(error)
+        }
+        scheduler = Scheduler(
+            configuration: .init(maxStepTokens: c.maxStepTokens, maxRunning: c.maxRunning, maxWaiting: c.maxWaiting,
+                                 contextLength: min(c.contextLength, network.configuration.contextLength)),
+            blocks: KVBlockPool(capacity: c.cacheBlocks, blockSize: c.blockSize, prefixCaching: c.prefixCaching))
+    }
+
+    func run() {
+        while true {
+            let inbox = engine.takeInbox()
+            for id in inbox.cancellations {
+                guard let sequence = sequenceForRequest.removeValue(forKey: id) else { continue }
+                scheduler.finish(sequence)
+                active[sequence]?.continuation.finish()
+                active[sequence] = nil
+            }
+            for (id, request, continuation) in inbox.arrivals { admit(id, request, continuation) }
+            if inbox.shuttingDown {
+                for (_, state) in active { state.continuation.finish(throwing: EngineError(.unavailable, "the engine shut down")) }
+                return
+            }
+            let plan = scheduler.schedule()
+            guard !plan.work.isEmpty else {
+                publishStatistics(stepTokens: nil, computedPrompt: 0, generated: 0)
+                engine.waitForWork()
+                continue
+            }
+            step(plan)
+        }
+    }
+
+    private func admit(_ id: UInt64, _ request: GenerationRequest,
+                       _ continuation: AsyncThrowingStream<GenerationEvent, any Error>.Continuation) {
+        guard request.maxTokens > 0 else {
+            continuation.finish(throwing: EngineError(.invalidInput, "max_tokens must be at least 1"))
+            return
+        }
+        switch scheduler.add(prompt: request.prompt) {
+        case .success(let sequence):
+            sequenceForRequest[id] = sequence
+            active[sequence] = Active(continuation: continuation, request: request, sampler: Sampler(request.sampling),
+                                      detokenizer: StreamingDetokenizer(tokenizer: engine.model.tokenizer),
+                                      stopMatcher: StopSequenceMatcher(stops: request.stop))
+        case .failure(.queueFull):
+            continuation.finish(throwing: EngineError(.overloaded, "the server is at capacity (\(scheduler.waitingCount) requests waiting); retry shortly"))
+        case .failure(.promptTooLong(let tokens, let limit)):
+            continuation.finish(throwing: EngineError(.contextOverflow, "the prompt has \(tokens) tokens; this server accepts at most \(limit)"))
+        case .failure(.emptyPrompt):
+            continuation.finish(throwing: EngineError(.invalidInput, "the prompt is empty"))
+        }
+    }
+
+    private func step(_ plan: Scheduler.StepPlan) {
+        var batch = ForwardBatch()
+        var computedPrompt = 0
+        for work in plan.work {
+            guard let tokens = scheduler.tokens(of: work.sequence), let table = scheduler.blockTable(of: work.sequence) else { continue }
+            if active[work.sequence]?.cachedPromptTokens == nil { active[work.sequence]?.cachedPromptTokens = work.start }
+            let index = batch.addSequence(blockTable: table)
+            let promptCount = active[work.sequence]?.request.prompt.count ?? 0
+            for position in work.start ..< work.start + work.count {
+                batch.add(token: tokens[position], position: Int32(position), sequence: index,
+                          wantsLogits: work.wantsLogits && position == work.start + work.count - 1)
+                if position < promptCount { computedPrompt += 1 }
+            }
+        }
+        let logits: [Float]
+        do {
+            logits = try runner.forward(batch)
+        } catch {
+            for work in plan.work { fail(work.sequence, EngineError(error)) }
+            return
+        }
+        scheduler.commit(plan)
+        let vocabulary = engine.model.network.configuration.vocabularySize
+        var row = 0
+        var generated = 0
+        logits.withUnsafeBufferPointer { all in
+            for work in plan.work where work.wantsLogits {
+                let slice = UnsafeBufferPointer(rebasing: all[row * vocabulary ..< (row + 1) * vocabulary])
+                row += 1
+                if emitNextToken(for: work.sequence, logits: slice) { generated += 1 }
+            }
+        }
+        publishStatistics(stepTokens: plan.tokenCount, computedPrompt: computedPrompt, generated: generated)
+    }
+
+    /// Samples, streams and books the next token of `sequence`; finishes it when it is done. Returns
+    /// whether a token was generated.
+    private func emitNextToken(for sequence: Scheduler.SequenceID, logits: UnsafeBufferPointer<Float>) -> Bool {
+        guard var state = active[sequence] else { return false }
+        let token = state.sampler.sample(logits: logits, counts: state.counts)
+        if engine.model.tokenizer.isEndOfGeneration(token) {
+            active[sequence] = state
+            complete(sequence, .stop)
+            return false
+        }
+        state.generated += 1
+        state.counts[token, default: 0] += 1
+        let piece = state.detokenizer.append(token)
+        let (text, hitStop) = state.stopMatcher.feed(piece)
+        state.continuation.yield(.text(text, tokens: [token]))
+        active[sequence] = state
+        if hitStop {
+            complete(sequence, .stop)
+        } else if state.generated >= state.request.maxTokens || !scheduler.append(token, to: sequence) {
+            complete(sequence, .length)
+        }
+        return true
+    }
+
+    private func complete(_ sequence: Scheduler.SequenceID, _ reason: FinishReason) {
+        guard var state = active.removeValue(forKey: sequence) else { return }
+        if reason == .length {
+            let tail = state.stopMatcher.feed(state.detokenizer.flush()).text + state.stopMatcher.flush()
+            if !tail.isEmpty { state.continuation.yield(.text(tail, tokens: [])) }
+        }
+        let usage = GenerationUsage(promptTokens: state.request.prompt.count, completionTokens: state.generated,
+                                    cachedPromptTokens: state.cachedPromptTokens ?? 0)
+        state.continuation.yield(.finished(reason, usage))
+        state.continuation.finish()
+        scheduler.finish(sequence)
+        sequenceForRequest = sequenceForRequest.filter { $0.value != sequence }
+    }
+
+    private func fail(_ sequence: Scheduler.SequenceID, _ error: EngineError) {
+        active.removeValue(forKey: sequence)?.continuation.finish(throwing: error)
+        scheduler.finish(sequence)
+        sequenceForRequest = sequenceForRequest.filter { $0.value != sequence }
+    }
+
+    private func publishStatistics(stepTokens: Int?, computedPrompt: Int, generated: Int) {
+        let blocks = scheduler.blocks
+        let waiting = scheduler.waitingCount
+        let running = scheduler.runningCount
+        let preemptions = scheduler.preemptionCount
+        engine.publish { s in
+            s.waitingRequests = waiting
+            s.runningRequests = running
+            s.usedBlocks = blocks.usedCount
+            s.prefixCacheQueriedTokens = blocks.queriedTokens
+            s.prefixCacheHitTokens = blocks.hitTokens
+            s.preemptions = preemptions
+            s.promptTokensComputed += computedPrompt
+            s.generatedTokens += generated
+            if let stepTokens {
+                s.steps += 1
+                if s.recentStepTokens.count < 1024 { s.recentStepTokens.append(stepTokens) }
+            }
+        }
+    }
+}
