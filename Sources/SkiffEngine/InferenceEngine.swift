@@ -224,6 +224,7 @@ public final class InferenceEngine: Sendable {
 /// The state only the engine thread touches: scheduler, runner, per-request decoding state.
 final class EngineLoop {
     struct Active {
+        let requestID: UInt64
         let continuation: AsyncThrowingStream<GenerationEvent, any Error>.Continuation
         let request: GenerationRequest
         var sampler: Sampler
@@ -290,7 +291,7 @@ final class EngineLoop {
         switch scheduler.add(prompt: request.prompt) {
         case .success(let sequence):
             sequenceForRequest[id] = sequence
-            active[sequence] = Active(continuation: continuation, request: request, sampler: Sampler(request.sampling),
+            active[sequence] = Active(requestID: id, continuation: continuation, request: request, sampler: Sampler(request.sampling),
                                       detokenizer: StreamingDetokenizer(tokenizer: engine.model.tokenizer),
                                       stopMatcher: StopSequenceMatcher(stops: request.stop))
         case .failure(.queueFull):
@@ -343,8 +344,7 @@ final class EngineLoop {
         guard var state = active[sequence] else { return false }
         let token = state.sampler.sample(logits: logits, counts: state.counts)
         if engine.model.tokenizer.isEndOfGeneration(token) {
-            active[sequence] = state
-            complete(sequence, .stop)
+            complete(sequence, .stop, flushing: true)
             return false
         }
         state.generated += 1
@@ -354,17 +354,20 @@ final class EngineLoop {
         state.continuation.yield(.text(text, tokens: [token]))
         active[sequence] = state
         if hitStop {
-            complete(sequence, .stop)
+            complete(sequence, .stop, flushing: false)
         } else if state.generated >= state.request.maxTokens || !scheduler.append(token, to: sequence) {
-            complete(sequence, .length)
+            complete(sequence, .length, flushing: true)
         }
         return true
     }
 
-    private func complete(_ sequence: Scheduler.SequenceID, _ reason: FinishReason) {
+    /// Ends a sequence with `reason`. `flushing` releases text held back by the detokenizer and the stop
+    /// matcher (not after a stop sequence matched: nothing after it may be emitted).
+    private func complete(_ sequence: Scheduler.SequenceID, _ reason: FinishReason, flushing: Bool) {
         guard var state = active.removeValue(forKey: sequence) else { return }
-        if reason == .length {
-            let tail = state.stopMatcher.feed(state.detokenizer.flush()).text + state.stopMatcher.flush()
+        if flushing {
+            let (text, hitStop) = state.stopMatcher.feed(state.detokenizer.flush())
+            let tail = hitStop ? text : text + state.stopMatcher.flush()
             if !tail.isEmpty { state.continuation.yield(.text(tail, tokens: [])) }
         }
         let usage = GenerationUsage(promptTokens: state.request.prompt.count, completionTokens: state.generated,
@@ -372,13 +375,15 @@ final class EngineLoop {
         state.continuation.yield(.finished(reason, usage))
         state.continuation.finish()
         scheduler.finish(sequence)
-        sequenceForRequest = sequenceForRequest.filter { $0.value != sequence }
+        sequenceForRequest[state.requestID] = nil
     }
 
     private func fail(_ sequence: Scheduler.SequenceID, _ error: EngineError) {
-        active.removeValue(forKey: sequence)?.continuation.finish(throwing: error)
+        if let state = active.removeValue(forKey: sequence) {
+            state.continuation.finish(throwing: error)
+            sequenceForRequest[state.requestID] = nil
+        }
         scheduler.finish(sequence)
-        sequenceForRequest = sequenceForRequest.filter { $0.value != sequence }
     }
 
     private func publishStatistics(stepTokens: Int?, computedPrompt: Int, generated: Int) {
