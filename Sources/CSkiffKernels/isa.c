@@ -3,6 +3,8 @@
 #include "internal.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 
 static _Atomic int detected = -1;
 static _Atomic int active = -1;
@@ -25,10 +27,22 @@ skiff_isa skiff_detect_isa(void) {
     return isa;
 }
 
+/// The instruction set named by SKIFF_ISA (`portable`, `avx2`, `avx512`), if set, else the best one.
+static skiff_isa requested_isa(void) {
+    skiff_isa best = skiff_detect_isa();
+    const char *name = getenv("SKIFF_ISA");
+    if (!name) return best;
+    skiff_isa wanted = best;
+    if (strcmp(name, "portable") == 0) wanted = SKIFF_ISA_PORTABLE;
+    else if (strcmp(name, "avx2") == 0) wanted = SKIFF_ISA_AVX2;
+    else if (strcmp(name, "avx512") == 0) wanted = SKIFF_ISA_AVX512_VNNI;
+    return wanted < best ? wanted : best;
+}
+
 skiff_isa skiff_active_isa(void) {
     int current = atomic_load_explicit(&active, memory_order_relaxed);
     if (current >= 0) return (skiff_isa)current;
-    skiff_isa isa = skiff_detect_isa();
+    skiff_isa isa = requested_isa();
     atomic_store_explicit(&active, (int)isa, memory_order_relaxed);
     return isa;
 }

@@ -25,7 +25,8 @@ typedef enum {
 /// The best instruction set this CPU supports (cached after the first call).
 skiff_isa skiff_detect_isa(void);
 
-/// The instruction set the kernels currently use.
+/// The instruction set the kernels currently use: the best one, or a lesser one named by the
+/// environment variable SKIFF_ISA (`portable`, `avx2`, `avx512`) for comparisons.
 skiff_isa skiff_active_isa(void);
 
 /// Forces a (supported) instruction set, for tests that compare paths. Returns the one now in use,
