@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Model file format: memory-mapped GGUF reader (metadata, tensor infos, data).
@@ -62,12 +65,36 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // `skiff serve`: the OpenAI-compatible HTTP service over the engine, with metrics and probes.
+        .target(
+            name: "SkiffServer",
+            dependencies: [
+                "SkiffEngine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // `skiff bench`: a load generator for any OpenAI-compatible endpoint (links no engine code).
+        .target(
+            name: "SkiffBench",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // The command-line interface.
         .executableTarget(
             name: "skiff",
             dependencies: [
-                "SkiffEngine", "SkiffModelStore",
+                "SkiffEngine", "SkiffModelStore", "SkiffServer", "SkiffBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -90,6 +117,25 @@ let package = Package(
             name: "SkiffEngineTests",
             dependencies: ["SkiffEngine", "SkiffModels"],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SkiffServerTests",
+            dependencies: [
+                "SkiffServer", "SkiffEngine",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SkiffBenchTests",
+            dependencies: [
+                "SkiffBench",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         // End to end: runs the `skiff` binary that `swift build --build-tests` puts beside the tests.

@@ -8,6 +8,8 @@
 
 static _Atomic int detected = -1;
 static _Atomic int active = -1;
+/// A per-thread override set by tests, so comparing paths never changes what other threads compute.
+static _Thread_local int thread_override = -1;
 
 skiff_isa skiff_detect_isa(void) {
     int cached = atomic_load_explicit(&detected, memory_order_relaxed);
@@ -40,6 +42,7 @@ static skiff_isa requested_isa(void) {
 }
 
 skiff_isa skiff_active_isa(void) {
+    if (thread_override >= 0) return (skiff_isa)thread_override;
     int current = atomic_load_explicit(&active, memory_order_relaxed);
     if (current >= 0) return (skiff_isa)current;
     skiff_isa isa = requested_isa();
@@ -50,6 +53,6 @@ skiff_isa skiff_active_isa(void) {
 skiff_isa skiff_set_isa(skiff_isa isa) {
     skiff_isa best = skiff_detect_isa();
     if (isa > best) isa = best;
-    atomic_store_explicit(&active, (int)isa, memory_order_relaxed);
+    thread_override = (int)isa;
     return isa;
 }

@@ -29,9 +29,9 @@ skiff_isa skiff_detect_isa(void);
 /// environment variable SKIFF_ISA (`portable`, `avx2`, `avx512`) for comparisons.
 skiff_isa skiff_active_isa(void);
 
-/// Forces a (supported) instruction set, for tests that compare paths. Returns the one now in use,
-/// which is `isa` clamped to what the CPU supports. Call before packing weights: packed layouts do not
-/// depend on the ISA, but this must not change while kernels run.
+/// Forces a (supported) instruction set for kernels called from this thread (tests that compare paths
+/// use it; other threads are unaffected). Returns the one now in use, `isa` clamped to what the CPU
+/// supports. Instruction-set choices are made on the calling thread, so a pool's workers follow it.
 skiff_isa skiff_set_isa(skiff_isa isa);
 
 // MARK: - Thread pool

@@ -1,0 +1,202 @@
+import Foundation
+import Hummingbird
+import Logging
+import SkiffEngine
+
+/// Runs one chat or text completion through the engine and answers it whole or as server-sent events.
+///
+/// A request is refused (with its HTTP status) before anything is sent when the engine refuses it:
+/// the first engine event is awaited before the response starts. After that, a client that goes away
+/// ends the request: the body writer fails, the engine stream is dropped, and the engine cancels the
+/// sequence and frees its blocks.
+struct Completions: Sendable {
+    /// Which OpenAI endpoint: it decides the object names and the choice layout.
+    enum Kind: Sendable {
+        case chat, text
+
+        var idPrefix: String { self == .chat ? "chatcmpl-" : "cmpl-" }
+        var object: String { self == .chat ? "chat.completion" : "text_completion" }
+        var chunkObject: String { self == .chat ? "chat.completion.chunk" : "text_completion" }
+    }
+
+    let engine: InferenceEngine
+    let configuration: ServerConfiguration
+    let metrics: ServerMetrics
+    /// The longest sequence (prompt plus output) the engine accepts.
+    let contextLength: Int
+
+    /// Answers a request whose prompt is already tokenized. `arrival` is when the request arrived, for
+    /// the time to first token.
+    func respond(kind: Kind, prompt: [Int32], options: GenerationOptions, arrival: ContinuousClock.Instant,
+                 logger: Logger, promptText: @autoclosure () -> String) async throws -> Response {
+        guard prompt.count < contextLength else {
+            throw APIError.contextLengthExceeded(
+                "This model's maximum context length is \(contextLength) tokens; the prompt has \(prompt.count) tokens, leaving no room for output.")
+        }
+        let vocabulary = engine.model.tokenizer.vocabularySize
+        if let bad = prompt.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
+            throw APIError.invalidRequest("Token id \(bad) is outside the vocabulary (0..<\(vocabulary)).", param: "prompt")
+        }
+        let maxTokens = min(options.maxTokens ?? .max, configuration.maxTokensCap ?? .max, contextLength - prompt.count)
+        let request = GenerationRequest(prompt: prompt, sampling: try options.samplingParameters(), maxTokens: maxTokens,
+                                        stop: options.stop)
+        let id = Self.makeID(kind)
+        var logger = logger
+        logger[metadataKey: "request.id"] = "\(id)"
+        if configuration.logPrompts { logger.info("prompt", metadata: ["prompt": "\(promptText())"]) }
+
+        let stream = engine.generate(request)
+        var tracker = RequestTracker(metrics: metrics, arrival: arrival, promptTokens: prompt.count)
+        var events = stream.makeAsyncIterator()
+        let first: GenerationEvent?
+        do {
+            first = try await events.next()
+        } catch {
+            throw APIError.from(error)
+        }
+        guard let first else { throw APIError.internalError("The engine ended the request without an answer.") }
+        tracker.record(first)
+        let header = Header(id: id, created: Int(Date().timeIntervalSince1970), model: configuration.servedModelName)
+
+        if !options.stream {
+            var text = ""
+            var event = first
+            while true {
+                switch event {
+                case .text(let piece, _):
+                    text += piece
+                case .finished(let reason, let usage):
+                    tracker.finish(reason)
+                    log(logger, usage: usage, reason: reason, completion: text)
+                    let body = CompletionBody(id: header.id, object: kind.object, created: header.created, model: header.model,
+                                              choices: [Choice(content: kind == .chat ? .message(text) : .text(text), finishReason: reason)],
+                                              usage: Usage(usage), writesUsage: true)
+                    return try Self.json(body)
+                }
+                do {
+                    guard let next = try await events.next() else { throw APIError.internalError("The engine ended the request early.") }
+                    event = next
+                    tracker.record(event)
+                } catch {
+                    tracker.abort()
+                    throw APIError.from(error)
+                }
+            }
+        }
+
+        let includeUsage = options.includeUsage
+        let requestLogger = logger
+        let logPrompts = configuration.logPrompts
+        let trackerAfterFirst = tracker
+        let body = ResponseBody { writer in
+            var tracker = trackerAfterFirst
+            var completion = ""
+            var finished = false
+            defer { if !finished { tracker.abort() } }
+            func chunk(_ content: Choice.Content?, finish: FinishReason? = nil, usage: GenerationUsage? = nil) throws -> ByteBuffer {
+                let choices = content.map { [Choice(content: $0, finishReason: finish)] } ?? []
+                return try ServerSentEvents.event(CompletionBody(
+                    id: header.id, object: kind.chunkObject, created: header.created, model: header.model,
+                    choices: choices, usage: usage.map(Usage.init), writesUsage: includeUsage))
+            }
+            func write(_ event: GenerationEvent, to writer: inout any ResponseBodyWriter) async throws {
+                switch event {
+                case .text(let piece, _):
+                    guard !piece.isEmpty else { return }
+                    if logPrompts { completion += piece }
+                    try await writer.write(chunk(kind == .chat ? .delta(role: false, text: piece) : .text(piece)))
+                case .finished(let reason, let usage):
+                    finished = true
+                    tracker.finish(reason)
+                    try await writer.write(chunk(kind == .chat ? .delta(role: false, text: nil) : .text(""), finish: reason))
+                    if includeUsage { try await writer.write(chunk(nil, usage: usage)) }
+                    try await writer.write(ServerSentEvents.done)
+                    log(requestLogger, usage: usage, reason: reason, completion: completion)
+                }
+            }
+
+            if kind == .chat { try await writer.write(chunk(.delta(role: true, text: ""))) }
+            try await write(first, to: &writer)
+            do {
+                // The handler's iterator is not used again; this one continues the same stream.
+                for try await event in stream where !finished {
+                    tracker.record(event)
+                    try await write(event, to: &writer)
+                }
+            } catch let error as EngineError {
+                try await writer.write(ServerSentEvents.event(APIError(error)))
+                try await writer.write(ServerSentEvents.done)
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: ServerSentEvents.contentType, .cacheControl: "no-cache"], body: body)
+    }
+
+    private struct Header: Sendable {
+        var id: String
+        var created: Int
+        var model: String
+    }
+
+    private func log(_ logger: Logger, usage: GenerationUsage, reason: FinishReason, completion: String) {
+        var metadata: Logger.Metadata = [
+            "prompt_tokens": "\(usage.promptTokens)", "completion_tokens": "\(usage.completionTokens)",
+            "cached_prompt_tokens": "\(usage.cachedPromptTokens)", "finish_reason": "\(reason.rawValue)",
+        ]
+        if configuration.logPrompts { metadata["completion"] = "\(completion)" }
+        logger.info("completion finished", metadata: metadata)
+    }
+
+    static func makeID(_ kind: Kind) -> String {
+        kind.idPrefix + (0 ..< 12).map { _ in String(format: "%02x", UInt8.random(in: 0 ... 255)) }.joined()
+    }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try JSONEncoder().encode(value)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// The latency and token metrics of one request, fed its events as they arrive.
+struct RequestTracker: Sendable {
+    let metrics: ServerMetrics
+    let arrival: ContinuousClock.Instant
+    let promptTokens: Int
+    private var lastToken: ContinuousClock.Instant?
+    private var started = false
+    private var ended = false
+
+    init(metrics: ServerMetrics, arrival: ContinuousClock.Instant, promptTokens: Int) {
+        self.metrics = metrics
+        self.arrival = arrival
+        self.promptTokens = promptTokens
+    }
+
+    mutating func record(_ event: GenerationEvent) {
+        if !started {
+            started = true
+            metrics.addPromptTokens(promptTokens)
+        }
+        guard case .text(_, let tokens) = event, !tokens.isEmpty else { return }
+        let now = ContinuousClock.now
+        if let lastToken {
+            metrics.observeInterTokenLatency((now - lastToken).secondsValue)
+        } else {
+            metrics.observeTimeToFirstToken((now - arrival).secondsValue)
+        }
+        lastToken = now
+        metrics.addGenerationTokens(tokens.count)
+    }
+
+    mutating func finish(_ reason: FinishReason) {
+        guard !ended else { return }
+        ended = true
+        metrics.observeFinished(reason == .stop ? .stop : .length, seconds: (ContinuousClock.now - arrival).secondsValue)
+    }
+
+    mutating func abort() {
+        guard !ended else { return }
+        ended = true
+        metrics.observeFinished(.abort, seconds: (ContinuousClock.now - arrival).secondsValue)
+    }
+}

@@ -1,0 +1,309 @@
+import Foundation
+import SkiffChatTemplate
+import SkiffEngine
+
+// The request bodies of the OpenAI endpoints, decoded and checked. Unknown fields are ignored, as
+// OpenAI does; fields with the wrong type or an unsupported value are refused with a message that
+// names the field.
+
+/// Options chat and text completions share: the model, sampling, limits and streaming.
+struct GenerationOptions: Decodable, Sendable {
+    var model: String?
+    var maxTokens: Int?
+    var temperature: Float?
+    var topP: Float?
+    var topK: Int?
+    var minP: Float?
+    var seed: Int64?
+    var stop: [String]
+    var presencePenalty: Float?
+    var frequencyPenalty: Float?
+    var stream: Bool
+    var includeUsage: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case model, temperature, seed, stop, stream, n, logprobs, echo
+        case maxTokens = "max_tokens", maxCompletionTokens = "max_completion_tokens"
+        case topP = "top_p", topK = "top_k", minP = "min_p"
+        case presencePenalty = "presence_penalty", frequencyPenalty = "frequency_penalty"
+        case streamOptions = "stream_options", topLogprobs = "top_logprobs", bestOf = "best_of"
+    }
+
+    struct StreamOptions: Decodable {
+        var includeUsage: Bool?
+        enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.field(String.self, .model)
+        maxTokens = try c.field(Int.self, .maxCompletionTokens) ?? c.field(Int.self, .maxTokens)
+        temperature = try c.field(Float.self, .temperature)
+        topP = try c.field(Float.self, .topP)
+        topK = try c.field(Int.self, .topK)
+        minP = try c.field(Float.self, .minP)
+        seed = try c.field(Int64.self, .seed)
+        presencePenalty = try c.field(Float.self, .presencePenalty)
+        frequencyPenalty = try c.field(Float.self, .frequencyPenalty)
+        stream = try c.field(Bool.self, .stream) ?? false
+        includeUsage = try c.field(StreamOptions.self, .streamOptions)?.includeUsage ?? false
+        stop = try c.decodeIfPresent(OneOrMany<String>.self, forKey: .stop)?.values ?? []
+
+        if let n = try c.field(Int.self, .n), n != 1 {
+            throw APIError.invalidRequest("n=\(n) is not supported yet; this server returns exactly one choice (n=1).", param: "n")
+        }
+        if let bestOf = try c.field(Int.self, .bestOf), bestOf != 1 {
+            throw APIError.invalidRequest("best_of is not supported yet; omit it or set it to 1.", param: "best_of")
+        }
+        if try c.field(Bool.self, .echo) == true {
+            throw APIError.invalidRequest("echo is not supported yet.", param: "echo")
+        }
+        // `logprobs` is a bool for chat and an integer for completions; either way, asking is refused.
+        if c.contains(.logprobs), try !c.decodeNil(forKey: .logprobs) {
+            let asked = (try? c.decode(Bool.self, forKey: .logprobs)) ?? true
+            if asked { throw APIError.invalidRequest("logprobs are not supported yet.", param: "logprobs") }
+        }
+        if let top = try c.field(Int.self, .topLogprobs), top > 0 {
+            throw APIError.invalidRequest("top_logprobs is not supported yet.", param: "top_logprobs")
+        }
+    }
+
+    /// The sampling parameters, checked against the ranges OpenAI and vLLM accept.
+    func samplingParameters() throws(APIError) -> SamplingParameters {
+        var p = SamplingParameters()
+        if let temperature {
+            guard temperature >= 0, temperature <= 2 else { throw .invalidRequest("temperature must be between 0 and 2.", param: "temperature") }
+            p.temperature = temperature
+        }
+        if let topP {
+            guard topP > 0, topP <= 1 else { throw .invalidRequest("top_p must be in (0, 1].", param: "top_p") }
+            p.topP = topP
+        }
+        if let topK {
+            guard topK >= -1 else { throw .invalidRequest("top_k must be -1 or 0 (disabled) or a positive number.", param: "top_k") }
+            p.topK = max(topK, 0)
+        }
+        if let minP {
+            guard minP >= 0, minP <= 1 else { throw .invalidRequest("min_p must be in [0, 1].", param: "min_p") }
+            p.minP = minP
+        }
+        if let presencePenalty {
+            guard presencePenalty >= -2, presencePenalty <= 2 else { throw .invalidRequest("presence_penalty must be between -2 and 2.", param: "presence_penalty") }
+            p.presencePenalty = presencePenalty
+        }
+        if let frequencyPenalty {
+            guard frequencyPenalty >= -2, frequencyPenalty <= 2 else { throw .invalidRequest("frequency_penalty must be between -2 and 2.", param: "frequency_penalty") }
+            p.frequencyPenalty = frequencyPenalty
+        }
+        p.seed = seed.map { UInt64(bitPattern: $0) }
+        return p
+    }
+
+    /// Checks the fields that do not depend on the prompt.
+    func validate() throws(APIError) {
+        if let maxTokens, maxTokens < 1 {
+            throw .invalidRequest("max_tokens must be at least 1.", param: "max_tokens")
+        }
+        guard stop.count <= 16 else { throw .invalidRequest("stop takes at most 16 sequences.", param: "stop") }
+        _ = try samplingParameters()
+    }
+}
+
+/// `POST /v1/chat/completions`.
+struct ChatCompletionRequest: Decodable, Sendable {
+    var messages: [ChatMessage]
+    var options: GenerationOptions
+
+    enum CodingKeys: String, CodingKey { case messages }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        messages = try c.decode([MessageInput].self, forKey: .messages).map(\.message)
+        guard !messages.isEmpty else { throw APIError.invalidRequest("messages must contain at least one message.", param: "messages") }
+        options = try GenerationOptions(from: decoder)
+        try options.validate()
+    }
+}
+
+/// `POST /v1/completions`.
+struct CompletionRequest: Decodable, Sendable {
+    var prompt: Prompt
+    var options: GenerationOptions
+
+    /// A completion prompt: text to tokenize, or token ids as they are.
+    enum Prompt: Sendable {
+        case text(String)
+        case tokens([Int32])
+    }
+
+    enum CodingKeys: String, CodingKey { case prompt, suffix }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        if let text = try? c.decode(String.self, forKey: .prompt) {
+            prompt = .text(text)
+        } else if let texts = try? c.decode([String].self, forKey: .prompt) {
+            guard texts.count == 1 else {
+                throw APIError.invalidRequest("A list of \(texts.count) prompts is not supported yet (batch prompts, like n>1); send one prompt per request.", param: "prompt")
+            }
+            prompt = .text(texts[0])
+        } else if let tokens = try? c.decode([Int32].self, forKey: .prompt) {
+            prompt = .tokens(tokens)
+        } else if let lists = try? c.decode([[Int32]].self, forKey: .prompt) {
+            guard lists.count == 1 else {
+                throw APIError.invalidRequest("A list of \(lists.count) prompts is not supported yet (batch prompts, like n>1); send one prompt per request.", param: "prompt")
+            }
+            prompt = .tokens(lists[0])
+        } else if c.contains(.prompt) {
+            throw APIError.invalidRequest("prompt must be a string, a list of one string, or a list of token ids.", param: "prompt")
+        } else {
+            throw APIError.invalidRequest("prompt is required.", param: "prompt")
+        }
+        if let suffix = try c.decodeIfPresent(String.self, forKey: .suffix), !suffix.isEmpty {
+            throw APIError.invalidRequest("suffix is not supported.", param: "suffix")
+        }
+        options = try GenerationOptions(from: decoder)
+        try options.validate()
+    }
+}
+
+/// `POST /tokenize`: a prompt or a conversation.
+struct TokenizeRequest: Decodable, Sendable {
+    var model: String?
+    var prompt: String?
+    var messages: [ChatMessage]?
+    var addSpecial: Bool?
+    var addGenerationPrompt: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case model, prompt, messages
+        case addSpecial = "add_special", addSpecialTokens = "add_special_tokens", addGenerationPrompt = "add_generation_prompt"
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decodeIfPresent(String.self, forKey: .model)
+        prompt = try c.decodeIfPresent(String.self, forKey: .prompt)
+        messages = try c.decodeIfPresent([MessageInput].self, forKey: .messages)?.map(\.message)
+        addSpecial = try c.decodeIfPresent(Bool.self, forKey: .addSpecial) ?? c.decodeIfPresent(Bool.self, forKey: .addSpecialTokens)
+        addGenerationPrompt = try c.decodeIfPresent(Bool.self, forKey: .addGenerationPrompt)
+        guard (prompt == nil) != (messages == nil) else {
+            throw APIError.invalidRequest("Send exactly one of prompt or messages.", param: prompt == nil ? "prompt" : "messages")
+        }
+    }
+}
+
+/// `POST /detokenize`.
+struct DetokenizeRequest: Decodable, Sendable {
+    var model: String?
+    var tokens: [Int32]
+}
+
+/// One chat message as OpenAI sends it: `content` is a string, a list of text parts, or null.
+struct MessageInput: Decodable {
+    var message: ChatMessage
+
+    enum CodingKeys: String, CodingKey { case role, content }
+
+    struct Part: Decodable {
+        var type: String
+        var text: String?
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let role = try c.decode(String.self, forKey: .role)
+        let content: String
+        if try !c.contains(.content) || c.decodeNil(forKey: .content) {
+            content = ""
+        } else if let text = try? c.decode(String.self, forKey: .content) {
+            content = text
+        } else if let parts = try? c.decode([Part].self, forKey: .content) {
+            content = try parts.map { part in
+                guard part.type == "text", let text = part.text else {
+                    throw APIError.invalidRequest("Only text content parts are supported (got a part of type '\(part.type)').", param: "messages")
+                }
+                return text
+            }.joined()
+        } else {
+            throw APIError.invalidRequest("messages[].content must be a string or a list of text parts.", param: "messages")
+        }
+        message = ChatMessage(role: role, content: content)
+    }
+}
+
+/// A field OpenAI accepts as one value or a list of them (`stop`).
+struct OneOrMany<Element: Decodable>: Decodable {
+    var values: [Element]
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let one = try? c.decode(Element.self) {
+            values = [one]
+        } else {
+            values = try c.decode([Element].self)
+        }
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// The field's value if present and not null; a value of the wrong type or out of range is a 400
+    /// naming the field (Foundation reports some of these without the field's path).
+    func field<T: Decodable>(_ type: T.Type, _ key: Key) throws -> T? {
+        do {
+            return try decodeIfPresent(T.self, forKey: key)
+        } catch {
+            let name = (codingPath + [key]).map(\.stringValue).joined(separator: ".")
+            throw APIError.invalidRequest("'\(name)' has the wrong type or is out of range: expected \(typeName(T.self)).", param: name)
+        }
+    }
+}
+
+/// Decodes a request body, turning every decoding failure into a 400 that names the field.
+func decodeBody<Body: Decodable>(_ type: Body.Type, from data: Data) throws(APIError) -> Body {
+    do {
+        return try JSONDecoder().decode(Body.self, from: data)
+    } catch let error as APIError {
+        throw error
+    } catch let DecodingError.typeMismatch(expected, context) {
+        let field = fieldName(context.codingPath)
+        throw .invalidRequest("'\(field)' has the wrong type: expected \(typeName(expected)).", param: field)
+    } catch let DecodingError.valueNotFound(expected, context) {
+        let field = fieldName(context.codingPath)
+        throw .invalidRequest("'\(field)' must not be null: expected \(typeName(expected)).", param: field)
+    } catch let DecodingError.keyNotFound(key, context) {
+        let field = fieldName(context.codingPath + [key])
+        throw .invalidRequest("'\(field)' is required.", param: field)
+    } catch let DecodingError.dataCorrupted(context) {
+        if context.codingPath.isEmpty {
+            throw .invalidRequest("The request body is not valid JSON.")
+        }
+        let field = fieldName(context.codingPath)
+        throw .invalidRequest("'\(field)' has an invalid value (for example a number out of range).", param: field)
+    } catch {
+        throw .invalidRequest("The request body could not be read.")
+    }
+}
+
+private func fieldName(_ path: [any CodingKey]) -> String {
+    var name = ""
+    for key in path {
+        if let index = key.intValue {
+            name += "[\(index)]"
+        } else {
+            name += name.isEmpty ? key.stringValue : ".\(key.stringValue)"
+        }
+    }
+    return name.isEmpty ? "body" : name
+}
+
+func typeName(_ type: Any.Type) -> String {
+    switch type {
+    case is String.Type: return "a string"
+    case is Bool.Type: return "a boolean"
+    case is Int.Type, is Int32.Type, is Int64.Type: return "an integer"
+    case is Float.Type, is Double.Type: return "a number"
+    case is [Any].Type: return "a list"
+    default: return "an object"
+    }
+}

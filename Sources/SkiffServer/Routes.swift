@@ -1,0 +1,137 @@
+import Foundation
+import Hummingbird
+import SkiffEngine
+
+/// The server's endpoints: the OpenAI API (`/v1/...`), tokenizer utilities, probes, metrics and version.
+struct Routes: Sendable {
+    let engine: InferenceEngine
+    let configuration: ServerConfiguration
+    let metrics: ServerMetrics
+    let state: ServerState
+    let completions: Completions
+    let started = Int(Date().timeIntervalSince1970)
+
+    init(engine: InferenceEngine, configuration: ServerConfiguration, metrics: ServerMetrics, state: ServerState) {
+        self.engine = engine
+        self.configuration = configuration
+        self.metrics = metrics
+        self.state = state
+        completions = Completions(engine: engine, configuration: configuration, metrics: metrics,
+                                  contextLength: Self.contextLength(of: engine))
+    }
+
+    /// The longest sequence the engine accepts: the configured context, at most the model's.
+    static func contextLength(of engine: InferenceEngine) -> Int {
+        min(engine.configuration.contextLength, engine.model.network.configuration.contextLength)
+    }
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.post("/v1/chat/completions") { request, context in try await chatCompletions(request, context) }
+        router.post("/v1/completions") { request, context in try await textCompletions(request, context) }
+        router.get("/v1/models") { _, _ in try models() }
+        router.post("/tokenize") { request, _ in try await tokenize(request) }
+        router.post("/detokenize") { request, _ in try await detokenize(request) }
+        router.get("/version") { _, _ in try Completions.json(VersionResponse(version: configuration.version)) }
+        router.get("/health") { _, _ in Self.plain("ok") }
+        router.get("/ready") { _, _ in ready() }
+        router.get("/metrics") { _, _ in exposition() }
+    }
+
+    private func chatCompletions(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let arrival = ContinuousClock.now
+        let body = try decodeBody(ChatCompletionRequest.self, from: await readBody(request))
+        try checkModel(body.options.model)
+        let prompt = try engine.model.promptTokens(for: body.messages)
+        return try await completions.respond(kind: .chat, prompt: prompt, options: body.options, arrival: arrival,
+                                             logger: context.logger,
+                                             promptText: body.messages.map { "\($0.role): \($0.content)" }.joined(separator: "\n"))
+    }
+
+    private func textCompletions(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let arrival = ContinuousClock.now
+        let body = try decodeBody(CompletionRequest.self, from: await readBody(request))
+        try checkModel(body.options.model)
+        let prompt: [Int32]
+        let text: String
+        switch body.prompt {
+        case .text(let t):
+            prompt = engine.model.tokenizer.encode(t, addSpecial: true, parseSpecial: true)
+            text = t
+        case .tokens(let tokens):
+            prompt = tokens
+            text = "\(tokens)"
+        }
+        return try await completions.respond(kind: .text, prompt: prompt, options: body.options, arrival: arrival,
+                                             logger: context.logger, promptText: text)
+    }
+
+    private func models() throws -> Response {
+        try Completions.json(ModelList(data: [.init(id: configuration.servedModelName, created: started,
+                                                     maxModelLength: completions.contextLength)]))
+    }
+
+    private func tokenize(_ request: Request) async throws -> Response {
+        let body = try decodeBody(TokenizeRequest.self, from: await readBody(request))
+        try checkModel(body.model)
+        let tokens: [Int32]
+        if let messages = body.messages {
+            tokens = try engine.model.promptTokens(for: messages, addGenerationPrompt: body.addGenerationPrompt ?? true)
+        } else {
+            tokens = engine.model.tokenizer.encode(body.prompt ?? "", addSpecial: body.addSpecial ?? true, parseSpecial: true)
+        }
+        return try Completions.json(TokenizeResponse(tokens: tokens, count: tokens.count, maxModelLength: completions.contextLength))
+    }
+
+    private func detokenize(_ request: Request) async throws -> Response {
+        let body = try decodeBody(DetokenizeRequest.self, from: await readBody(request))
+        try checkModel(body.model)
+        let vocabulary = engine.model.tokenizer.vocabularySize
+        if let bad = body.tokens.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
+            throw APIError.invalidRequest("Token id \(bad) is outside the vocabulary (0..<\(vocabulary)).", param: "tokens")
+        }
+        return try Completions.json(DetokenizeResponse(prompt: engine.model.tokenizer.decode(body.tokens)))
+    }
+
+    private func ready() -> Response {
+        switch state.phase {
+        case .ready: return Self.plain("ready")
+        case .warmingUp: return Self.plain("warming up", status: .serviceUnavailable)
+        case .draining: return Self.plain("draining", status: .serviceUnavailable)
+        }
+    }
+
+    private func exposition() -> Response {
+        metrics.observeSteps(engine.drainStepTokens())
+        let text = metrics.exposition(engine: engine.currentStatistics, blockSize: engine.configuration.blockSize)
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// The model must be the served one, or absent.
+    private func checkModel(_ requested: String?) throws(APIError) {
+        if let requested, requested != configuration.servedModelName {
+            throw .modelNotFound(requested, served: configuration.servedModelName)
+        }
+    }
+
+    /// The request body, refused with 413 past the limit.
+    private func readBody(_ request: Request) async throws(APIError) -> Data {
+        let limit = configuration.maxBodyBytes
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw .bodyTooLarge(limit: limit)
+        }
+        do {
+            let buffer = try await request.body.collect(upTo: limit)
+            return Data(buffer.readableBytesView)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            throw .bodyTooLarge(limit: limit)
+        } catch {
+            throw .invalidRequest("The request body could not be read.")
+        }
+    }
+
+    private static func plain(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(string: text + "\n")))
+    }
+}

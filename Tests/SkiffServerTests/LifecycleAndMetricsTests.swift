@@ -1,0 +1,155 @@
+import AsyncHTTPClient
+import Foundation
+import SkiffEngine
+import Testing
+@testable import SkiffServer
+
+/// Probes, metrics, cancellation on disconnect, and the graceful drain.
+@Suite struct LifecycleAndMetricsTests {
+    @Test func probesAfterWarmUp() async throws {
+        try await TestServer.with { (server: TestServer) async throws in
+            #expect(try await server.get("/health").status == 200)
+            #expect(try await server.get("/ready").status == 200)
+        }
+    }
+
+    @Test func metricsExpositionHasVLLMNames() async throws {
+        // An engine of its own: step sizes are drained from the engine by whichever server scrapes it.
+        let engine = try TestModel.makeEngine(try TestModel.require(), maxRunning: 2, maxWaiting: 2)
+        defer { engine.shutdown() }
+        try await TestServer.with(engine: engine) { (server: TestServer) async throws in
+            _ = try await server.post("/v1/completions", ["prompt": "Hello", "max_tokens": 3])
+            let reply = try await server.get("/metrics")
+            #expect(reply.status == 200)
+            #expect(reply.header("content-type")?.hasPrefix("text/plain") == true)
+            let text = reply.body
+            for (name, type) in [
+                ("vllm:num_requests_waiting", "gauge"), ("vllm:num_requests_running", "gauge"),
+                ("vllm:kv_cache_usage_perc", "gauge"), ("vllm:cache_config_info", "gauge"),
+                ("vllm:prompt_tokens_total", "counter"), ("vllm:generation_tokens_total", "counter"),
+                ("vllm:prefix_cache_queries_total", "counter"), ("vllm:prefix_cache_hits_total", "counter"),
+                ("vllm:num_preemptions_total", "counter"), ("vllm:request_success_total", "counter"),
+                ("vllm:time_to_first_token_seconds", "histogram"), ("vllm:inter_token_latency_seconds", "histogram"),
+                ("vllm:e2e_request_latency_seconds", "histogram"), ("vllm:iteration_tokens_total", "histogram"),
+            ] {
+                #expect(text.contains("# HELP \(name) "), "\(name)")
+                #expect(text.contains("# TYPE \(name) \(type)\n"), "\(name)")
+            }
+            #expect(text.contains("vllm:cache_config_info{model_name=\"\(TestServer.servedName)\",block_size=\"16\",num_gpu_blocks=\""))
+            #expect(try await server.metric("vllm:prompt_tokens_total") ?? 0 > 0)
+            #expect(try await server.metric("vllm:generation_tokens_total") ?? 0 >= 3)
+            #expect(try await server.metric("vllm:request_success_total", labels: "finished_reason=\"length\"") ?? 0 >= 1)
+            // Histograms: cumulative buckets ending in +Inf equal to _count.
+            let ttft = text.split(separator: "\n").filter { $0.hasPrefix("vllm:time_to_first_token_seconds_bucket") }
+            let counts = ttft.compactMap { Double($0.split(separator: " ").last ?? "") }
+            #expect(counts == counts.sorted())
+            #expect(ttft.last?.contains("le=\"+Inf\"") == true)
+            #expect(counts.last == (try await server.metric("vllm:time_to_first_token_seconds_count")).map { _ in counts.last! })
+            #expect(try await server.metric("vllm:iteration_tokens_total_count") ?? 0 >= 1)
+        }
+    }
+
+    @Test func disconnectCancelsTheRequestAndFreesBlocks() async throws {
+        let model = try TestModel.require()
+        let engine = try TestModel.makeEngine(model, maxRunning: 4, maxWaiting: 4)
+        defer { engine.shutdown() }
+        try await TestServer.with(engine: engine) { (server: TestServer) async throws in
+            let baselineBlocks = engine.currentStatistics.usedBlocks
+            let reading = Task {
+                let response = try await server.openStream("/v1/chat/completions", [
+                    "messages": [["role": "user", "content": "Write a long story about the sea."]], "max_tokens": 800, "stream": true,
+                ])
+                var received = 0
+                for try await _ in response.body {
+                    received += 1
+                    if received >= 3 { break }
+                }
+                return received
+            }
+            _ = try await reading.value
+            #expect(try await server.metric("vllm:num_requests_running").map { $0 >= 0 } == true)
+            // The client is gone: running and used blocks return to where they were.
+            var running = 1.0
+            var usage = 1.0
+            for _ in 0 ..< 100 {
+                running = try await server.metric("vllm:num_requests_running") ?? -1
+                usage = try await server.metric("vllm:kv_cache_usage_perc") ?? -1
+                if running == 0, engine.currentStatistics.usedBlocks == baselineBlocks { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(running == 0)
+            #expect(usage == 0)
+            #expect(engine.currentStatistics.usedBlocks == baselineBlocks)
+            #expect(try await server.metric("vllm:request_success_total", labels: "finished_reason=\"abort\"") == 1)
+            #expect((try await server.metric("vllm:generation_tokens_total") ?? 0) < 800)
+        }
+    }
+
+    @Test func gracefulShutdownDrainsInFlightAndRefusesNew() async throws {
+        let engine = try TestModel.engine()
+        try await TestServer.with(engine: engine) { (server: TestServer) async throws in
+            let inFlight = Task {
+                try await server.post("/v1/completions", ["prompt": "The story begins", "max_tokens": 60, "stream": true])
+            }
+            // Wait until the request is running, then start the drain.
+            for _ in 0 ..< 100 where (try await server.metric("vllm:num_requests_running") ?? 0) == 0 {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            let shutdown = Task { await server.group.triggerGracefulShutdown() }
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(try await server.get("/ready").status == 503)
+            let refused = try await server.post("/v1/completions", ["prompt": "x", "max_tokens": 1])
+            #expect(refused.status == 503)
+            #expect(refused.error?["code"] as? String == "shutting_down")
+            let finished = try await inFlight.value
+            #expect(finished.status == 200)
+            #expect(EventStream(finished.body).payloads.last == "[DONE]")
+            await shutdown.value
+        }
+    }
+}
+
+/// Pieces tested without HTTP.
+@Suite struct ServerUnitTests {
+    @Test func apiKeysCompareWholeKeys() {
+        let keys = APIKeys(["secret", "other"])
+        #expect(keys.accepts(authorization: "Bearer secret"))
+        #expect(keys.accepts(authorization: "bearer other"))
+        #expect(!keys.accepts(authorization: "Bearer secre"))
+        #expect(!keys.accepts(authorization: "Bearer secrets"))
+        #expect(!keys.accepts(authorization: "secret"))
+        #expect(!keys.accepts(authorization: nil))
+        #expect(!APIKeys([]).isEnabled)
+    }
+
+    @Test func histogramBucketsAndExposition() throws {
+        let metrics = ServerMetrics(modelName: "m\"x")
+        metrics.observeTimeToFirstToken(0.003)
+        metrics.observeTimeToFirstToken(0.5)
+        metrics.observeTimeToFirstToken(10_000)
+        let text = metrics.exposition(engine: try TestModel.engine().currentStatistics, blockSize: 16)
+        #expect(text.contains("vllm:time_to_first_token_seconds_bucket{model_name=\"m\\\"x\",le=\"0.001\"} 0\n"))
+        #expect(text.contains("vllm:time_to_first_token_seconds_bucket{model_name=\"m\\\"x\",le=\"0.005\"} 1\n"))
+        #expect(text.contains("vllm:time_to_first_token_seconds_bucket{model_name=\"m\\\"x\",le=\"2560.0\"} 2\n"))
+        #expect(text.contains("vllm:time_to_first_token_seconds_bucket{model_name=\"m\\\"x\",le=\"+Inf\"} 3\n"))
+        #expect(text.contains("vllm:time_to_first_token_seconds_count{model_name=\"m\\\"x\"} 3\n"))
+    }
+
+    @Test func kvCachePlanArithmetic() throws {
+        // SmolLM2-135M: 30 layers, 3 KV heads of 64.
+        let plan = try KVCachePlan(layers: 30, kvHeads: 3, headDimension: 64, contextLength: 8192, maxRunning: 4,
+                                   explicitBytes: nil, memoryFraction: 0.5, availableMemoryBytes: 1 << 40)
+        #expect(plan.bytesPerToken == 23040)
+        #expect(plan.blocks == 4 * 512)
+        #expect(plan.fullContextSequences == 4)
+        #expect(plan.basis == .fullConcurrency)
+        let capped = try KVCachePlan(layers: 30, kvHeads: 3, headDimension: 64, contextLength: 8192, maxRunning: 64,
+                                     explicitBytes: nil, memoryFraction: 0.5, availableMemoryBytes: 2 << 30)
+        #expect(capped.basis == .memoryShare)
+        #expect(capped.bytes <= 1 << 30)
+        #expect(throws: KVCachePlanError.self) {
+            try KVCachePlan(layers: 30, kvHeads: 3, headDimension: 64, contextLength: 8192, maxRunning: 1,
+                            explicitBytes: 1 << 20, memoryFraction: 0.5, availableMemoryBytes: nil)
+        }
+    }
+}

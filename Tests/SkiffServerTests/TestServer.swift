@@ -1,0 +1,181 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+import SkiffEngine
+import Testing
+@testable import SkiffServer
+
+/// The real default model, loaded once for the whole suite.
+enum TestModel {
+    static let path: String = {
+        let env = ProcessInfo.processInfo.environment
+        if let path = env["SKIFF_TEST_MODEL"] { return path }
+        let directory = env["SKIFF_MODEL_DIR"] ?? (NSHomeDirectory() + "/.cache/skiff/models")
+        return directory + "/SmolLM2-135M-Instruct.Q4_1.gguf"
+    }()
+
+    static let model: LoadedModel? = try? LoadedModel(path: path)
+
+    /// The model, or a recorded failure saying how to get it.
+    static func require() throws -> LoadedModel {
+        guard let model else {
+            Issue.record("The test model is missing at \(path); run `skiff pull SmolLM2-135M-Instruct` or set SKIFF_TEST_MODEL.")
+            throw CancellationError()
+        }
+        return model
+    }
+
+    static let contextLength = 1024
+
+    /// An engine for tests that share it (the engine's gauges then include other tests' requests).
+    static let sharedEngine: InferenceEngine? = model.flatMap { try? makeEngine($0) }
+
+    static func makeEngine(_ model: LoadedModel, maxRunning: Int = 16, maxWaiting: Int = 64) throws -> InferenceEngine {
+        try InferenceEngine(model: model, configuration: EngineConfiguration(
+            threads: 2, maxStepTokens: 256, maxRunning: maxRunning, maxWaiting: maxWaiting, contextLength: contextLength,
+            cacheBlocks: maxRunning * contextLength / 16 + 64, blockSize: 16))
+    }
+
+    static func engine() throws -> InferenceEngine {
+        _ = try require()
+        guard let sharedEngine else { throw EngineError(.model, "the shared test engine did not start") }
+        return sharedEngine
+    }
+}
+
+/// A live server on an ephemeral port of 127.0.0.1, and an HTTP client for it.
+struct TestServer {
+    let port: Int
+    let group: ServiceGroup
+    let client = HTTPClient.shared
+
+    static let servedName = "smollm2-test"
+
+    /// Runs `body` against a new server over `engine`, then shuts the server down gracefully.
+    static func with(engine: InferenceEngine? = nil, configure: (inout ServerConfiguration) -> Void = { _ in },
+                     _ body: (TestServer) async throws -> Void) async throws {
+        let engine = try engine ?? TestModel.engine()
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, servedModelName: servedName, version: "test")
+        configure(&configuration)
+        var logger = Logger(label: "test.server")
+        logger.logLevel = .warning
+        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+        let server = InferenceServer(engine: engine, configuration: configuration, logger: logger) { port in
+            portContinuation.yield(port)
+        }
+        let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { return }
+            let testServer = TestServer(port: port, group: group)
+            try await testServer.waitUntilReady()
+            do {
+                try await body(testServer)
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    func waitUntilReady() async throws {
+        for _ in 0 ..< 200 {
+            if try await get("/ready").status == 200 { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("the server did not become ready")
+    }
+
+    struct Reply {
+        var status: Int
+        var headers: [(String, String)]
+        var body: String
+
+        var json: [String: Any] {
+            (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
+        }
+
+        func header(_ name: String) -> String? {
+            headers.first { $0.0.lowercased() == name.lowercased() }?.1
+        }
+
+        /// The `error` object of an OpenAI error body.
+        var error: [String: Any]? { json["error"] as? [String: Any] }
+    }
+
+    func get(_ path: String, headers: [(String, String)] = []) async throws -> Reply {
+        try await send("GET", path, body: nil, headers: headers)
+    }
+
+    func post(_ path: String, _ json: [String: Any], headers: [(String, String)] = []) async throws -> Reply {
+        try await send("POST", path, body: try JSONSerialization.data(withJSONObject: json), headers: headers)
+    }
+
+    func post(_ path: String, raw: String, headers: [(String, String)] = []) async throws -> Reply {
+        try await send("POST", path, body: Data(raw.utf8), headers: headers)
+    }
+
+    func send(_ method: String, _ path: String, body: Data?, headers: [(String, String)]) async throws -> Reply {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        request.method = .RAW(value: method)
+        if let body {
+            request.body = .bytes(ByteBuffer(bytes: body))
+            request.headers.add(name: "Content-Type", value: "application/json")
+        }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        let response = try await client.execute(request, timeout: .seconds(120))
+        let buffer = try await response.body.collect(upTo: 16 << 20)
+        return Reply(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
+                     body: String(buffer: buffer))
+    }
+
+    /// Sends a streaming request and returns the response as it arrives, for tests that stop reading.
+    func openStream(_ path: String, _ json: [String: Any]) async throws -> HTTPClientResponse {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
+        return try await client.execute(request, timeout: .seconds(120))
+    }
+
+    /// The value of an unlabelled-except-model sample in the `/metrics` exposition.
+    func metric(_ name: String, labels: String = "") async throws -> Double? {
+        let text = try await get("/metrics").body
+        let prefix = "\(name){model_name=\"\(Self.servedName)\"\(labels.isEmpty ? "" : "," + labels)} "
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return nil }
+        return Double(line.dropFirst(prefix.count))
+    }
+}
+
+/// Server-sent events parsed strictly: every event is `data: <payload>\n\n`.
+struct EventStream {
+    var payloads: [String] = []
+    var wellFramed = true
+
+    init(_ body: String) {
+        var rest = Substring(body)
+        while !rest.isEmpty {
+            guard rest.hasPrefix("data: "), let end = rest.range(of: "\n\n") else {
+                wellFramed = false
+                return
+            }
+            payloads.append(String(rest[rest.index(rest.startIndex, offsetBy: 6) ..< end.lowerBound]))
+            rest = rest[end.upperBound...]
+        }
+    }
+
+    /// The JSON chunks (all payloads but `[DONE]`).
+    var chunks: [[String: Any]] {
+        payloads.filter { $0 != "[DONE]" }.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+    }
+}
+
+extension Dictionary where Key == String, Value == Any {
+    var choice: [String: Any]? { (self["choices"] as? [[String: Any]])?.first }
+    var usage: [String: Any]? { self["usage"] as? [String: Any] }
+}
