@@ -1,5 +1,5 @@
 # The two set-up commands of the README.
-#   make run   fetch the default model if absent, build in release mode, chat with it
+#   make run   fetch the default model if absent, build in release mode, serve it on 127.0.0.1:8080
 #   make test  build, fetch the models the tests use if absent (the default model and Gemma 3 270M for
 #              its SentencePiece tokenizer), run every test
 SWIFT ?= swift
@@ -9,7 +9,7 @@ SWIFT ?= swift
 run:
 	$(SWIFT) build -c release --product skiff
 	"$$($(SWIFT) build -c release --show-bin-path)/skiff" pull
-	"$$($(SWIFT) build -c release --show-bin-path)/skiff" run
+	"$$($(SWIFT) build -c release --show-bin-path)/skiff" serve
 
 test:
 	$(SWIFT) build --build-tests
