@@ -13,14 +13,49 @@ public struct GenerationRequest: Sendable {
     public var maxTokens: Int
     /// Strings that end generation; none of their text is emitted.
     public var stop: [String]
+    /// Tokens generated before an end-of-generation token may be chosen (those tokens are masked until then).
+    public var minTokens: Int
+    /// Never choose an end-of-generation token: generate exactly `maxTokens` unless a stop string matches
+    /// (benchmarks use it to fix output lengths).
+    public var ignoreEndOfGeneration: Bool
+    /// Report the log-probability of each generated token and of this many likeliest alternatives
+    /// (0 for the chosen token alone); nil reports none.
+    public var logprobs: Int?
 
     /// Creates a request.
-    public init(prompt: [Int32], sampling: SamplingParameters = .greedy, maxTokens: Int, stop: [String] = []) {
+    public init(prompt: [Int32], sampling: SamplingParameters = .greedy, maxTokens: Int, stop: [String] = [],
+                minTokens: Int = 0, ignoreEndOfGeneration: Bool = false, logprobs: Int? = nil) {
         self.prompt = prompt
         self.sampling = sampling
         self.maxTokens = maxTokens
         self.stop = stop
+        self.minTokens = minTokens
+        self.ignoreEndOfGeneration = ignoreEndOfGeneration
+        self.logprobs = logprobs
     }
+}
+
+/// A token's natural-log probability under the model's distribution at its position (before penalties,
+/// temperature and filters, as vLLM reports by default).
+public struct TokenLogprob: Sendable, Equatable {
+    /// The token id.
+    public var token: Int32
+    /// Its log-probability (≤ 0).
+    public var logprob: Float
+
+    /// Creates an entry.
+    public init(token: Int32, logprob: Float) {
+        self.token = token
+        self.logprob = logprob
+    }
+}
+
+/// The log-probabilities at one generated position: the chosen token's and the likeliest alternatives'.
+public struct PositionLogprobs: Sendable, Equatable {
+    /// The token that was generated.
+    public var chosen: TokenLogprob
+    /// The likeliest tokens at this position, most likely first (as many as the request asked for).
+    public var top: [TokenLogprob]
 }
 
 /// Token counts of a finished request.
@@ -35,9 +70,9 @@ public struct GenerationUsage: Sendable, Equatable {
 
 /// One event of a request's generation, in order: text pieces, then exactly one `finished`.
 public enum GenerationEvent: Sendable, Equatable {
-    /// New text (possibly empty while a stop sequence or a character is incomplete) and the tokens that
-    /// produced it.
-    case text(String, tokens: [Int32])
+    /// New text (possibly empty while a stop sequence or a character is incomplete), the tokens that
+    /// produced it and, when the request asked, their log-probabilities.
+    case text(String, tokens: [Int32], logprobs: [PositionLogprobs] = [])
     /// The end: why, and the exact token counts.
     case finished(FinishReason, GenerationUsage)
 }
@@ -342,8 +377,11 @@ final class EngineLoop {
     /// whether a token was generated.
     private func emitNextToken(for sequence: Scheduler.SequenceID, logits: UnsafeBufferPointer<Float>) -> Bool {
         guard var state = active[sequence] else { return false }
-        let token = state.sampler.sample(logits: logits, counts: state.counts)
-        if engine.model.tokenizer.isEndOfGeneration(token) {
+        let tokenizer = engine.model.tokenizer
+        let masksEnd = state.request.ignoreEndOfGeneration || state.generated < state.request.minTokens
+        let token = state.sampler.sample(logits: logits, counts: state.counts,
+                                         excluding: masksEnd ? tokenizer.endOfGenerationTokens : [])
+        if tokenizer.isEndOfGeneration(token) {
             complete(sequence, .stop, flushing: true)
             return false
         }
@@ -351,7 +389,8 @@ final class EngineLoop {
         state.counts[token, default: 0] += 1
         let piece = state.detokenizer.append(token)
         let (text, hitStop) = state.stopMatcher.feed(piece)
-        state.continuation.yield(.text(text, tokens: [token]))
+        let logprobs = state.request.logprobs.map { [Sampler.logprobs(of: token, top: $0, logits: logits)] } ?? []
+        state.continuation.yield(.text(text, tokens: [token], logprobs: logprobs))
         active[sequence] = state
         if hitStop {
             complete(sequence, .stop, flushing: false)

@@ -12,21 +12,47 @@ public struct Sampler: Sendable {
         random = Xoshiro256(seed: parameters.seed ?? UInt64.random(in: .min ... .max))
     }
 
-    /// Picks the next token. `counts` holds how often each token id was already generated (for penalties).
-    public mutating func sample(logits: UnsafeBufferPointer<Float>, counts: [Int32: Int] = [:]) -> Int32 {
+    /// Picks the next token. `counts` holds how often each token id was already generated (for penalties);
+    /// tokens in `excluded` are never picked (unless every token is excluded).
+    public mutating func sample(logits: UnsafeBufferPointer<Float>, counts: [Int32: Int] = [:],
+                                excluding excluded: Set<Int32> = []) -> Int32 {
         let p = parameters
-        var penalized: [Float]?
-        if !counts.isEmpty, p.presencePenalty != 0 || p.frequencyPenalty != 0 {
-            var copy = Array(logits)
-            for (token, count) in counts where Int(token) < copy.count && count > 0 {
-                copy[Int(token)] -= p.presencePenalty + p.frequencyPenalty * Float(count)
+        let penalizes = !counts.isEmpty && (p.presencePenalty != 0 || p.frequencyPenalty != 0)
+        guard penalizes || !excluded.isEmpty else { return choose(from: logits) }
+        var adjusted = Array(logits)
+        if penalizes {
+            for (token, count) in counts where Int(token) < adjusted.count && count > 0 {
+                adjusted[Int(token)] -= p.presencePenalty + p.frequencyPenalty * Float(count)
             }
-            penalized = copy
         }
-        if let penalized {
-            return penalized.withUnsafeBufferPointer { choose(from: $0) }
+        if excluded.count < adjusted.count {
+            for token in excluded where (0 ..< adjusted.count).contains(Int(token)) {
+                adjusted[Int(token)] = -.infinity
+            }
         }
-        return choose(from: logits)
+        return adjusted.withUnsafeBufferPointer { choose(from: $0) }
+    }
+
+    /// The log-probability of `token` and of the `top` likeliest tokens under the softmax of `logits`
+    /// (the model's own distribution: no penalties, temperature or filters), most likely first.
+    public static func logprobs(of token: Int32, top: Int, logits: UnsafeBufferPointer<Float>) -> PositionLogprobs {
+        var maxLogit = -Float.infinity
+        for value in logits where value > maxLogit { maxLogit = value }
+        var sum: Double = 0
+        for value in logits { sum += Double(exp(value - maxLogit)) }
+        let logNormalizer = maxLogit + Float(log(sum))
+        var best: [TokenLogprob] = []
+        if top > 0 {
+            best.reserveCapacity(top + 1)
+            for (i, value) in logits.enumerated() where best.count < top || value > best[best.count - 1].logprob {
+                let position = best.firstIndex { value > $0.logprob } ?? best.count
+                best.insert(TokenLogprob(token: Int32(i), logprob: value), at: position)
+                if best.count > top { best.removeLast() }
+            }
+            for i in best.indices { best[i].logprob -= logNormalizer }
+        }
+        let chosen = (0 ..< logits.count).contains(Int(token)) ? logits[Int(token)] - logNormalizer : -.infinity
+        return PositionLogprobs(chosen: TokenLogprob(token: token, logprob: chosen), top: best)
     }
 
     private mutating func choose(from logits: UnsafeBufferPointer<Float>) -> Int32 {

@@ -39,7 +39,8 @@ struct Completions: Sendable {
         }
         let maxTokens = min(options.maxTokens ?? .max, configuration.maxTokensCap ?? .max, contextLength - prompt.count)
         let request = GenerationRequest(prompt: prompt, sampling: try options.samplingParameters(), maxTokens: maxTokens,
-                                        stop: options.stop)
+                                        stop: options.stop, minTokens: min(options.minTokens, maxTokens),
+                                        ignoreEndOfGeneration: options.ignoreEOS, logprobs: options.logprobs)
         let id = Self.makeID(kind)
         var logger = logger
         logger[metadataKey: "request.id"] = "\(id)"
@@ -58,19 +59,23 @@ struct Completions: Sendable {
         tracker.record(first)
         let header = Header(id: id, created: Int(Date().timeIntervalSince1970), model: configuration.servedModelName)
 
+        var logprobsFormatter = LogprobsFormatter(tokenizer: engine.model.tokenizer)
         if !options.stream {
             var text = ""
+            var logprobs: [ChoiceLogprobs] = []
             var event = first
             while true {
                 switch event {
-                case .text(let piece, _):
+                case .text(let piece, _, let positions):
                     text += piece
+                    if let formatted = logprobsFormatter.format(positions, chat: kind == .chat) { logprobs.append(formatted) }
                 case .finished(let reason, let usage):
                     tracker.finish(reason)
                     log(logger, usage: usage, reason: reason, completion: text)
+                    let choice = Choice(content: kind == .chat ? .message(text) : .text(text), finishReason: reason,
+                                        logprobs: LogprobsFormatter.merge(logprobs))
                     let body = CompletionBody(id: header.id, object: kind.object, created: header.created, model: header.model,
-                                              choices: [Choice(content: kind == .chat ? .message(text) : .text(text), finishReason: reason)],
-                                              usage: Usage(usage), writesUsage: true)
+                                              choices: [choice], usage: Usage(usage), writesUsage: true)
                     return try Self.json(body)
                 }
                 do {
@@ -88,23 +93,27 @@ struct Completions: Sendable {
         let requestLogger = logger
         let logPrompts = configuration.logPrompts
         let trackerAfterFirst = tracker
+        let formatterAfterFirst = logprobsFormatter
         let body = ResponseBody { writer in
             var tracker = trackerAfterFirst
+            var logprobsFormatter = formatterAfterFirst
             var completion = ""
             var finished = false
             defer { if !finished { tracker.abort() } }
-            func chunk(_ content: Choice.Content?, finish: FinishReason? = nil, usage: GenerationUsage? = nil) throws -> ByteBuffer {
-                let choices = content.map { [Choice(content: $0, finishReason: finish)] } ?? []
+            func chunk(_ content: Choice.Content?, finish: FinishReason? = nil, usage: GenerationUsage? = nil,
+                       logprobs: ChoiceLogprobs? = nil) throws -> ByteBuffer {
+                let choices = content.map { [Choice(content: $0, finishReason: finish, logprobs: logprobs)] } ?? []
                 return try ServerSentEvents.event(CompletionBody(
                     id: header.id, object: kind.chunkObject, created: header.created, model: header.model,
                     choices: choices, usage: usage.map(Usage.init), writesUsage: includeUsage))
             }
             func write(_ event: GenerationEvent, to writer: inout any ResponseBodyWriter) async throws {
                 switch event {
-                case .text(let piece, _):
-                    guard !piece.isEmpty else { return }
+                case .text(let piece, _, let positions):
+                    let logprobs = logprobsFormatter.format(positions, chat: kind == .chat)
+                    guard !piece.isEmpty || logprobs != nil else { return }
                     if logPrompts { completion += piece }
-                    try await writer.write(chunk(kind == .chat ? .delta(role: false, text: piece) : .text(piece)))
+                    try await writer.write(chunk(kind == .chat ? .delta(role: false, text: piece) : .text(piece), logprobs: logprobs))
                 case .finished(let reason, let usage):
                     finished = true
                     tracker.finish(reason)
@@ -177,7 +186,7 @@ struct RequestTracker: Sendable {
             started = true
             metrics.addPromptTokens(promptTokens)
         }
-        guard case .text(_, let tokens) = event, !tokens.isEmpty else { return }
+        guard case .text(_, let tokens, _) = event, !tokens.isEmpty else { return }
         let now = ContinuousClock.now
         if let lastToken {
             metrics.observeInterTokenLatency((now - lastToken).secondsValue)

@@ -20,6 +20,12 @@ struct GenerationOptions: Decodable, Sendable {
     var frequencyPenalty: Float?
     var stream: Bool
     var includeUsage: Bool
+    /// Generate at least this many tokens before an end-of-turn token may end the answer (vLLM's `min_tokens`).
+    var minTokens: Int
+    /// Never end at an end-of-turn token (vLLM's and llama.cpp's `ignore_eos`, used by benchmarks).
+    var ignoreEOS: Bool
+    /// How many alternatives to report per token when log-probabilities are asked for; nil when not.
+    var logprobs: Int?
 
     enum CodingKeys: String, CodingKey {
         case model, temperature, seed, stop, stream, n, logprobs, echo
@@ -27,6 +33,7 @@ struct GenerationOptions: Decodable, Sendable {
         case topP = "top_p", topK = "top_k", minP = "min_p"
         case presencePenalty = "presence_penalty", frequencyPenalty = "frequency_penalty"
         case streamOptions = "stream_options", topLogprobs = "top_logprobs", bestOf = "best_of"
+        case minTokens = "min_tokens", ignoreEOS = "ignore_eos"
     }
 
     struct StreamOptions: Decodable {
@@ -58,15 +65,34 @@ struct GenerationOptions: Decodable, Sendable {
         if try c.field(Bool.self, .echo) == true {
             throw APIError.invalidRequest("echo is not supported yet.", param: "echo")
         }
-        // `logprobs` is a bool for chat and an integer for completions; either way, asking is refused.
-        if c.contains(.logprobs), try !c.decodeNil(forKey: .logprobs) {
-            let asked = (try? c.decode(Bool.self, forKey: .logprobs)) ?? true
-            if asked { throw APIError.invalidRequest("logprobs are not supported yet.", param: "logprobs") }
+        minTokens = try c.field(Int.self, .minTokens) ?? 0
+        ignoreEOS = try c.field(Bool.self, .ignoreEOS) ?? false
+        // `logprobs` is a bool for chat (with `top_logprobs` alternatives) and a count of alternatives for
+        // text completions.
+        let topLogprobs = try c.field(Int.self, .topLogprobs)
+        if let flag = try? c.decodeIfPresent(Bool.self, forKey: .logprobs) {
+            logprobs = flag ? topLogprobs ?? 0 : nil
+            if !flag, let topLogprobs, topLogprobs > 0 {
+                throw APIError.invalidRequest("top_logprobs requires logprobs to be true.", param: "top_logprobs")
+            }
+        } else if let count = try? c.decodeIfPresent(Int.self, forKey: .logprobs) {
+            logprobs = count
+        } else if c.contains(.logprobs), try !c.decodeNil(forKey: .logprobs) {
+            throw APIError.invalidRequest("logprobs must be a boolean (chat) or an integer (completions).", param: "logprobs")
+        } else {
+            if let topLogprobs, topLogprobs > 0 {
+                throw APIError.invalidRequest("top_logprobs requires logprobs to be true.", param: "top_logprobs")
+            }
+            logprobs = nil
         }
-        if let top = try c.field(Int.self, .topLogprobs), top > 0 {
-            throw APIError.invalidRequest("top_logprobs is not supported yet.", param: "top_logprobs")
+        if let logprobs, !(0 ... Self.maxLogprobs).contains(logprobs) {
+            throw APIError.invalidRequest("logprobs alternatives must be between 0 and \(Self.maxLogprobs).",
+                                          param: c.contains(.topLogprobs) ? "top_logprobs" : "logprobs")
         }
     }
+
+    /// The most alternatives reported per token (vLLM's default `max_logprobs`).
+    static let maxLogprobs = 20
 
     /// The sampling parameters, checked against the ranges OpenAI and vLLM accept.
     func samplingParameters() throws(APIError) -> SamplingParameters {
@@ -105,6 +131,10 @@ struct GenerationOptions: Decodable, Sendable {
             throw .invalidRequest("max_tokens must be at least 1.", param: "max_tokens")
         }
         guard stop.count <= 16 else { throw .invalidRequest("stop takes at most 16 sequences.", param: "stop") }
+        guard minTokens >= 0 else { throw .invalidRequest("min_tokens must be 0 or more.", param: "min_tokens") }
+        if let maxTokens, minTokens > maxTokens {
+            throw .invalidRequest("min_tokens (\(minTokens)) must not exceed max_tokens (\(maxTokens)).", param: "min_tokens")
+        }
         _ = try samplingParameters()
     }
 }

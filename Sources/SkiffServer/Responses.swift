@@ -41,6 +41,7 @@ struct Choice: Encodable, Sendable {
 
     var content: Content
     var finishReason: FinishReason?
+    var logprobs: ChoiceLogprobs? = nil
 
     private enum CodingKeys: String, CodingKey {
         case index, message, delta, text, logprobs
@@ -64,7 +65,7 @@ struct Choice: Encodable, Sendable {
         case .text(let text):
             try c.encode(text, forKey: .text)
         }
-        try c.encodeNil(forKey: .logprobs)
+        try c.encode(logprobs, forKey: .logprobs)
         try c.encode(finishReason?.rawValue, forKey: .finishReason)
     }
 }

@@ -102,6 +102,18 @@ public struct Tokenizer: Sendable {
         vocabulary.endOfGeneration.contains(id)
     }
 
+    /// Every token whose generation ends the turn (see `isEndOfGeneration`).
+    public var endOfGenerationTokens: Set<Int32> { vocabulary.endOfGeneration }
+
+    /// The bytes `id` renders as on its own, control tokens included (the OpenAI `bytes` of a logprob entry);
+    /// empty for ids outside the vocabulary.
+    public func tokenBytes(_ id: Int32) -> [UInt8] {
+        var atStart = false
+        var bytes: [UInt8] = []
+        appendPiece(id, renderSpecial: true, atStart: &atStart, to: &bytes)
+        return bytes
+    }
+
     /// The vocabulary entry for `id` exactly as the file stores it (byte-level spelling such as `Ġworld`,
     /// or SentencePiece's `▁world`), or nil for an id outside the vocabulary. Use `decode` for display text.
     public func tokenText(_ id: Int32) -> String? {

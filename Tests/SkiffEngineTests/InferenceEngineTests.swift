@@ -16,7 +16,7 @@ import Testing
         var text = "", tokens: [Int32] = [], finish: FinishReason?, usage: GenerationUsage?
         for try await event in stream {
             switch event {
-            case .text(let piece, let ids):
+            case .text(let piece, let ids, _):
                 text += piece
                 tokens += ids
             case .finished(let reason, let u):

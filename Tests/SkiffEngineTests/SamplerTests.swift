@@ -1,3 +1,4 @@
+import Foundation
 import SkiffEngine
 import Testing
 
@@ -55,5 +56,28 @@ import Testing
         #expect(draws(SamplingParameters(temperature: 0, presencePenalty: 1), count: 5, counts: [1: 1]) == [3: 5])
         #expect(draws(SamplingParameters(temperature: 0, frequencyPenalty: 0.2), count: 5, counts: [1: 2]) == [1: 5])
         #expect(draws(SamplingParameters(temperature: 0, frequencyPenalty: 0.4), count: 5, counts: [1: 2]) == [3: 5])
+    }
+
+    @Test func excludedTokensAreNeverDrawn() {
+        var greedy = Sampler(.greedy)
+        #expect(logits.withUnsafeBufferPointer { greedy.sample(logits: $0, excluding: [1]) } == 3)
+        var random = Sampler(SamplingParameters(temperature: 2, seed: 9))
+        let seen = Set((0 ..< 500).map { _ in logits.withUnsafeBufferPointer { random.sample(logits: $0, excluding: [1, 3]) } })
+        #expect(!seen.contains(1) && !seen.contains(3))
+        #expect(seen.count > 1)
+    }
+
+    @Test func logprobsAreTheLogSoftmaxOfTheLogits() {
+        let normalizer = log(logits.map { exp(Double($0)) }.reduce(0, +))
+        let result = logits.withUnsafeBufferPointer { Sampler.logprobs(of: 2, top: 3, logits: $0) }
+        #expect(result.chosen.token == 2)
+        #expect(abs(Double(result.chosen.logprob) - (3 - normalizer)) < 1e-5)
+        #expect(result.top.map(\.token) == [1, 3, 2])
+        for entry in result.top {
+            #expect(abs(Double(entry.logprob) - (Double(logits[Int(entry.token)]) - normalizer)) < 1e-5)
+        }
+        let none = logits.withUnsafeBufferPointer { Sampler.logprobs(of: 4, top: 0, logits: $0) }
+        #expect(none.top.isEmpty)
+        #expect(abs(Double(none.chosen.logprob) - (-2 - normalizer)) < 1e-5)
     }
 }

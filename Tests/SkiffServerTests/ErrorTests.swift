@@ -42,7 +42,13 @@ import Testing
         try await TestServer.with { (server: TestServer) async throws in
             let n = expectError(try await server.post("/v1/chat/completions", ["messages": [hello], "n": 2]), 400, param: "n")
             #expect((n["message"] as? String)?.contains("n=2") == true)
-            expectError(try await server.post("/v1/chat/completions", ["messages": [hello], "logprobs": true]), 400, param: "logprobs")
+            expectError(try await server.post("/v1/chat/completions", ["messages": [hello], "logprobs": true, "top_logprobs": 21]),
+                        400, param: "top_logprobs")
+            expectError(try await server.post("/v1/chat/completions", ["messages": [hello], "top_logprobs": 2]), 400, param: "top_logprobs")
+            expectError(try await server.post("/v1/completions", ["prompt": "x", "logprobs": "yes"]), 400, param: "logprobs")
+            expectError(try await server.post("/v1/completions", ["prompt": "x", "max_tokens": 2, "min_tokens": 3]), 400, param: "min_tokens")
+            expectError(try await server.post("/v1/completions", ["prompt": "x", "min_tokens": -1]), 400, param: "min_tokens")
+            expectError(try await server.post("/v1/completions", ["prompt": "x", "ignore_eos": "no"]), 400, param: "ignore_eos")
             expectError(try await server.post("/v1/completions", ["prompt": ["a", "b"]]), 400, param: "prompt")
             expectError(try await server.post("/v1/chat/completions", [
                 "messages": [["role": "user", "content": [["type": "image_url", "image_url": ["url": "x"]]]]],
