@@ -15,6 +15,8 @@ struct APIError: Error, Sendable, Equatable {
     var code: String?
     /// Seconds after which a client may retry (`Retry-After`), for 429 and 503.
     var retryAfterSeconds: Int?
+    /// The method the path does answer (`Allow`), for 405.
+    var allowedMethod: HTTPRequest.Method?
 
     static func invalidRequest(_ message: String, param: String? = nil, code: String? = nil) -> APIError {
         APIError(status: .badRequest, message: message, type: "invalid_request_error", param: param, code: code)
@@ -41,6 +43,13 @@ struct APIError: Error, Sendable, Equatable {
     static let shuttingDown = APIError(
         status: .serviceUnavailable, message: "The server is shutting down and accepts no new requests; retry on another replica.",
         type: "service_unavailable", code: "shutting_down", retryAfterSeconds: 1)
+
+    static func methodNotAllowed(_ method: HTTPRequest.Method, allowed: HTTPRequest.Method) -> APIError {
+        var error = APIError(status: .methodNotAllowed, message: "\(method.rawValue) is not allowed here; use \(allowed.rawValue).",
+                             type: "invalid_request_error", code: "method_not_allowed")
+        error.allowedMethod = allowed
+        return error
+    }
 
     static func internalError(_ message: String = "The server failed to handle the request; see its log.") -> APIError {
         APIError(status: .internalServerError, message: message, type: "internal_error", code: "internal_error")
@@ -97,6 +106,7 @@ struct APIError: Error, Sendable, Equatable {
     var response: Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
+        if let allowedMethod { headers[.allow] = allowedMethod.rawValue }
         return Response(status: status, headers: headers, body: .init(byteBuffer: body))
     }
 

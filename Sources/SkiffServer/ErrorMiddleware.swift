@@ -9,6 +9,12 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         let response: Response
         do {
             response = try await next(request, context)
+        } catch let error as any HTTPResponseError where error.status == .notFound {
+            if let allowed = Routes.methods[request.uri.path], allowed != request.method {
+                response = APIError.methodNotAllowed(request.method, allowed: allowed).response
+            } else {
+                response = APIError.from(error).response
+            }
         } catch {
             let apiError = APIError.from(error)
             if apiError.status.code >= 500, !(error is APIError) {

@@ -11,7 +11,7 @@ struct GenerationOptions: Decodable, Sendable {
     var model: String?
     var maxTokens: Int?
     var temperature: Float?
-    var topP: Float?
+    var topP: Double?
     var topK: Int?
     var minP: Float?
     var seed: Int64?
@@ -45,13 +45,13 @@ struct GenerationOptions: Decodable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         model = try c.field(String.self, .model)
         maxTokens = try c.field(Int.self, .maxCompletionTokens) ?? c.field(Int.self, .maxTokens)
-        temperature = try c.field(Float.self, .temperature)
-        topP = try c.field(Float.self, .topP)
+        temperature = try c.field(Double.self, .temperature).map(Float.init)
+        topP = try c.field(Double.self, .topP)
         topK = try c.field(Int.self, .topK)
-        minP = try c.field(Float.self, .minP)
+        minP = try c.field(Double.self, .minP).map(Float.init)
         seed = try c.field(Int64.self, .seed)
-        presencePenalty = try c.field(Float.self, .presencePenalty)
-        frequencyPenalty = try c.field(Float.self, .frequencyPenalty)
+        presencePenalty = try c.field(Double.self, .presencePenalty).map(Float.init)
+        frequencyPenalty = try c.field(Double.self, .frequencyPenalty).map(Float.init)
         stream = try c.field(Bool.self, .stream) ?? false
         includeUsage = try c.field(StreamOptions.self, .streamOptions)?.includeUsage ?? false
         stop = try c.decodeIfPresent(OneOrMany<String>.self, forKey: .stop)?.values ?? []
@@ -70,6 +70,9 @@ struct GenerationOptions: Decodable, Sendable {
         // `logprobs` is a bool for chat (with `top_logprobs` alternatives) and a count of alternatives for
         // text completions.
         let topLogprobs = try c.field(Int.self, .topLogprobs)
+        if let topLogprobs, !(0 ... Self.maxLogprobs).contains(topLogprobs) {
+            throw APIError.invalidRequest("top_logprobs must be between 0 and \(Self.maxLogprobs).", param: "top_logprobs")
+        }
         if let flag = try? c.decodeIfPresent(Bool.self, forKey: .logprobs) {
             logprobs = flag ? topLogprobs ?? 0 : nil
             if !flag, let topLogprobs, topLogprobs > 0 {
@@ -103,7 +106,7 @@ struct GenerationOptions: Decodable, Sendable {
         }
         if let topP {
             guard topP > 0, topP <= 1 else { throw .invalidRequest("top_p must be in (0, 1].", param: "top_p") }
-            p.topP = topP
+            p.topP = max(Float(topP), .leastNormalMagnitude)
         }
         if let topK {
             guard topK >= -1 else { throw .invalidRequest("top_k must be -1 or 0 (disabled) or a positive number.", param: "top_k") }
@@ -132,9 +135,7 @@ struct GenerationOptions: Decodable, Sendable {
         }
         guard stop.count <= 16 else { throw .invalidRequest("stop takes at most 16 sequences.", param: "stop") }
         guard minTokens >= 0 else { throw .invalidRequest("min_tokens must be 0 or more.", param: "min_tokens") }
-        if let maxTokens, minTokens > maxTokens {
-            throw .invalidRequest("min_tokens (\(minTokens)) must not exceed max_tokens (\(maxTokens)).", param: "min_tokens")
-        }
+
         _ = try samplingParameters()
     }
 }
@@ -219,6 +220,9 @@ struct TokenizeRequest: Decodable, Sendable {
         addGenerationPrompt = try c.decodeIfPresent(Bool.self, forKey: .addGenerationPrompt)
         guard (prompt == nil) != (messages == nil) else {
             throw APIError.invalidRequest("Send exactly one of prompt or messages.", param: prompt == nil ? "prompt" : "messages")
+        }
+        if messages?.isEmpty == true {
+            throw APIError.invalidRequest("messages must contain at least one message.", param: "messages")
         }
     }
 }
@@ -306,6 +310,10 @@ func decodeBody<Body: Decodable>(_ type: Body.Type, from data: Data) throws(APIE
         throw .invalidRequest("'\(field)' is required.", param: field)
     } catch let DecodingError.dataCorrupted(context) {
         if context.codingPath.isEmpty {
+            // Foundation reports a number too large for its field without a path; tell that apart from bad syntax.
+            if (try? JSONSerialization.jsonObject(with: data)) != nil {
+                throw .invalidRequest("A value in the request body is out of range for its field (for example a number too large).")
+            }
             throw .invalidRequest("The request body is not valid JSON.")
         }
         let field = fieldName(context.codingPath)

@@ -25,6 +25,12 @@ struct Routes: Sendable {
         min(engine.configuration.contextLength, engine.model.network.configuration.contextLength)
     }
 
+    /// The method each endpoint answers; any other method on these paths gets 405 with `Allow`.
+    static let methods: [String: HTTPRequest.Method] = [
+        "/v1/chat/completions": .post, "/v1/completions": .post, "/v1/models": .get, "/tokenize": .post,
+        "/detokenize": .post, "/version": .get, "/health": .get, "/ready": .get, "/metrics": .get,
+    ]
+
     func register(on router: Router<BasicRequestContext>) {
         router.post("/v1/chat/completions") { request, context in try await chatCompletions(request, context) }
         router.post("/v1/completions") { request, context in try await textCompletions(request, context) }

@@ -32,7 +32,8 @@ enum TestModel {
     /// An engine for tests that share it (the engine's gauges then include other tests' requests).
     static let sharedEngine: InferenceEngine? = model.flatMap { try? makeEngine($0) }
 
-    static func makeEngine(_ model: LoadedModel, maxRunning: Int = 16, maxWaiting: Int = 64) throws -> InferenceEngine {
+    static func makeEngine(_ model: LoadedModel, maxRunning: Int = 16, maxWaiting: Int = 64,
+                           contextLength: Int = contextLength) throws -> InferenceEngine {
         try InferenceEngine(model: model, configuration: EngineConfiguration(
             threads: 2, maxStepTokens: 256, maxRunning: maxRunning, maxWaiting: maxWaiting, contextLength: contextLength,
             cacheBlocks: maxRunning * contextLength / 16 + 64, blockSize: 16))

@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+
+/// The server against tools written by others: the official OpenAI Python client, and a schemathesis
+/// fuzz run of `docs/openapi.yaml` (no server error, every answer as the document says).
+@Suite(.serialized) struct ClientCompatibilityTests {
+    static let key = "sk-skiff-test-key"
+
+    @Test func officialOpenAIPythonClient() async throws {
+        let bin = try await PythonTools.binDirectory()
+        try await TestServer.with(configure: { $0.apiKeys = [Self.key] }) { (server: TestServer) async throws in
+            let output = try await PythonTools.run(bin.appendingPathComponent("python").path, [
+                PythonTools.scripts.appendingPathComponent("openai_client_check.py").path,
+                "http://127.0.0.1:\(server.port)/v1", Self.key, TestServer.servedName,
+            ])
+            #expect(output.contains("ok"))
+        }
+    }
+
+    @Test func fuzzingTheDocumentedAPIFindsNoFault() async throws {
+        let bin = try await PythonTools.binDirectory()
+        // Token ids are only valid below this model's vocabulary size, which the general document cannot state.
+        let vocabulary = try TestModel.require().tokenizer.vocabularySize
+        let general = try String(contentsOf: PythonTools.packageRoot.appendingPathComponent("docs/openapi.yaml"), encoding: .utf8)
+        let bound = "TokenID: {type: integer, minimum: 0, maximum: 2147483647"
+        try #require(general.contains(bound))
+        let document = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-openapi-\(UUID().uuidString).yaml")
+        try general.replacingOccurrences(of: bound, with: "TokenID: {type: integer, minimum: 0, maximum: \(vocabulary - 1)")
+            .write(to: document, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: document) }
+        // The model's whole context, so that the long prompts a fuzzer writes are answered, not refused.
+        let engine = try TestModel.makeEngine(TestModel.require(), maxRunning: 2, contextLength: 8192)
+        defer { engine.shutdown() }
+        try await TestServer.with(engine: engine, configure: {
+            $0.apiKeys = [Self.key]
+            $0.maxTokensCap = 4
+        }) { (server: TestServer) async throws in
+            let report = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-fuzz-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: report) }
+            do {
+                try await PythonTools.run(bin.appendingPathComponent("schemathesis").path, [
+                    "run", document.path, "--url", "http://127.0.0.1:\(server.port)", "--checks", "all",
+                    "--header", "Authorization: Bearer \(Self.key)", "--max-examples", "40", "--seed", "20261125",
+                    "--no-color", "--report-dir", report.path,
+                ], timeout: .seconds(900))
+            } catch let failure as PythonTools.Failure {
+                Issue.record("schemathesis found faults:\n\(failure.description.suffix(6000))")
+            }
+        }
+    }
+}
