@@ -38,6 +38,8 @@ enum PythonTools {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        // Tools that keep caches in their working directory (schemathesis) keep them out of the package.
+        process.currentDirectoryURL = FileManager.default.temporaryDirectory
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-tool-\(UUID().uuidString).log")
         FileManager.default.createFile(atPath: output.path, contents: nil)
         let handle = try FileHandle(forWritingTo: output)
