@@ -102,6 +102,9 @@ public struct EngineStatistics: Sendable, Equatable {
     /// Tokens in each step, most recent last (at most 1024 kept; the metrics layer drains them).
     public var recentStepTokens: [Int] = []
 
+    /// All zero: the statistics of an engine that has done nothing yet.
+    public init() {}
+
     /// Share of cache blocks in use, 0 to 1.
     public var cacheUsage: Double { totalBlocks == 0 ? 0 : Double(usedBlocks) / Double(totalBlocks) }
 }
@@ -166,7 +169,9 @@ public final class InferenceEngine: Sendable {
     public init(model: LoadedModel, configuration: EngineConfiguration) throws(EngineError) {
         self.model = model
         self.configuration = configuration
-        statistics = Mutex(EngineStatistics(totalBlocks: configuration.cacheBlocks))
+        var initial = EngineStatistics()
+        initial.totalBlocks = configuration.cacheBlocks
+        statistics = Mutex(initial)
         let started = Mutex<Result<Void, EngineError>?>(nil)
         let ready = DispatchSemaphore(value: 0)
         let thread = Thread { [self] in

@@ -40,6 +40,10 @@ struct APIError: Error, Sendable, Equatable {
         status: .unauthorized, message: "Missing or invalid API key; send it as 'Authorization: Bearer <key>'.",
         type: "authentication_error", code: "invalid_api_key")
 
+    static let modelLoading = APIError(
+        status: .serviceUnavailable, message: "The model is still loading; retry when /ready answers 200.",
+        type: "service_unavailable", code: "model_loading", retryAfterSeconds: 5)
+
     static let shuttingDown = APIError(
         status: .serviceUnavailable, message: "The server is shutting down and accepts no new requests; retry on another replica.",
         type: "service_unavailable", code: "shutting_down", retryAfterSeconds: 1)

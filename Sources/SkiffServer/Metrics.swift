@@ -64,7 +64,11 @@ final class ServerMetrics: Sendable {
     }
 
     /// The exposition: this object's series plus the engine's gauges and counters from `engine`.
-    func exposition(engine: EngineStatistics, blockSize: Int) -> String {
+    /// The Prometheus text: the engine's gauges and counters (all zero while the model loads, when `engine`
+    /// is nil; otherwise its statistics and block size) and the server's own counters and histograms.
+    func exposition(engine loaded: (statistics: EngineStatistics, blockSize: Int)?) -> String {
+        let engine = loaded?.statistics ?? EngineStatistics()
+        let blockSize = loaded?.blockSize ?? 0
         let s = state.withLock { $0 }
         var out = ""
         func header(_ name: String, _ type: String, _ help: String) {
@@ -93,6 +97,9 @@ final class ServerMetrics: Sendable {
         sample("vllm:kv_cache_usage_perc", engine.cacheUsage)
         header("vllm:cache_config_info", "gauge", "Information of the KV cache configuration.")
         sample("vllm:cache_config_info", 1, labels: "block_size=\"\(blockSize)\",num_gpu_blocks=\"\(engine.totalBlocks)\"")
+        header("skiff:kv_cache_blocks", "gauge", "KV-cache blocks by state: used (held by sequences) or free (empty or holding reusable prefixes).")
+        sample("skiff:kv_cache_blocks", engine.usedBlocks, labels: "state=\"used\"")
+        sample("skiff:kv_cache_blocks", engine.totalBlocks - engine.usedBlocks, labels: "state=\"free\"")
 
         header("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.")
         sample("vllm:prompt_tokens_total", s.promptTokens)

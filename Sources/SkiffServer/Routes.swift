@@ -3,19 +3,18 @@ import Hummingbird
 import SkiffEngine
 
 /// The server's endpoints: the OpenAI API (`/v1/...`), tokenizer utilities, probes, metrics and version.
+/// An instance holds what the model-backed endpoints need once the model is loaded.
 struct Routes: Sendable {
     let engine: InferenceEngine
     let configuration: ServerConfiguration
     let metrics: ServerMetrics
-    let state: ServerState
     let completions: Completions
     let started = Int(Date().timeIntervalSince1970)
 
-    init(engine: InferenceEngine, configuration: ServerConfiguration, metrics: ServerMetrics, state: ServerState) {
+    init(engine: InferenceEngine, configuration: ServerConfiguration, metrics: ServerMetrics) {
         self.engine = engine
         self.configuration = configuration
         self.metrics = metrics
-        self.state = state
         completions = Completions(engine: engine, configuration: configuration, metrics: metrics,
                                   contextLength: Self.contextLength(of: engine))
     }
@@ -31,19 +30,26 @@ struct Routes: Sendable {
         "/detokenize": .post, "/version": .get, "/health": .get, "/ready": .get, "/metrics": .get,
     ]
 
-    func register(on router: Router<BasicRequestContext>) {
-        router.post("/v1/chat/completions") { request, context in try await chatCompletions(request, context) }
-        router.post("/v1/completions") { request, context in try await textCompletions(request, context) }
-        router.get("/v1/models") { _, _ in try models() }
-        router.post("/tokenize") { request, _ in try await tokenize(request) }
-        router.post("/detokenize") { request, _ in try await detokenize(request) }
+    /// Registers every endpoint. Those that need the model answer 503 (`model_loading`) until `state`
+    /// holds the loaded model's routes; version, probes and metrics answer from the start.
+    static func register(on router: Router<BasicRequestContext>, state: ServerState, configuration: ServerConfiguration,
+                         metrics: ServerMetrics) {
+        router.post("/v1/chat/completions") { request, context in try await state.routes().chatCompletions(request, context) }
+        router.post("/v1/completions") { request, context in try await state.routes().textCompletions(request, context) }
+        router.get("/v1/models") { _, _ in try state.routes().models() }
+        router.post("/tokenize") { request, _ in try await state.routes().tokenize(request) }
+        router.post("/detokenize") { request, _ in try await state.routes().detokenize(request) }
         router.get("/version") { _, _ in try Completions.json(VersionResponse(version: configuration.version)) }
-        router.get("/health") { _, _ in Self.plain("ok") }
-        router.get("/ready") { _, _ in ready() }
-        router.get("/metrics") { _, _ in exposition() }
+        router.get("/health") { _, _ in plain("ok") }
+        router.get("/ready") { _, _ in ready(state.phase) }
+        router.get("/metrics") { _, _ in
+            let text = (try? state.routes())?.exposition() ?? metrics.exposition(engine: nil)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
     }
 
-    private func chatCompletions(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    fileprivate func chatCompletions(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let arrival = ContinuousClock.now
         let body = try decodeBody(ChatCompletionRequest.self, from: await readBody(request))
         try checkModel(body.options.model)
@@ -53,7 +59,7 @@ struct Routes: Sendable {
                                              promptText: body.messages.map { "\($0.role): \($0.content)" }.joined(separator: "\n"))
     }
 
-    private func textCompletions(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    fileprivate func textCompletions(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let arrival = ContinuousClock.now
         let body = try decodeBody(CompletionRequest.self, from: await readBody(request))
         try checkModel(body.options.model)
@@ -71,12 +77,12 @@ struct Routes: Sendable {
                                              logger: context.logger, promptText: text)
     }
 
-    private func models() throws -> Response {
+    fileprivate func models() throws -> Response {
         try Completions.json(ModelList(data: [.init(id: configuration.servedModelName, created: started,
                                                      maxModelLength: completions.contextLength)]))
     }
 
-    private func tokenize(_ request: Request) async throws -> Response {
+    fileprivate func tokenize(_ request: Request) async throws -> Response {
         let body = try decodeBody(TokenizeRequest.self, from: await readBody(request))
         try checkModel(body.model)
         let tokens: [Int32]
@@ -88,7 +94,7 @@ struct Routes: Sendable {
         return try Completions.json(TokenizeResponse(tokens: tokens, count: tokens.count, maxModelLength: completions.contextLength))
     }
 
-    private func detokenize(_ request: Request) async throws -> Response {
+    fileprivate func detokenize(_ request: Request) async throws -> Response {
         let body = try decodeBody(DetokenizeRequest.self, from: await readBody(request))
         try checkModel(body.model)
         let vocabulary = engine.model.tokenizer.vocabularySize
@@ -98,19 +104,18 @@ struct Routes: Sendable {
         return try Completions.json(DetokenizeResponse(prompt: engine.model.tokenizer.decode(body.tokens)))
     }
 
-    private func ready() -> Response {
-        switch state.phase {
-        case .ready: return Self.plain("ready")
-        case .warmingUp: return Self.plain("warming up", status: .serviceUnavailable)
-        case .draining: return Self.plain("draining", status: .serviceUnavailable)
+    private static func ready(_ phase: ServerState.Phase) -> Response {
+        switch phase {
+        case .ready: plain("ready")
+        case .loading: plain("loading the model", status: .serviceUnavailable)
+        case .warmingUp: plain("warming up", status: .serviceUnavailable)
+        case .draining: plain("draining", status: .serviceUnavailable)
         }
     }
 
-    private func exposition() -> Response {
+    fileprivate func exposition() -> String {
         metrics.observeSteps(engine.drainStepTokens())
-        let text = metrics.exposition(engine: engine.currentStatistics, blockSize: engine.configuration.blockSize)
-        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                        body: .init(byteBuffer: ByteBuffer(string: text)))
+        return metrics.exposition(engine: (engine.currentStatistics, engine.configuration.blockSize))
     }
 
     /// The model must be the served one, or absent.

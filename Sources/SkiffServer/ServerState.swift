@@ -1,9 +1,12 @@
 import Synchronization
 
-/// The server's lifecycle as probes and the request gate see it: warming up, ready, draining; and
-/// how many requests are in flight, so a graceful shutdown knows when they have all finished.
+/// The server's lifecycle as probes and the request gate see it: loading, warming up, ready, draining;
+/// the loaded model's routes; and how many requests are in flight, so a graceful shutdown knows when
+/// they have all finished.
 final class ServerState: Sendable {
     enum Phase: Sendable, Equatable {
+        /// The HTTP server answers probes while the model loads.
+        case loading
         /// The model is loaded but the warm-up generation has not passed yet.
         case warmingUp
         /// Serving.
@@ -13,14 +16,29 @@ final class ServerState: Sendable {
     }
 
     private struct Value {
-        var phase = Phase.warmingUp
+        var phase = Phase.loading
         var inFlight = 0
+        var routes: Routes?
     }
 
     private let value = Mutex(Value())
 
     var phase: Phase { value.withLock { $0.phase } }
     var inFlight: Int { value.withLock { $0.inFlight } }
+
+    /// The model-backed endpoints, or 503 `model_loading` while the model loads.
+    func routes() throws(APIError) -> Routes {
+        guard let routes = value.withLock({ $0.routes }) else { throw APIError.modelLoading }
+        return routes
+    }
+
+    /// Installs the loaded model's routes; the phase moves on to warming up unless a shutdown began.
+    func attach(_ routes: Routes) {
+        value.withLock { v in
+            v.routes = routes
+            if v.phase == .loading { v.phase = .warmingUp }
+        }
+    }
 
     /// Marks the warm-up as passed, unless a shutdown already began.
     func markReady() {

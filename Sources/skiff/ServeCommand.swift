@@ -92,34 +92,37 @@ struct ServeCommand: AsyncParsableCommand {
         modelOptions.model = settings.model
         modelOptions.modelDir = modelDir
         modelOptions.threads = settings.threads
-        let loaded = try modelOptions.load(quiet: settings.jsonLogs)
-        let network = loaded.network.configuration
-        let context = min(settings.contextLength ?? network.contextLength, network.contextLength)
-        let plan = try KVCachePlan(
-            layers: network.layerCount, kvHeads: network.kvHeadCount, headDimension: network.headDimension,
-            contextLength: context, maxRunning: settings.maxRunning, explicitBytes: settings.kvCacheBytes,
-            memoryFraction: settings.kvCacheMemoryFraction, availableMemoryBytes: KVCachePlan.availableMemoryBytes())
-        logger.info("\(plan.summary)", metadata: [
-            "kv.bytes_per_token": "\(plan.bytesPerToken)", "kv.blocks": "\(plan.blocks)", "kv.block_size": "\(plan.blockSize)",
-            "kv.bytes": "\(plan.bytes)", "kv.full_context_sequences": "\(plan.fullContextSequences)",
-        ])
-        let engine = try InferenceEngine(model: loaded, configuration: EngineConfiguration(
-            threads: settings.threads, maxStepTokens: settings.maxStepTokens, maxRunning: settings.maxRunning,
-            maxWaiting: settings.maxWaiting, contextLength: context, cacheBlocks: plan.blocks,
-            blockSize: plan.blockSize, prefixCaching: !settings.noPrefixCache))
-        logger.info("model loaded", metadata: [
-            "model": "\(loaded.name)", "served_model_name": "\(settings.servedModelName)", "context": "\(context)",
-            "threads": "\(settings.threads)", "max_running": "\(settings.maxRunning)", "max_waiting": "\(settings.maxWaiting)",
-            "prefix_cache": "\(!settings.noPrefixCache)", "api_keys": "\(settings.apiKeys.count)",
-        ])
+        // The HTTP server listens (and answers /health) while this loads the model and sizes the KV cache.
+        let load: @Sendable () throws -> InferenceEngine = { [modelOptions] in
+            let loaded = try modelOptions.load(quiet: settings.jsonLogs)
+            let network = loaded.network.configuration
+            let context = min(settings.contextLength ?? network.contextLength, network.contextLength)
+            let plan = try KVCachePlan(
+                layers: network.layerCount, kvHeads: network.kvHeadCount, headDimension: network.headDimension,
+                contextLength: context, maxRunning: settings.maxRunning, explicitBytes: settings.kvCacheBytes,
+                memoryFraction: settings.kvCacheMemoryFraction, availableMemoryBytes: KVCachePlan.availableMemoryBytes())
+            logger.info("\(plan.summary)", metadata: [
+                "kv.bytes_per_token": "\(plan.bytesPerToken)", "kv.blocks": "\(plan.blocks)", "kv.block_size": "\(plan.blockSize)",
+                "kv.bytes": "\(plan.bytes)", "kv.full_context_sequences": "\(plan.fullContextSequences)",
+            ])
+            let engine = try InferenceEngine(model: loaded, configuration: EngineConfiguration(
+                threads: settings.threads, maxStepTokens: settings.maxStepTokens, maxRunning: settings.maxRunning,
+                maxWaiting: settings.maxWaiting, contextLength: context, cacheBlocks: plan.blocks,
+                blockSize: plan.blockSize, prefixCaching: !settings.noPrefixCache))
+            logger.info("model loaded", metadata: [
+                "model": "\(loaded.name)", "served_model_name": "\(settings.servedModelName)", "context": "\(context)",
+                "threads": "\(settings.threads)", "max_running": "\(settings.maxRunning)", "max_waiting": "\(settings.maxWaiting)",
+                "prefix_cache": "\(!settings.noPrefixCache)", "api_keys": "\(settings.apiKeys.count)",
+            ])
+            return engine
+        }
 
-        let server = InferenceServer(engine: engine, configuration: ServerConfiguration(
+        let server = InferenceServer(engine: .load(load), configuration: ServerConfiguration(
             host: settings.host, port: settings.port, servedModelName: settings.servedModelName, apiKeys: settings.apiKeys,
             maxBodyBytes: settings.maxBodyBytes, maxTokensCap: settings.maxTokensCap,
             gracePeriod: .milliseconds(Int(settings.gracePeriod * 1000)), logPrompts: settings.logPrompts,
             version: SkiffVersion.current), logger: logger)
         try await server.runService()
-        engine.shutdown()
         logger.info("stopped")
     }
 

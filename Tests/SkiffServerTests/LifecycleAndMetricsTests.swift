@@ -13,6 +13,43 @@ import Testing
         }
     }
 
+    @Test func probesAnswerWhileTheModelLoads() async throws {
+        let model = try TestModel.require()
+        let release = DispatchSemaphore(value: 0)
+        // The server owns (and at the end shuts down) what its loader returns: an engine of its own.
+        try await TestServer.with(source: .load {
+            release.wait()
+            return try TestModel.makeEngine(model, maxRunning: 2)
+        }, waitingUntilReady: false) { (server: TestServer) async throws in
+            #expect(try await server.get("/health").status == 200)
+            let ready = try await server.get("/ready")
+            #expect(ready.status == 503)
+            #expect(ready.body.contains("loading"))
+            let models = try await server.get("/v1/models")
+            #expect(models.status == 503)
+            #expect(models.header("retry-after") != nil)
+            #expect((models.json["error"] as? [String: Any])?["code"] as? String == "model_loading")
+            #expect(try await server.get("/metrics").body.contains("vllm:num_requests_waiting"))
+            release.signal()
+            try await server.waitUntilReady()
+            #expect(try await server.get("/v1/models").status == 200)
+        }
+    }
+
+    @Test func aLoaderThatFailsStopsTheServer() async throws {
+        struct Broken: Error {}
+        await #expect(throws: Broken.self) {
+            try await TestServer.with(source: .load { throw Broken() }, waitingUntilReady: false) { server in
+                // The HTTP server stops once the loader has failed: wait (bounded) for the refused connection.
+                for _ in 0 ..< 100 {
+                    guard (try? await server.get("/health", headers: [("Connection", "close")])) != nil else { return }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                Issue.record("the server still answers after its model failed to load")
+            }
+        }
+    }
+
     @Test func metricsExpositionHasVLLMNames() async throws {
         // An engine of its own: step sizes are drained from the engine by whichever server scrapes it.
         let engine = try TestModel.makeEngine(try TestModel.require(), maxRunning: 2, maxWaiting: 2)
@@ -127,7 +164,7 @@ import Testing
         metrics.observeTimeToFirstToken(0.003)
         metrics.observeTimeToFirstToken(0.5)
         metrics.observeTimeToFirstToken(10_000)
-        let text = metrics.exposition(engine: try TestModel.engine().currentStatistics, blockSize: 16)
+        let text = metrics.exposition(engine: (try TestModel.engine().currentStatistics, 16))
         #expect(text.contains("vllm:time_to_first_token_seconds_bucket{model_name=\"m\\\"x\",le=\"0.001\"} 0\n"))
         #expect(text.contains("vllm:time_to_first_token_seconds_bucket{model_name=\"m\\\"x\",le=\"0.005\"} 1\n"))
         #expect(text.contains("vllm:time_to_first_token_seconds_bucket{model_name=\"m\\\"x\",le=\"2560.0\"} 2\n"))

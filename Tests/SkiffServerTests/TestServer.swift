@@ -57,22 +57,33 @@ struct TestServer {
     /// Runs `body` against a new server over `engine`, then shuts the server down gracefully.
     static func with(engine: InferenceEngine? = nil, configure: (inout ServerConfiguration) -> Void = { _ in },
                      _ body: (TestServer) async throws -> Void) async throws {
-        let engine = try engine ?? TestModel.engine()
+        try await with(source: .running(engine ?? TestModel.engine()), configure: configure, body)
+    }
+
+    /// Runs `body` against a new server whose engine comes from `source`; with `waitingUntilReady` false,
+    /// `body` starts as soon as the server listens.
+    static func with(source: InferenceServer.EngineSource, waitingUntilReady: Bool = true,
+                     configure: (inout ServerConfiguration) -> Void = { _ in },
+                     _ body: (TestServer) async throws -> Void) async throws {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, servedModelName: servedName, version: "test")
         configure(&configuration)
         var logger = Logger(label: "test.server")
         logger.logLevel = .warning
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let server = InferenceServer(engine: engine, configuration: configuration, logger: logger) { port in
+        let server = InferenceServer(engine: source, configuration: configuration, logger: logger) { port in
             portContinuation.yield(port)
         }
         let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
+            tasks.addTask {
+                // A server that stops before it listens ends the wait for its port.
+                defer { portContinuation.finish() }
+                try await group.run()
+            }
             var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { return }
+            guard let port = await iterator.next() else { return try await tasks.waitForAll() }
             let testServer = TestServer(port: port, group: group)
-            try await testServer.waitUntilReady()
+            if waitingUntilReady { try await testServer.waitUntilReady() }
             do {
                 try await body(testServer)
             } catch {
