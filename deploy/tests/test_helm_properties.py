@@ -189,10 +189,10 @@ def test_ephemeral_cache_gives_each_pod_its_own_volume():
 def test_server_settings_use_the_servers_own_variables(all_sources):
     """Every SKIFF_* variable the chart sets is one the server or `skiff pull` reads."""
     spec = model_spec(render(None, ("model.server.apiKeySecret.name=k", "model.weights.tokenSecret.name=t",
-                                    "model.server.contextLength=4096")))
+                                    "model.server.contextLength=4096", "model.server.kvCacheBytes=2147483648")))
     names = set(env_of(spec["containers"][0])) | set(env_of(spec["initContainers"][0]))
     skiff_names = {n for n in names if n.startswith("SKIFF_")}
-    assert len(skiff_names) >= 12
+    assert len(skiff_names) >= 14
     for name in skiff_names:
         assert f'"{name}"' in all_sources, f"{name} is not read anywhere in Sources/"
     pull_source = (ROOT / "Sources/skiff/PullCommand.swift").read_text()
