@@ -104,6 +104,8 @@ def test_probes_and_grace_periods_line_up(profile):
     vllm = profile == "vllm"
     ready_path = "/health" if vllm else "/ready"
     assert server["startupProbe"]["httpGet"]["path"] == ready_path
+    service = one(render(profile), "Service", MODEL)
+    assert service["metadata"]["annotations"]["alb.ingress.kubernetes.io/healthcheck-path"] == ready_path
     assert server["readinessProbe"]["httpGet"]["path"] == ready_path
     assert server["livenessProbe"]["httpGet"]["path"] == "/health"
     startup = server["startupProbe"]
@@ -316,6 +318,7 @@ def test_inference_pool_selects_the_model_pods_and_picker_reads_skiff_metrics():
 def test_vllm_engine_keeps_the_same_service_and_autoscaling_wiring():
     skiff, vllm = render(), render("vllm")
     assert one(skiff, "Service", MODEL)["spec"] == one(vllm, "Service", MODEL)["spec"]
+    assert one(vllm, "Service", MODEL)["metadata"]["annotations"]["alb.ingress.kubernetes.io/healthcheck-path"] == "/health"
     assert one(skiff, "HorizontalPodAutoscaler", MODEL)["spec"] == one(vllm, "HorizontalPodAutoscaler", MODEL)["spec"]
     server = model_spec(vllm)["containers"][0]
     assert server["image"].startswith("vllm/vllm-openai:")
