@@ -64,26 +64,55 @@ def _get(url: str) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-@pytest.fixture(scope="module")
-def image():
-    """Builds the skiff image from deploy/container/Containerfile on the local bases."""
+def build_image(containerfile: Path, tag: str) -> str:
+    """Builds an image from one of the Containerfiles on the local bases."""
     for binary in ("podman", "runc", "debootstrap"):
         if not shutil.which(binary):
             pytest.fail(f"{binary} is missing: deploy/tests/install-tools.sh installs it (as root)")
     base = run([str(CONTAINER / "local-base.sh")], timeout=900)
     assert base.returncode == 0, base.stdout + base.stderr
-    # The toolchain and the package mirror are mounted, not copied; .build is kept between local
-    # runs under .tools/ (CI starts from a fresh clone, so it builds everything once).
+    # The toolchain and the package mirror are mounted, not copied. One .build under .tools/ serves
+    # both images (the chat build reuses the compiled dependencies) and later local runs; CI starts
+    # from a fresh clone, so it builds everything once.
     build_cache = ROOT / ".tools" / "container-build"
     build_cache.mkdir(parents=True, exist_ok=True)
-    build = run(["podman", "build", "--isolation", "chroot", "-f", str(CONTAINER / "Containerfile"),
+    build = run(["podman", "build", "--isolation", "chroot", "-f", str(containerfile),
                  "--ignorefile", str(CONTAINER / "Containerfile.dockerignore"),
                  "--build-arg", "BUILDER_IMAGE=localhost/swift-build-base:bookworm",
                  "--build-arg", "RUNTIME_IMAGE=localhost/debian:bookworm",
                  "--volume", "/opt/swift:/opt/swift:ro", "--volume", "/opt/swift-packages:/opt/swift-packages:ro",
-                 "--volume", f"{build_cache}:/src/.build", "-t", IMAGE, str(ROOT)], timeout=3000)
+                 "--volume", f"{build_cache}:/src/.build", "-t", tag, str(ROOT)], timeout=3000)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-    return IMAGE
+    return tag
+
+
+def wait_ready(base: str, container: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    status = None
+    while time.monotonic() < deadline:
+        try:
+            status, _ = _get(base + "/ready")
+        except (urllib.error.URLError, ConnectionError, OSError):
+            status = None
+        if status == 200:
+            return
+        time.sleep(1)
+    logs = run(["podman", "logs", container]).stderr[-3000:]
+    pytest.fail(f"{base}/ready never answered 200 (last: {status}); logs:\n{logs}")
+
+
+@pytest.fixture(scope="module")
+def image():
+    """The skiff image from deploy/container/Containerfile."""
+    return build_image(CONTAINER / "Containerfile", IMAGE)
+
+
+@pytest.fixture(scope="module")
+def chat_image():
+    """The skiff-chat image, once the package has the skiff-chat product (issue 7)."""
+    if '.executable(name: "skiff-chat"' not in (ROOT / "Package.swift").read_text():
+        pytest.skip("Package.swift has no skiff-chat product yet (issue 7); Containerfile.chat is only linted")
+    return build_image(CONTAINER / "Containerfile.chat", "localhost/skiff-chat:deploy-test")
 
 
 def test_image_runs_as_non_root_and_holds_no_weights(image):
@@ -130,18 +159,7 @@ def test_image_serves_ready_and_a_chat_completion(image):
     assert started.returncode == 0, started.stdout + started.stderr
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        status = None
-        while time.monotonic() < deadline:
-            try:
-                status, _ = _get(base + "/ready")
-            except (urllib.error.URLError, ConnectionError, OSError):
-                status = None
-            if status == 200:
-                break
-            time.sleep(1)
-        logs = run(["podman", "logs", name]).stderr[-3000:]
-        assert status == 200, f"/ready never answered 200 (last: {status}); logs:\n{logs}"
+        wait_ready(base, name, 180)
         assert _get(base + "/health")[0] == 200
         body = json.dumps({"model": "SmolLM2-135M-Instruct.Q4_1", "max_tokens": 8, "temperature": 0,
                            "messages": [{"role": "user", "content": "What is the capital of France?"}]}).encode()
@@ -155,5 +173,22 @@ def test_image_serves_ready_and_a_chat_completion(image):
         assert answer["usage"]["completion_tokens"] >= 1
         process_user = run(["podman", "exec", name, "/usr/bin/id", "-u"])
         assert process_user.stdout.strip() == "10001"
+    finally:
+        run(["podman", "rm", "-f", "-t", "5", name])
+
+
+def test_chat_image_runs_as_non_root_on_a_read_only_root(chat_image):
+    config = json.loads(run(["podman", "image", "inspect", chat_image]).stdout)[0]["Config"]
+    assert config["User"] == "10001:10001"
+    port = _free_port()
+    name = f"skiff-chat-deploy-test-{port}"
+    started = run([*PODMAN_RUN, "-d", "--name", name, "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
+                   "--security-opt", "no-new-privileges", "-e", "SKIFF_CHAT_DATABASE=sqlite:///tmp/chat.db",
+                   "-e", "SKIFF_CHAT_LLM_URL=http://127.0.0.1:9/v1", "-p", f"127.0.0.1:{port}:8081", chat_image])
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", name, 60)
+        assert _get(f"http://127.0.0.1:{port}/health")[0] == 200
+        assert run(["podman", "exec", name, "/usr/bin/id", "-u"]).stdout.strip() == "10001"
     finally:
         run(["podman", "rm", "-f", "-t", "5", name])
