@@ -44,18 +44,19 @@ def helm_args(profile: str | None, sets: tuple[str, ...] = ()) -> list[str]:
 
 
 @functools.lru_cache(maxsize=None)
-def render_text(profile: str | None = None, sets: tuple[str, ...] = (), namespace: str = "skiff") -> str:
+def render_text(profile: str | None = None, sets: tuple[str, ...] = (), namespace: str = "skiff",
+                release: str = "rel") -> str:
     """`helm template` of the chart with a profile and --set overrides; fails the test on error."""
-    result = run([tool("helm"), "template", "rel", str(CHART), "--namespace", namespace]
+    result = run([tool("helm"), "template", release, str(CHART), "--namespace", namespace]
                  + helm_args(profile, sets))
     if result.returncode != 0:
         pytest.fail(f"helm template failed for profile {profile} {sets}:\n{result.stderr}")
     return result.stdout
 
 
-def render(profile: str | None = None, sets: tuple[str, ...] = ()) -> list[dict]:
+def render(profile: str | None = None, sets: tuple[str, ...] = (), release: str = "rel") -> list[dict]:
     """The rendered manifests as dicts."""
-    return [d for d in yaml.safe_load_all(render_text(profile, sets)) if d]
+    return [d for d in yaml.safe_load_all(render_text(profile, sets, release=release)) if d]
 
 
 def render_error(profile: str | None = None, sets: tuple[str, ...] = ()) -> str:

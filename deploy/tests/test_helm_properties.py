@@ -336,3 +336,18 @@ def test_images_pin_by_digest_when_given():
     spec = model_spec(render(None, (f"model.image.digest={digest}",)))
     assert spec["containers"][0]["image"] == f"skiff@{digest}"
     assert spec["initContainers"][0]["image"] == f"skiff@{digest}"
+
+
+def test_names_the_docs_and_terraform_use_exist_for_a_release_named_skiff():
+    """docs/deploy.md and the Terraform name resources of the release `skiff` in namespace skiff."""
+    docs = render(release="skiff")
+    for kind, name in [("Deployment", "skiff-model"), ("Service", "skiff-model"), ("Deployment", "skiff-chat"),
+                       ("Ingress", "skiff"), ("HorizontalPodAutoscaler", "skiff-model"),
+                       ("ConfigMap", "skiff-prometheus-adapter-rules")]:
+        one(docs, kind, name)
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    for reference in ("deploy/skiff-model", "svc/skiff-model", "get ingress skiff", "hpa skiff-model"):
+        assert reference in guide
+    terraform = (ROOT / "deploy" / "terraform" / "eks" / "main.tf").read_text()
+    assert 'existing = "skiff-prometheus-adapter-rules"' in terraform
+    assert 'name      = "skiff"' in terraform

@@ -230,9 +230,8 @@ def test_terraform_and_chart_agree_on_names(root, cluster):
     assert first(secret["metadata"])["name"] == values["chat"]["databaseSecret"]["name"]
     assert values["chat"]["databaseSecret"]["key"] in secret["data"]
     adapter = blocks(root, "resource", "helm_release")["prometheus_adapter"]
-    rules_map = [d for d in render() if d["kind"] == "ConfigMap"][0]
-    rendered_name = rules_map["metadata"]["name"].replace("rel-skiff", "skiff")  # release "skiff"
-    assert f'existing = "{rendered_name}"' in adapter["values"][0] or rendered_name in str(adapter["values"])
+    rules_map = [d for d in render(release="skiff") if d["kind"] == "ConfigMap"][0]
+    assert f"'existing': '{rules_map['metadata']['name']}'" in adapter["values"][0]
     assert rules_map["metadata"]["namespace"] == adapter["namespace"]
 
 
