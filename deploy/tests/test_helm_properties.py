@@ -313,6 +313,11 @@ def test_inference_pool_selects_the_model_pods_and_picker_reads_skiff_metrics():
     assert "--total-queued-requests-metric=vllm:num_requests_waiting" in args
     assert "--kv-cache-usage-percentage-metric=vllm:kv_cache_usage_perc" in args
     assert "--pool-name=rel-skiff-pool" in args
+    assert not find(docs, "HTTPRoute")
+    routed = render(None, ("inferencePool.enabled=true", "inferencePool.httpRoute.enabled=true"))
+    route = one(routed, "HTTPRoute", "rel-skiff-pool")
+    assert route["spec"]["rules"][0]["backendRefs"] == [
+        {"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": "rel-skiff-pool"}]
 
 
 def test_vllm_engine_keeps_the_same_service_and_autoscaling_wiring():

@@ -11,13 +11,13 @@ from conftest import CHART, PROFILE_NAMES, ROOT, helm_args, render_error, render
 KUBERNETES_VERSIONS = ["1.30", "1.34"]
 
 # Everything optional switched on at once, so every template is checked by the tools.
-EVERYTHING = ("inferencePool.enabled=true", "ingress.modelAPI.enabled=true",
+EVERYTHING = ("inferencePool.enabled=true", "inferencePool.httpRoute.enabled=true", "ingress.modelAPI.enabled=true",
               "monitoring.serviceMonitor.enabled=true", "resourceQuota.enabled=true",
               "model.server.apiKeySecret.name=skiff-api-keys", "model.weights.tokenSecret.name=hf")
 
 # Kinds from CRDs that kubernetes-validate has no schema for; their key fields are asserted in
 # test_helm_properties.py instead.
-CRD_KINDS = {"InferencePool", "ServiceMonitor", "ScaledObject"}
+CRD_KINDS = {"InferencePool", "HTTPRoute", "ServiceMonitor", "ScaledObject"}
 
 
 @pytest.mark.parametrize("profile", PROFILE_NAMES)
