@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
+import yaml
 
 from conftest import CHART, PROFILE_NAMES, ROOT, helm_args, render_error, render_text, run, tool
 
@@ -86,3 +89,24 @@ def test_trivy_no_high_or_critical(tmp_path):
     result = run([tool("trivy"), "config", "--skip-check-update", "--disable-telemetry", "--skip-version-check",
                   "--quiet", "--severity", "HIGH,CRITICAL", "--exit-code", "1", str(manifest)])
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("profile, caveat", [(None, True), ("vllm", False), ("cpu-only", False)])
+def test_install_notes_render(profile, caveat, tmp_path):
+    """NOTES.txt only renders on install (which needs a cluster), so render it as a ConfigMap."""
+    chart = tmp_path / "skiff"
+    shutil.copytree(CHART, chart)
+    notes = (chart / "templates" / "NOTES.txt").read_text()
+    (chart / "templates" / "NOTES.txt").unlink()
+    (chart / "templates" / "_notes_check.tpl").write_text('{{- define "notes-check" -}}\n' + notes + "\n{{- end -}}\n")
+    (chart / "templates" / "notes-check.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes-check\ndata:\n"
+        '  notes: {{ include "notes-check" . | quote }}\n')
+    result = run([tool("helm"), "template", "skiff", str(chart), "--namespace", "skiff",
+                  "--show-only", "templates/notes-check.yaml"] + helm_args(profile))
+    assert result.returncode == 0, result.stderr
+    text = yaml.safe_load(result.stdout)["data"]["notes"]
+    assert "http://skiff-model.skiff.svc:8080/v1" in text
+    assert ("kubectl -n skiff logs deploy/skiff-model -c pull-weights -f" in text) == (profile != "vllm")
+    assert "kubectl -n skiff logs deploy/skiff-model -c model -f" in text
+    assert ("computes on the CPU today" in text) == caveat
