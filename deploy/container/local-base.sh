@@ -4,7 +4,8 @@
 #   localhost/swift-build-base:bookworm    that plus what a Swift toolchain needs to link; the
 #                                          toolchain itself is mounted at build time (--volume)
 # Elsewhere, use the public images instead (the Containerfiles' defaults).
-# Needs root, debootstrap and podman. Idempotent: an image already present is kept.
+# Needs root, debootstrap and podman. The Debian base is made once; the build base is rebuilt from
+# its Containerfile each time (podman's layer cache makes that instant when nothing changed).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
@@ -17,7 +18,5 @@ if ! podman image exists localhost/debian:bookworm; then
     tar -C "$rootfs" -c . | podman import --change 'CMD ["/bin/bash"]' - localhost/debian:bookworm >/dev/null
 fi
 
-if ! podman image exists localhost/swift-build-base:bookworm; then
-    podman build --isolation chroot --quiet -t localhost/swift-build-base:bookworm \
-        -f "$here/swift-build-base.Containerfile" "$here" >/dev/null
-fi
+podman build --isolation chroot --quiet -t localhost/swift-build-base:bookworm \
+    -f "$here/swift-build-base.Containerfile" "$here" >/dev/null
