@@ -1,10 +1,12 @@
 # The two set-up commands of the README.
 #   make run   fetch the default model if absent, build in release mode, serve it on 127.0.0.1:8080
 #   make test  build, fetch the models the tests use if absent (the default model and Gemma 3 270M for
-#              its SentencePiece tokenizer), run every test
+#              its SentencePiece tokenizer), run every test, then the deploy checks
+#   make test-deploy  the deploy checks alone (Helm chart, Terraform, container image; tools install
+#              themselves under .tools/)
 SWIFT ?= swift
 
-.PHONY: run test
+.PHONY: run test test-deploy
 
 run:
 	$(SWIFT) build -c release --product skiff
@@ -16,3 +18,7 @@ test:
 	"$$($(SWIFT) build --show-bin-path)/skiff" pull --quiet
 	"$$($(SWIFT) build --show-bin-path)/skiff" pull gemma-3-270m --quiet
 	$(SWIFT) test --skip-build
+	$(MAKE) test-deploy
+
+test-deploy:
+	deploy/tests/run.sh

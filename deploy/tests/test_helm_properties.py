@@ -1,0 +1,358 @@
+"""Properties of the rendered chart that the architecture depends on, per profile."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from conftest import PROFILE_NAMES, ROOT, env_of, find, one, pod_specs, render
+
+MODEL = "rel-skiff-model"
+CHAT = "rel-skiff-chat"
+GPU_TAINT_KEY = "nvidia.com/gpu"
+GPU_PROFILES = {None: "nvidia.com/gpu", "vllm": "nvidia.com/gpu", "keda": "nvidia.com/gpu",
+                "mig": "nvidia.com/mig-1g.10gb", "time-sliced": "nvidia.com/gpu.shared"}
+EVERYTHING = ("inferencePool.enabled=true", "ingress.modelAPI.enabled=true",
+              "monitoring.serviceMonitor.enabled=true")
+
+
+def model_spec(docs):
+    return one(docs, "Deployment", MODEL)["spec"]["template"]["spec"]
+
+
+def tolerates_gpu_taint(spec) -> bool:
+    return any(t.get("key") == GPU_TAINT_KEY or (t.get("operator") == "Exists" and "key" not in t)
+               for t in spec.get("tolerations", []))
+
+
+def gpu_resources(container) -> dict:
+    res = container.get("resources", {})
+    return {k: v for part in ("requests", "limits") for k, v in res.get(part, {}).items()
+            if k.startswith("nvidia.com/")}
+
+
+def test_every_profile_is_covered():
+    assert set(PROFILE_NAMES) == set(GPU_PROFILES) | {"cpu-only"}
+
+
+@pytest.mark.parametrize("profile", sorted(GPU_PROFILES, key=str))
+def test_gpu_pods_select_gpu_nodes_tolerate_taint_and_request_the_gpu(profile):
+    spec = model_spec(render(profile))
+    assert spec["nodeSelector"] == {"role": "gpu-nodes"}
+    assert {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"} in spec["tolerations"]
+    server = spec["containers"][0]
+    resource = GPU_PROFILES[profile]
+    assert server["resources"]["requests"][resource] == 1
+    assert server["resources"]["limits"][resource] == 1
+    assert set(gpu_resources(server)) == {resource}, "exactly one GPU resource name, in requests and limits"
+
+
+def test_gpu_count_is_configurable_and_vllm_shards_over_it():
+    spec = model_spec(render("vllm", ("model.gpu.count=4",)))
+    server = spec["containers"][0]
+    assert server["resources"]["limits"]["nvidia.com/gpu"] == 4
+    assert "--tensor-parallel-size=4" in server["args"]
+
+
+def test_cpu_only_profile_has_no_gpu_request_and_no_gpu_toleration():
+    docs = render("cpu-only")
+    spec = model_spec(docs)
+    assert not tolerates_gpu_taint(spec)
+    assert spec.get("nodeSelector") == {"role": "app-nodes"}
+    assert "nvidia.com" not in yaml.safe_dump(docs)
+
+
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
+def test_only_gpu_model_pods_tolerate_the_gpu_taint_or_request_gpus(profile):
+    docs = render(profile, EVERYTHING)
+    for name, spec in pod_specs(docs):
+        gpu_pod = name == MODEL and profile != "cpu-only"
+        containers = spec["containers"] + spec.get("initContainers", [])
+        requests_gpu = any(gpu_resources(c) for c in containers)
+        assert tolerates_gpu_taint(spec) == gpu_pod, name
+        assert requests_gpu == gpu_pod, name
+
+
+def test_chat_tier_runs_on_app_nodes_with_database_url_from_a_secret():
+    docs = render()
+    spec = one(docs, "Deployment", CHAT)["spec"]["template"]["spec"]
+    assert spec["nodeSelector"] == {"role": "app-nodes"}
+    env = env_of(spec["containers"][0])
+    assert env["SKIFF_CHAT_DATABASE"]["valueFrom"]["secretKeyRef"] == {"name": "skiff-chat-database", "key": "url"}
+    assert "value" not in env["SKIFF_CHAT_DATABASE"]
+    service = one(docs, "Service", MODEL)
+    assert env["SKIFF_CHAT_LLM_URL"]["value"] == f"http://{MODEL}.skiff.svc:{service['spec']['ports'][0]['port']}/v1"
+    assert env["SKIFF_CHAT_PORT"]["value"] == "8081"
+    for kind in ("Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"):
+        assert find(docs, kind, CHAT), f"chat tier lacks its {kind}"
+    hpa = one(docs, "HorizontalPodAutoscaler", CHAT)
+    assert hpa["spec"]["scaleTargetRef"]["name"] == CHAT
+    assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+
+
+def test_chat_tier_can_be_turned_off():
+    docs = render(None, ("chat.enabled=false", "ingress.modelAPI.enabled=true"))
+    assert not [d for d in docs if d["metadata"]["name"].startswith(CHAT)]
+
+
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
+def test_probes_and_grace_periods_line_up(profile):
+    spec = model_spec(render(profile))
+    server = spec["containers"][0]
+    vllm = profile == "vllm"
+    ready_path = "/health" if vllm else "/ready"
+    assert server["startupProbe"]["httpGet"]["path"] == ready_path
+    service = one(render(profile), "Service", MODEL)
+    assert service["metadata"]["annotations"]["alb.ingress.kubernetes.io/healthcheck-path"] == ready_path
+    assert server["readinessProbe"]["httpGet"]["path"] == ready_path
+    assert server["livenessProbe"]["httpGet"]["path"] == "/health"
+    startup = server["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 900, "startup budget shorter than configured"
+    live = server["livenessProbe"]
+    assert live["periodSeconds"] * live["failureThreshold"] >= 60, "liveness would restart a busy server too soon"
+    pre_stop = server["lifecycle"]["preStop"]["sleep"]["seconds"]
+    drain = 30 if vllm else float(env_of(server)["SKIFF_GRACE_PERIOD"]["value"])
+    assert spec["terminationGracePeriodSeconds"] >= pre_stop + drain + 1
+    assert pre_stop >= 5, "load balancers need a moment to stop sending before SIGTERM"
+
+
+def test_grace_period_follows_the_server_setting():
+    spec = model_spec(render(None, ("model.server.gracePeriodSeconds=120",)))
+    server = spec["containers"][0]
+    assert env_of(server)["SKIFF_GRACE_PERIOD"]["value"] == "120"
+    assert spec["terminationGracePeriodSeconds"] == 10 + 120 + 5
+
+
+def test_startup_budget_is_configurable():
+    server = model_spec(render(None, ("model.probes.startupBudgetSeconds=3600",)))["containers"][0]
+    assert server["startupProbe"]["periodSeconds"] * server["startupProbe"]["failureThreshold"] >= 3600
+
+
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
+def test_pod_security(profile):
+    for name, spec in pod_specs(render(profile, EVERYTHING)):
+        assert spec["securityContext"]["runAsNonRoot"] is True, name
+        assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", name
+        for c in spec["containers"] + spec.get("initContainers", []):
+            sc = c["securityContext"]
+            assert sc["readOnlyRootFilesystem"] is True, (name, c["name"])
+            assert sc["allowPrivilegeEscalation"] is False, (name, c["name"])
+            assert sc["capabilities"]["drop"] == ["ALL"], (name, c["name"])
+            assert sc.get("privileged", False) is False
+            assert sc["runAsUser"] >= 10000
+
+
+def test_weights_come_from_the_cache_volume_not_the_image():
+    docs = render()
+    spec = model_spec(docs)
+    init = {c["name"]: c for c in spec["initContainers"]}["pull-weights"]
+    assert init["args"][:2] == ["pull", "smollm2-135m-instruct"]
+    assert "--model-dir=/models" in init["args"]
+    server = spec["containers"][0]
+    assert env_of(server)["SKIFF_MODEL_DIR"]["value"] == "/models"
+    mounts = {m["mountPath"]: m for m in server["volumeMounts"]}
+    assert mounts["/models"]["readOnly"] is True, "the server never writes the cache"
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    claim = volumes[mounts["/models"]["name"]]["persistentVolumeClaim"]["claimName"]
+    pvc = one(docs, "PersistentVolumeClaim", claim)
+    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert pvc["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+
+
+def test_pull_takes_url_sha256_and_token_from_values_and_secret():
+    sha = "ab" * 32
+    spec = model_spec(render(None, (
+        "model.weights.source=https://example.org/m.gguf", f"model.weights.sha256={sha}",
+        "model.weights.fileName=m.gguf", "model.weights.tokenSecret.name=hub-token")))
+    init = spec["initContainers"][0]
+    assert init["args"][1] == "https://example.org/m.gguf"
+    assert f"--sha256={sha}" in init["args"] and "--name=m.gguf" in init["args"]
+    assert env_of(init)["SKIFF_PULL_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "hub-token", "key": "token"}
+    assert env_of(spec["containers"][0])["SKIFF_MODEL"]["value"] == "m.gguf"
+
+
+def test_existing_claim_replaces_the_created_one():
+    docs = render(None, ("model.cache.existingClaim=shared-models",))
+    assert not find(docs, "PersistentVolumeClaim")
+    volumes = {v["name"]: v for v in model_spec(docs)["volumes"]}
+    assert volumes["model-cache"]["persistentVolumeClaim"]["claimName"] == "shared-models"
+
+
+def test_ephemeral_cache_gives_each_pod_its_own_volume():
+    docs = render(None, ("model.cache.ephemeral=true", "model.cache.storageClassName=gp3"))
+    assert not find(docs, "PersistentVolumeClaim")
+    volumes = {v["name"]: v for v in model_spec(docs)["volumes"]}
+    template = volumes["model-cache"]["ephemeral"]["volumeClaimTemplate"]["spec"]
+    assert template["accessModes"] == ["ReadWriteOnce"] and template["storageClassName"] == "gp3"
+
+
+def test_server_settings_use_the_servers_own_variables(all_sources):
+    """Every SKIFF_* variable the chart sets is one the server or `skiff pull` reads."""
+    spec = model_spec(render(None, ("model.server.apiKeySecret.name=k", "model.weights.tokenSecret.name=t",
+                                    "model.server.contextLength=4096", "model.server.kvCacheBytes=2147483648")))
+    names = set(env_of(spec["containers"][0])) | set(env_of(spec["initContainers"][0]))
+    skiff_names = {n for n in names if n.startswith("SKIFF_")}
+    assert len(skiff_names) >= 14
+    for name in skiff_names:
+        assert f'"{name}"' in all_sources, f"{name} is not read anywhere in Sources/"
+    pull_source = (ROOT / "Sources/skiff/PullCommand.swift").read_text()
+    for option in ("modelDir", "member", "name"):
+        assert f"var {option}:" in pull_source
+    assert 'customLong("sha256")' in pull_source
+
+
+def _metric_names_in(text: str) -> set[str]:
+    return set(re.findall(r"vllm:[a-z_]+", text))
+
+
+def test_autoscaling_metrics_are_ones_skiff_exports():
+    served = _metric_names_in((ROOT / "Sources/SkiffServer/Metrics.swift").read_text())
+    assert "vllm:num_requests_waiting" in served
+    for profile in (None, "keda"):
+        text = yaml.safe_dump_all(render(profile, EVERYTHING))
+        used = _metric_names_in(text)
+        assert used and used <= served, f"chart uses metrics Skiff does not export: {used - served}"
+
+
+def test_hpa_scales_on_queue_depth_through_the_adapter_rules():
+    docs = render()
+    hpa = one(docs, "HorizontalPodAutoscaler", MODEL)
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": MODEL}
+    metric = hpa["spec"]["metrics"][0]
+    assert metric["type"] == "Pods"
+    assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+    behavior = hpa["spec"]["behavior"]
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] >= 300, "cooldown too short for slow-starting pods"
+    assert behavior["scaleUp"]["policies"][0]["type"] == "Pods"
+    config = yaml.safe_load(one(docs, "ConfigMap", "rel-skiff-prometheus-adapter-rules")["data"]["config.yaml"])
+    exposed = {r["name"]["as"]: r["seriesQuery"] for r in config["rules"]}
+    assert exposed[metric["pods"]["metric"]["name"]].startswith("vllm:num_requests_waiting{")
+    assert "replicas" not in one(docs, "Deployment", MODEL)["spec"], "the autoscaler owns the replica count"
+
+
+def test_keda_mode_renders_a_scaled_object_instead_of_the_hpa():
+    docs = render("keda")
+    assert not find(docs, "HorizontalPodAutoscaler", MODEL)
+    assert not find(docs, "ConfigMap", "rel-skiff-prometheus-adapter-rules")
+    scaled = one(docs, "ScaledObject", MODEL)
+    assert scaled["spec"]["scaleTargetRef"]["name"] == MODEL
+    trigger = scaled["spec"]["triggers"][0]
+    assert trigger["type"] == "prometheus"
+    assert 'vllm:num_requests_waiting{namespace="skiff"' in trigger["metadata"]["query"]
+    assert scaled["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= 300
+    assert one(docs, "ServiceMonitor", MODEL)["spec"]["endpoints"][0]["path"] == "/metrics"
+
+
+def test_autoscaling_off_uses_the_replica_count():
+    docs = render(None, ("autoscaling.enabled=false", "model.replicaCount=1"))
+    assert one(docs, "Deployment", MODEL)["spec"]["replicas"] == 1
+    assert not find(docs, "HorizontalPodAutoscaler", MODEL)
+
+
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
+def test_disruption_budgets_and_spread_select_the_right_pods(profile):
+    docs = render(profile)
+    for name in (MODEL, CHAT):
+        labels = one(docs, "Deployment", name)["spec"]["template"]["metadata"]["labels"]
+        pdb = one(docs, "PodDisruptionBudget", name)
+        assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+        spec = one(docs, "Deployment", name)["spec"]["template"]["spec"]
+        keys = {c["topologyKey"] for c in spec["topologySpreadConstraints"]}
+        assert keys == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}
+        for c in spec["topologySpreadConstraints"]:
+            assert c["labelSelector"]["matchLabels"].items() <= labels.items()
+
+
+def test_scrape_annotations_point_at_metrics():
+    for name in (MODEL, CHAT):
+        annotations = one(render(), "Deployment", name)["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true" and annotations["prometheus.io/path"] == "/metrics"
+
+
+def test_network_policy_admits_only_chat_gateway_and_prometheus():
+    docs = render(None, ("inferencePool.enabled=true",))
+    policy = one(docs, "NetworkPolicy", MODEL)
+    assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    peers = [p for rule in policy["spec"]["ingress"] for p in rule["from"]]
+    components = {p["podSelector"]["matchLabels"].get("app.kubernetes.io/component")
+                  for p in peers if "podSelector" in p and "namespaceSelector" not in p}
+    assert components == {"chat", "epp"}
+    assert any("namespaceSelector" in p for p in peers), "Prometheus must be able to scrape"
+    assert not any("ipBlock" in p for p in peers), "the load balancer may not reach /v1 unless exposed"
+    exposed = one(render(None, ("ingress.modelAPI.enabled=true",)), "NetworkPolicy", MODEL)
+    assert any("ipBlock" in p for rule in exposed["spec"]["ingress"] for p in rule["from"])
+    chat = one(docs, "NetworkPolicy", CHAT)
+    egress_ports = {p["port"] for rule in chat["spec"]["egress"] for p in rule["ports"]}
+    assert egress_ports == {53, 8080, 5432}
+
+
+def test_ingress_sends_root_to_chat_and_v1_to_the_model_when_enabled():
+    def routes(docs):
+        ingress = one(docs, "Ingress", "rel-skiff")
+        assert ingress["spec"]["ingressClassName"] == "alb"
+        assert ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/target-type"] == "ip"
+        return {p["path"]: p["backend"]["service"]["name"] for p in ingress["spec"]["rules"][0]["http"]["paths"]}
+    assert routes(render()) == {"/": CHAT}
+    assert routes(render(None, ("ingress.modelAPI.enabled=true",))) == {"/": CHAT, "/v1": MODEL}
+    https = one(render(None, ("ingress.certificateArn=arn:aws:acm:eu-west-1:123456789012:certificate/x",)),
+                "Ingress", "rel-skiff")["metadata"]["annotations"]
+    assert https["alb.ingress.kubernetes.io/ssl-redirect"] == "443"
+
+
+def test_inference_pool_selects_the_model_pods_and_picker_reads_skiff_metrics():
+    docs = render(None, ("inferencePool.enabled=true",))
+    pool = one(docs, "InferencePool", "rel-skiff-pool")
+    labels = one(docs, "Deployment", MODEL)["spec"]["template"]["metadata"]["labels"]
+    assert pool["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert pool["spec"]["targetPorts"] == [{"number": 8080}]
+    assert pool["spec"]["endpointPickerRef"]["name"] == "rel-skiff-epp"
+    args = one(docs, "Deployment", "rel-skiff-epp")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--total-queued-requests-metric=vllm:num_requests_waiting" in args
+    assert "--kv-cache-usage-percentage-metric=vllm:kv_cache_usage_perc" in args
+    assert "--pool-name=rel-skiff-pool" in args
+    assert not find(docs, "HTTPRoute")
+    routed = render(None, ("inferencePool.enabled=true", "inferencePool.httpRoute.enabled=true"))
+    route = one(routed, "HTTPRoute", "rel-skiff-pool")
+    assert route["spec"]["rules"][0]["backendRefs"] == [
+        {"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": "rel-skiff-pool"}]
+
+
+def test_vllm_engine_keeps_the_same_service_and_autoscaling_wiring():
+    skiff, vllm = render(), render("vllm")
+    assert one(skiff, "Service", MODEL)["spec"] == one(vllm, "Service", MODEL)["spec"]
+    assert one(vllm, "Service", MODEL)["metadata"]["annotations"]["alb.ingress.kubernetes.io/healthcheck-path"] == "/health"
+    assert one(skiff, "HorizontalPodAutoscaler", MODEL)["spec"] == one(vllm, "HorizontalPodAutoscaler", MODEL)["spec"]
+    server = model_spec(vllm)["containers"][0]
+    assert server["image"].startswith("vllm/vllm-openai:")
+    assert server["ports"] == model_spec(skiff)["containers"][0]["ports"]
+    assert "--served-model-name=qwen2.5-1.5b-instruct" in server["args"]
+
+
+def test_resource_quota_caps_the_selected_gpu_resource():
+    quota = one(render("mig"), "ResourceQuota", "rel-skiff-quota")
+    assert quota["spec"]["hard"]["requests.nvidia.com/mig-1g.10gb"] == "7"
+
+
+def test_images_pin_by_digest_when_given():
+    digest = "sha256:" + "0" * 64
+    spec = model_spec(render(None, (f"model.image.digest={digest}",)))
+    assert spec["containers"][0]["image"] == f"skiff@{digest}"
+    assert spec["initContainers"][0]["image"] == f"skiff@{digest}"
+
+
+def test_names_the_docs_and_terraform_use_exist_for_a_release_named_skiff():
+    """docs/deploy.md and the Terraform name resources of the release `skiff` in namespace skiff."""
+    docs = render(release="skiff")
+    for kind, name in [("Deployment", "skiff-model"), ("Service", "skiff-model"), ("Deployment", "skiff-chat"),
+                       ("Ingress", "skiff"), ("HorizontalPodAutoscaler", "skiff-model"),
+                       ("ConfigMap", "skiff-prometheus-adapter-rules")]:
+        one(docs, kind, name)
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    for reference in ("deploy/skiff-model", "svc/skiff-model", "get ingress skiff", "hpa skiff-model"):
+        assert reference in guide
+    terraform = (ROOT / "deploy" / "terraform" / "eks" / "main.tf").read_text()
+    assert 'existing = "skiff-prometheus-adapter-rules"' in terraform
+    assert 'name      = "skiff"' in terraform
