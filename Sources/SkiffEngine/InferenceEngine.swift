@@ -218,8 +218,13 @@ public final class InferenceEngine: Sendable {
         return stream
     }
 
-    /// The current state and counters.
-    public var currentStatistics: EngineStatistics { statistics.withLock { $0 } }
+    /// The current state and counters; requests handed in but not yet taken by the engine thread count as waiting.
+    public var currentStatistics: EngineStatistics {
+        let arriving = inbox.withLock { $0.arrivals.count }
+        var current = statistics.withLock { $0 }
+        current.waitingRequests += arriving
+        return current
+    }
 
     /// Removes and returns the step sizes recorded since the last call.
     public func drainStepTokens() -> [Int] {
