@@ -1,5 +1,3 @@
-import Foundation
-
 /// What sizing needs to know about a model: its layer geometry and parameter counts, never its weights.
 ///
 /// Read from a GGUF file's metadata and tensor table (`init(gguf:)`) or from a Hugging Face `config.json`
@@ -76,16 +74,6 @@ public struct ModelShape: Sendable, Equatable {
             throw SizingError(.invalidOption, "a config.json does not say how its weights are stored; pass --precision bf16|fp16|fp8|int8|int4")
         }
         return storedWeightsBytes
-    }
-
-    /// Bytes of the weights read per decoded token by a batch of `sequences`: all dense weights, and the
-    /// share of expert weights the batch is expected to touch (with k of E experts chosen per token,
-    /// independently, the expected share is 1 − (1 − k/E)^sequences).
-    func weightsBytesRead(totalWeightsBytes: Int, sequences: Int) -> Double {
-        guard let experts, parameterCount > 0 else { return Double(totalWeightsBytes) }
-        let expertShare = Double(experts.parameterCount) / Double(parameterCount)
-        let touched = 1 - pow(1 - Double(experts.activePerToken) / Double(experts.count), Double(max(sequences, 1)))
-        return Double(totalWeightsBytes) * ((1 - expertShare) + expertShare * touched)
     }
 }
 
