@@ -244,6 +244,14 @@ public struct CapacityPlanner: Sendable {
             priceDate: instance == nil ? nil : r.catalog.priceDate)
     }
 
+    /// The step-time model of a replica of `plan` (what `skiff simulate` runs its replicas with).
+    public static func stepTimeModel(for r: Request, plan: CapacityPlan) -> StepTimeModel {
+        let cache = CacheAccounting(model: r.model, precision: r.cachePrecision, boundsSlidingWindows: !r.hardware.isCPU)
+        let memory = memoryPlan(r, weights: plan.weightsBytes, cache: cache, memoryBytes: r.hardware.memoryBytes, tp: plan.tensorParallel,
+                                pp: plan.pipelineStages)
+        return stepTimeModel(r, memory: memory, weights: plan.weightsBytes, cache: cache)
+    }
+
     /// The step-time model of one replica: measured figures on `cpu`, else the roofline of its GPUs (a
     /// tensor-parallel group works together; pipeline stages add memory, not speed, for one step).
     static func stepTimeModel(_ r: Request, memory: MemoryPlan, weights: Int, cache: CacheAccounting) -> StepTimeModel {

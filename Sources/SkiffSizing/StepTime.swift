@@ -32,8 +32,8 @@ public enum StepTimeModel: Sendable, Equatable {
     /// does 2 × active parameters FLOPs per token plus attention; it takes the longer of memory and compute
     /// time at the stated efficiencies, plus a fixed launch cost.
     case roofline(Roofline)
-    /// Figures fitted to measurements (`skiff bench` on a CPU):
-    /// seconds = fixed + perToken × tokens + perSequence × sequences + perAttended × attended positions.
+    /// Figures fitted to measurements on a CPU: a fixed cost, per token, per decoding sequence and per
+    /// attended position (prompt and decode apart).
     case fitted(FittedStepTime)
 
     /// Seconds the step takes.
@@ -89,26 +89,30 @@ public struct Roofline: Sendable, Equatable, Codable {
 
 /// Step-time figures fitted to measurements.
 public struct FittedStepTime: Sendable, Equatable, Codable {
-    /// Seconds every step costs.
+    /// Seconds every step costs (reading the weights once, scheduling).
     public var fixedSeconds: Double
     /// Seconds per token computed.
     public var secondsPerToken: Double
-    /// Seconds per sequence in the batch.
+    /// Seconds per decoding sequence in the batch.
     public var secondsPerSequence: Double
-    /// Seconds per attended position.
-    public var secondsPerAttendedPosition: Double
+    /// Seconds per position a prompt token attends.
+    public var secondsPerPrefillAttended: Double
+    /// Seconds per position a decoded token attends.
+    public var secondsPerDecodeAttended: Double
 
     /// Creates figures.
-    public init(fixedSeconds: Double, secondsPerToken: Double, secondsPerSequence: Double, secondsPerAttendedPosition: Double) {
+    public init(fixedSeconds: Double, secondsPerToken: Double, secondsPerSequence: Double, secondsPerPrefillAttended: Double,
+                secondsPerDecodeAttended: Double) {
         self.fixedSeconds = fixedSeconds
         self.secondsPerToken = secondsPerToken
         self.secondsPerSequence = secondsPerSequence
-        self.secondsPerAttendedPosition = secondsPerAttendedPosition
+        self.secondsPerPrefillAttended = secondsPerPrefillAttended
+        self.secondsPerDecodeAttended = secondsPerDecodeAttended
     }
 
     /// Seconds the step takes.
     public func seconds(_ step: StepShape) -> Double {
         fixedSeconds + secondsPerToken * Double(step.tokens) + secondsPerSequence * Double(step.decodeSequences)
-            + secondsPerAttendedPosition * Double(step.attendedPositions)
+            + secondsPerPrefillAttended * Double(step.prefillAttended) + secondsPerDecodeAttended * Double(step.decodeAttended)
     }
 }
