@@ -51,9 +51,9 @@ struct SimulateCommand: ParsableCommand {
     var dailyTrough: Double?
     @Option(help: "A CSV trace: seconds,prompt_tokens,output_tokens per line.")
     var trace: String?
-    @Option(help: "Prompt tokens: MEAN or MEAN,P95 (log-normal).")
+    @Option(help: "Prompt tokens: MEAN or MEAN,P95 (log-normal; a --trace brings its own).")
     var promptTokens: String = "512"
-    @Option(help: "Output tokens: MEAN or MEAN,P95 (log-normal).")
+    @Option(help: "Output tokens: MEAN or MEAN,P95 (log-normal; a --trace brings its own).")
     var outputTokens: String = "256"
     @Option(help: "Seconds to simulate (default: 86400 for a daily curve, 3600 otherwise, the trace's length for a trace).")
     var duration: Double?
@@ -173,8 +173,8 @@ struct SimulateCommand: ParsableCommand {
         guard let cachePrecision = CachePrecision(rawValue: kvCacheDtype.lowercased()) else {
             throw ValidationError("--kv-cache-dtype must be one of \(CachePrecision.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let prompt = try SizingInputs.meanAndP95(promptTokens, option: "--prompt-tokens")
-        let output = try SizingInputs.meanAndP95(outputTokens, option: "--output-tokens")
+        var prompt = try SizingInputs.meanAndP95(promptTokens, option: "--prompt-tokens")
+        var output = try SizingInputs.meanAndP95(outputTokens, option: "--output-tokens")
         let lengths = FleetSimulator.Lengths(prompt: TokenLengthDistribution(mean: prompt.mean, p95: prompt.p95),
                                              output: TokenLengthDistribution(mean: output.mean, p95: output.p95))
         let arrivals: ArrivalPattern
@@ -194,6 +194,9 @@ struct SimulateCommand: ParsableCommand {
             guard let last = requests.last else { throw ValidationError("the trace \(file) has no requests") }
             arrivals = .trace(requests)
             seconds = duration ?? last.time + 600
+            // The plan behind the fleet sizes for the trace's own lengths.
+            prompt = Self.meanAndP95(requests.map(\.promptTokens))
+            output = Self.meanAndP95(requests.map(\.outputTokens))
         default:
             throw ValidationError("give exactly one of --rate, --daily-peak or --trace")
         }
@@ -211,7 +214,7 @@ struct SimulateCommand: ParsableCommand {
         let peak: Double = switch arrivals {
         case .poisson(let rate): rate
         case .daily(let peak, let trough): max(peak, trough)
-        case .trace(let requests): Double(requests.count) / max(requests.last?.time ?? 1, 1)
+        case .trace(let requests): Self.busiestMinuteRate(requests)
         }
         request.workload = Workload(peakRequestsPerSecond: peak, promptTokensMean: prompt.mean, promptTokensP95: prompt.p95,
                                     outputTokensMean: output.mean, outputTokensP95: output.p95,
@@ -266,6 +269,20 @@ struct SimulateCommand: ParsableCommand {
             throw ValidationError("--node-failure-probability and --spot-share are shares between 0 and 1")
         }
         return (c, arrivals, lengths, seconds, plan)
+    }
+
+    /// Mean and 95th percentile of token counts.
+    private static func meanAndP95(_ values: [Int]) -> (mean: Int, p95: Int) {
+        let sorted = values.sorted()
+        let mean = max(1, sorted.reduce(0, +) / max(sorted.count, 1))
+        return (mean, max(mean, sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.95))]))
+    }
+
+    /// Arrivals per second in the trace's busiest minute.
+    private static func busiestMinuteRate(_ requests: [TraceRequest]) -> Double {
+        var perMinute: [Int: Int] = [:]
+        for request in requests { perMinute[Int(request.time / 60), default: 0] += 1 }
+        return Double(perMinute.values.max() ?? 1) / 60
     }
 
     private func describe(_ arrivals: ArrivalPattern) -> String {

@@ -20,9 +20,11 @@ public struct SimulationReport: Sendable, Equatable, Codable {
         public var provisioningNodes: Int
         /// Time to first token of requests whose first token came in the interval, 50th/95th percentile, seconds.
         public var timeToFirstTokenP50: Double?
+        /// (see above)
         public var timeToFirstTokenP95: Double?
         /// Time per output token of requests that finished in the interval, 50th/95th percentile, seconds.
         public var timePerOutputTokenP50: Double?
+        /// (see above)
         public var timePerOutputTokenP95: Double?
         /// Requests refused with 429 in the interval.
         public var rejected: Int
@@ -42,10 +44,13 @@ public struct SimulationReport: Sendable, Equatable, Codable {
     public var unfinished: Int
     /// Time to first token over all completed requests, seconds.
     public var timeToFirstTokenP50: Double
+    /// (see above)
     public var timeToFirstTokenP95: Double
+    /// (see above)
     public var timeToFirstTokenP99: Double
     /// Time per output token over all completed requests, seconds.
     public var timePerOutputTokenP50: Double
+    /// (see above)
     public var timePerOutputTokenP95: Double
     /// Output tokens per second over the run.
     public var outputTokensPerSecond: Double
