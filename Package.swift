@@ -88,11 +88,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Sizing: memory accounting, capacity plans and the fleet simulator (model metadata only, no engine code).
+        .target(name: "SkiffSizing", dependencies: ["SkiffGGUF"], swiftSettings: swiftSettings),
+
         // The command-line interface.
         .executableTarget(
             name: "skiff",
             dependencies: [
-                "SkiffEngine", "SkiffModelStore", "SkiffServer", "SkiffBench",
+                "SkiffEngine", "SkiffModelStore", "SkiffServer", "SkiffBench", "SkiffSizing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -136,6 +139,12 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SkiffSizingTests",
+            dependencies: ["SkiffSizing", "SkiffGGUF"],
+            resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
         // End to end: runs the `skiff` binary that `swift build --build-tests` puts beside the tests.

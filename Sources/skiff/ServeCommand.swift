@@ -4,6 +4,7 @@ import Logging
 import SkiffEngine
 import SkiffModelStore
 import SkiffServer
+import SkiffSizing
 
 /// `skiff serve`: an OpenAI-compatible HTTP server for one model.
 struct ServeCommand: AsyncParsableCommand {
@@ -98,9 +99,9 @@ struct ServeCommand: AsyncParsableCommand {
             let network = loaded.network.configuration
             let context = min(settings.contextLength ?? network.contextLength, network.contextLength)
             let plan = try KVCachePlan(
-                layers: network.layerCount, kvHeads: network.kvHeadCount, headDimension: network.headDimension,
-                contextLength: context, maxRunning: settings.maxRunning, explicitBytes: settings.kvCacheBytes,
-                memoryFraction: settings.kvCacheMemoryFraction, availableMemoryBytes: KVCachePlan.availableMemoryBytes())
+                modelPath: loaded.path, contextLength: context, maxRunning: settings.maxRunning,
+                explicitBytes: settings.kvCacheBytes, memoryFraction: settings.kvCacheMemoryFraction,
+                availableMemoryBytes: KVCachePlan.availableMemoryBytes())
             logger.info("\(plan.summary)", metadata: [
                 "kv.bytes_per_token": "\(plan.bytesPerToken)", "kv.blocks": "\(plan.blocks)", "kv.block_size": "\(plan.blockSize)",
                 "kv.bytes": "\(plan.bytes)", "kv.full_context_sequences": "\(plan.fullContextSequences)",

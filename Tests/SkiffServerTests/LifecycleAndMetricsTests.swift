@@ -171,22 +171,4 @@ import Testing
         #expect(text.contains("vllm:time_to_first_token_seconds_bucket{model_name=\"m\\\"x\",le=\"+Inf\"} 3\n"))
         #expect(text.contains("vllm:time_to_first_token_seconds_count{model_name=\"m\\\"x\"} 3\n"))
     }
-
-    @Test func kvCachePlanArithmetic() throws {
-        // SmolLM2-135M: 30 layers, 3 KV heads of 64.
-        let plan = try KVCachePlan(layers: 30, kvHeads: 3, headDimension: 64, contextLength: 8192, maxRunning: 4,
-                                   explicitBytes: nil, memoryFraction: 0.5, availableMemoryBytes: 1 << 40)
-        #expect(plan.bytesPerToken == 23040)
-        #expect(plan.blocks == 4 * 512)
-        #expect(plan.fullContextSequences == 4)
-        #expect(plan.basis == .fullConcurrency)
-        let capped = try KVCachePlan(layers: 30, kvHeads: 3, headDimension: 64, contextLength: 8192, maxRunning: 64,
-                                     explicitBytes: nil, memoryFraction: 0.5, availableMemoryBytes: 2 << 30)
-        #expect(capped.basis == .memoryShare)
-        #expect(capped.bytes <= 1 << 30)
-        #expect(throws: KVCachePlanError.self) {
-            try KVCachePlan(layers: 30, kvHeads: 3, headDimension: 64, contextLength: 8192, maxRunning: 1,
-                            explicitBytes: 1 << 20, memoryFraction: 0.5, availableMemoryBytes: nil)
-        }
-    }
 }

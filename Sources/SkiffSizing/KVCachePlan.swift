@@ -1,10 +1,12 @@
 import Foundation
 
-/// How many KV cache blocks a server reserves, and the arithmetic behind it, for the log.
+/// How many KV cache blocks `skiff serve` reserves on the machine it runs on, and the arithmetic behind it,
+/// for its start-up log.
 ///
-/// Keys and values are IEEE half: a token costs `2 (K and V) × layers × kv_heads × head_dim × 2 bytes`.
-/// Without an explicit size, the cache holds `maxRunning` sequences at full context, capped by a share
-/// of the memory the kernel reports available. It does not allocate anything.
+/// The bytes per token come from `CacheAccounting`, the same code `skiff plan` uses: Skiff's engine keeps
+/// keys and values as IEEE half for every layer at full length. Without an explicit size, the cache holds
+/// `maxRunning` sequences at full context, capped by a share of the memory the kernel reports available.
+/// It does not allocate anything.
 public struct KVCachePlan: Sendable, Equatable {
     /// Where the size came from.
     public enum Basis: String, Sendable {
@@ -34,14 +36,27 @@ public struct KVCachePlan: Sendable, Equatable {
     /// Sequences that fit at full context at once.
     public var fullContextSequences: Int { blocks / blocksPerSequence }
 
-    /// Plans the cache. Throws when it would not hold one full-context sequence.
-    public init(layers: Int, kvHeads: Int, headDimension: Int, contextLength: Int, blockSize: Int = 16, maxRunning: Int,
-                explicitBytes: Int?, memoryFraction: Double, availableMemoryBytes: Int?) throws(KVCachePlanError) {
-        bytesPerToken = 2 * layers * kvHeads * headDimension * 2
-        self.blockSize = blockSize
+    /// Plans the cache of Skiff's engine for the model in the GGUF file at `modelPath` (metadata only).
+    public init(modelPath: String, contextLength: Int, maxRunning: Int, explicitBytes: Int?, memoryFraction: Double,
+                availableMemoryBytes: Int?) throws(SizingError) {
+        let model = try ModelShape(ggufPath: modelPath)
+        try self.init(cache: CacheAccounting(model: model, precision: .fp16, blockSize: 16, boundsSlidingWindows: false),
+                      contextLength: contextLength, maxRunning: maxRunning, explicitBytes: explicitBytes,
+                      memoryFraction: memoryFraction, availableMemoryBytes: availableMemoryBytes)
+    }
+
+    /// Plans a cache of uniform blocks with `cache`'s bytes per token. Throws when it would not hold one
+    /// full-context sequence.
+    public init(cache: CacheAccounting, contextLength: Int, maxRunning: Int, explicitBytes: Int?, memoryFraction: Double,
+                availableMemoryBytes: Int?) throws(SizingError) {
+        bytesPerToken = cache.bytesPerToken
+        blockSize = cache.blockSize
         self.contextLength = contextLength
         let bytesPerBlock = bytesPerToken * blockSize
         let blocksPerSequence = (contextLength + blockSize - 1) / blockSize
+        guard bytesPerBlock > 0 else {
+            throw SizingError(.model, "the model has no attention layers, so it has no KV cache to plan")
+        }
         if let explicitBytes {
             blocks = explicitBytes / bytesPerBlock
             basis = .explicitBytes
@@ -52,7 +67,7 @@ public struct KVCachePlan: Sendable, Equatable {
             basis = wanted <= cap ? .fullConcurrency : .memoryShare
         }
         guard blocks >= blocksPerSequence else {
-            throw KVCachePlanError(
+            throw SizingError(.doesNotFit,
                 "a KV cache of \(blocks) blocks (\(blocks * bytesPerBlock >> 20) MiB, \(basis.rawValue)) cannot hold one sequence of "
                 + "\(contextLength) tokens (\(blocksPerSequence) blocks of \(blockSize) × \(bytesPerToken) bytes); lower --ctx or give the cache more memory")
         }
@@ -66,22 +81,18 @@ public struct KVCachePlan: Sendable, Equatable {
     }
 
     /// `MemAvailable` from `/proc/meminfo`, in bytes; nil where the file is missing.
-    public static func availableMemoryBytes() -> Int? {
+    public static func availableMemoryBytes() -> Int? { MachineMemory.value(of: "MemAvailable") }
+}
+
+/// Figures about this machine's memory, from `/proc/meminfo`.
+enum MachineMemory {
+    /// The value of `field` (`MemTotal`, `MemAvailable`) in bytes; nil where the file or field is missing.
+    static func value(of field: String) -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
+        for line in text.split(separator: "\n") where line.hasPrefix("\(field):") {
             let fields = line.split(separator: " ")
             if fields.count >= 2, let kibibytes = Int(fields[1]) { return kibibytes * 1024 }
         }
         return nil
     }
-}
-
-/// The KV cache cannot be sized as asked.
-public struct KVCachePlanError: Error, Sendable, CustomStringConvertible {
-    /// What is wrong and how to fix it.
-    public let message: String
-
-    init(_ message: String) { self.message = message }
-
-    public var description: String { message }
 }
