@@ -104,7 +104,7 @@ import Testing
         defer { engine.shutdown() }
         try await TestServer.with(engine: engine) { (server: TestServer) async throws in
             // One running (stays until cancelled), one waiting behind it, then the queue is full.
-            let running = try await server.openStream("/v1/completions", ["prompt": "Once upon a time", "max_tokens": 300, "stream": true])
+            let running = try await server.openStream("/v1/completions", ["prompt": "Once upon a time", "max_tokens": 900, "ignore_eos": true, "stream": true])
             var chunks = running.body.makeAsyncIterator()
             _ = try await chunks.next()
             let waiting = Task { try await server.post("/v1/completions", ["prompt": "Hello", "max_tokens": 1]) }
