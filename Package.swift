@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // Model file format: memory-mapped GGUF reader (metadata, tensor infos, data).
@@ -88,6 +90,32 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Chat tier storage: users, sessions, conversations and messages in SQLite (WAL) or PostgreSQL,
+        // one store over both, with migrations that several replicas may run at once.
+        .target(
+            name: "SkiffChatStore",
+            dependencies: [
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Chat tier's client for the model service's OpenAI API: model list, streamed chat completions,
+        // failures sorted into what the user is told (unreachable, busy, context too long, cut off).
+        .target(
+            name: "SkiffChatUpstream",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // The command-line interface.
         .executableTarget(
             name: "skiff",
@@ -136,6 +164,23 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SkiffChatStoreTests",
+            dependencies: ["SkiffChatStore"],
+            swiftSettings: swiftSettings
+        ),
+        // A canned OpenAI-compatible stand-in upstream for the chat tier's tests.
+        .target(
+            name: "SkiffChatTestSupport",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "Tests/SkiffChatTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SkiffChatUpstreamTests",
+            dependencies: ["SkiffChatUpstream", "SkiffChatTestSupport"],
             swiftSettings: swiftSettings
         ),
         // End to end: runs the `skiff` binary that `swift build --build-tests` puts beside the tests.
