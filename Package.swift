@@ -214,6 +214,14 @@ let package = Package(
             dependencies: ["SkiffChatUpstream", "SkiffChatTestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "SkiffChatTests",
+            dependencies: [
+                "SkiffChat", "SkiffChatStore", "SkiffChatUpstream", "SkiffChatTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // End to end: runs the `skiff` binary that `swift build --build-tests` puts beside the tests.
         .testTarget(name: "SkiffCLITests", swiftSettings: swiftSettings),
         .testTarget(
