@@ -219,6 +219,7 @@ let package = Package(
             dependencies: [
                 "SkiffChat", "SkiffChatStore", "SkiffChatUpstream", "SkiffChatTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -221,6 +222,98 @@ func withChatApp(
             #expect(messages.map(\.content) == ["hello?", ""])
             #expect(messages[1].state == .failed)
             #expect(messages[1].error?.contains("can't be reached") == true)
+        }
+    }
+}
+
+/// Flows that replace or stop answers.
+@Suite struct AnswerFlowTests {
+    /// A new conversation for the browser, with `settings` as its JSON body.
+    static func newConversation(_ client: any TestClientProtocol, _ browser: Browser, settings: String = "{}") async throws -> String {
+        let created = try await client.execute(uri: "/api/conversations", method: .post, headers: browser.headers, body: ByteBuffer(string: settings))
+        let object = try JSONSerialization.jsonObject(with: Data(buffer: created.body)) as? [String: Any]
+        return try #require(object?["id"] as? String)
+    }
+
+    @Test func stoppingTheStreamStopsTheModelAndStoresThePartialAnswer() async throws {
+        try await withChatApp { client, state, standIn in
+            var browser = Browser()
+            browser.read(try await client.execute(uri: "/", method: .get))
+            let id = try await Self.newConversation(client, browser, settings: #"{"model":"slow"}"#)
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(try #require(client.port))/api/conversations/\(id)/messages")
+            request.method = .POST
+            for field in browser.headers { request.headers.add(name: field.name.rawName, value: field.value) }
+            request.body = .bytes(ByteBuffer(string: #"{"content":"count forever"}"#))
+            let reading = Task {
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                var seen = ""
+                for try await buffer in response.body {
+                    seen += String(buffer: buffer)
+                    if seen.contains(#""type":"delta""#) { return seen }  // the browser's Stop: drop the stream
+                }
+                return seen
+            }
+            _ = try await reading.value
+            let user = try #require(try await state.store.user(named: SessionMiddleware.localUserName))
+            var answer: Message?
+            for _ in 0..<250 {
+                answer = try await state.store.messages(conversationID: id, userID: user.id)?.last
+                if answer?.state == .stopped, await standIn.log.cancelledStreams == 1 { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(answer?.state == .stopped)
+            #expect(answer?.content.hasPrefix(".") == true)
+            #expect(await standIn.log.cancelledStreams == 1)
+        }
+    }
+
+    @Test func regenerateReplacesTheAnswerAndEditReplacesTheQuestion() async throws {
+        try await withChatApp { client, state, standIn in
+            var browser = Browser()
+            browser.read(try await client.execute(uri: "/", method: .get))
+            let id = try await Self.newConversation(client, browser)
+            _ = try await client.execute(
+                uri: "/api/conversations/\(id)/messages", method: .post, headers: browser.headers, body: ByteBuffer(string: #"{"content":"first"}"#))
+            let regenerated = try await client.execute(
+                uri: "/api/conversations/\(id)/regenerate", method: .post, headers: browser.headers, body: ByteBuffer(string: "{}"))
+            #expect(String(buffer: regenerated.body).contains(#""answerSequence":2"#))
+            let edited = try await client.execute(
+                uri: "/api/conversations/\(id)/edit", method: .post, headers: browser.headers, body: ByteBuffer(string: #"{"content":"second"}"#))
+            #expect(String(buffer: edited.body).contains(#""type":"done","state":"complete""#))
+            let user = try #require(try await state.store.user(named: SessionMiddleware.localUserName))
+            let messages = try #require(try await state.store.messages(conversationID: id, userID: user.id))
+            #expect(messages.map(\.content) == ["second", "Hello, world!"])
+            #expect(messages.map(\.sequence) == [1, 2])
+            // The model saw the edited question only, and no earlier answer.
+            let lastRequest = try #require(await standIn.log.bodies.last)
+            #expect(lastRequest.contains(#""content":"second""#))
+            #expect(!lastRequest.contains("first"))
+            #expect(!lastRequest.contains("Hello"))
+        }
+    }
+
+    @Test func messagesAreLimitedPerUserAndInSize() async throws {
+        try await withChatApp(configure: {
+            $0.messagesPerMinute = 2
+            $0.maxMessageBytes = 1024
+        }) { client, _, _ in
+            var browser = Browser()
+            browser.read(try await client.execute(uri: "/", method: .get))
+            let id = try await Self.newConversation(client, browser)
+            let tooLong = String(repeating: "a", count: 2000)
+            let large = try await client.execute(
+                uri: "/api/conversations/\(id)/messages", method: .post, headers: browser.headers,
+                body: ByteBuffer(string: #"{"content":"\#(tooLong)"}"#))
+            #expect(large.status == .contentTooLarge)
+            for _ in 0..<2 {
+                let sent = try await client.execute(
+                    uri: "/api/conversations/\(id)/messages", method: .post, headers: browser.headers, body: ByteBuffer(string: #"{"content":"hi"}"#))
+                #expect(sent.status == .ok)
+            }
+            let limited = try await client.execute(
+                uri: "/api/conversations/\(id)/messages", method: .post, headers: browser.headers, body: ByteBuffer(string: #"{"content":"hi"}"#))
+            #expect(limited.status == .tooManyRequests)
+            #expect(limited.headers[.retryAfter] == "60")
         }
     }
 }
