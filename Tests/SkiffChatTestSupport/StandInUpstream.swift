@@ -75,6 +75,9 @@ public struct StandInUpstream: Sendable {
                     case "cut":
                         try await writer.write(chunk(text: "Partial"))
                         try await writer.write(chunk(text: " answer"))
+                        // Let both chunks leave before the connection is dropped: the error closes the
+                        // channel, which may discard writes still queued.
+                        try await Task.sleep(for: .milliseconds(100))
                         throw StandInCut()
                     case "garbage":
                         try await writer.write(ByteBuffer(string: "data: {not json\n\n"))

@@ -30,8 +30,11 @@ struct Browser {
             cookie = String(value)
         }
         let html = String(buffer: response.body)
-        if let range = html.range(of: #"<meta name="csrf-token" content=""#) {
-            csrf = String(html[range.upperBound...].prefix(while: { $0 != "\"" }))
+        for marker in [#"<meta name="csrf-token" content=""#, #"name="_csrf" value=""#] {
+            if let range = html.range(of: marker) {
+                csrf = String(html[range.upperBound...].prefix(while: { $0 != "\"" }))
+                break
+            }
         }
     }
 }
@@ -314,6 +317,65 @@ func withChatApp(
                 uri: "/api/conversations/\(id)/messages", method: .post, headers: browser.headers, body: ByteBuffer(string: #"{"content":"hi"}"#))
             #expect(limited.status == .tooManyRequests)
             #expect(limited.headers[.retryAfter] == "60")
+        }
+    }
+}
+
+@Suite struct PasswordModeTests {
+    static func form(_ text: String, cookie: String? = nil) -> HTTPFields {
+        var fields: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+        if let cookie { fields[.cookie] = cookie }
+        return fields
+    }
+
+    static func cookie(_ response: TestResponse) -> String? {
+        response.headers[.setCookie]?.split(separator: ";").first.map(String.init)
+    }
+
+    @Test func theFirstAccountIsAdminAndAddsTheOthers() async throws {
+        try await withChatApp(configure: { $0.auth = .password }) { client, state, _ in
+            let home = try await client.execute(uri: "/", method: .get)
+            #expect(home.status == .seeOther)
+            #expect(home.headers[.location] == "/login")
+            let login = try await client.execute(uri: "/login", method: .get)
+            #expect(login.headers[.location] == "/signup")
+            #expect(try await client.execute(uri: "/api/conversations", method: .get).status == .unauthorized)
+
+            let signup = try await client.execute(
+                uri: "/signup", method: .post, headers: Self.form(""), body: ByteBuffer(string: "name=ada&password=correct-horse"))
+            #expect(signup.status == .seeOther)
+            let adminCookie = try #require(Self.cookie(signup))
+            #expect(try await state.store.user(named: "ada")?.isAdmin == true)
+            #expect(try await state.store.user(named: "ada")?.passwordHash?.hasPrefix("$2") == true)
+
+            var admin = Browser(cookie: adminCookie)
+            admin.read(try await client.execute(uri: "/admin/users", method: .get, headers: admin.headers))
+            let added = try await client.execute(
+                uri: "/admin/users", method: .post, headers: Self.form("", cookie: adminCookie),
+                body: ByteBuffer(string: "_csrf=\(try #require(admin.csrf))&name=bob&password=battery-staple"))
+            #expect(added.status == .ok)
+            #expect(String(buffer: added.body).contains("Added bob"))
+            let withoutToken = try await client.execute(
+                uri: "/admin/users", method: .post, headers: Self.form("", cookie: adminCookie),
+                body: ByteBuffer(string: "name=eve&password=battery-staple"))
+            #expect(withoutToken.status == .forbidden)
+
+            // A second "first account" is refused.
+            let again = try await client.execute(
+                uri: "/signup", method: .post, headers: Self.form(""), body: ByteBuffer(string: "name=mallory&password=whatever123"))
+            #expect(again.headers[.location] == "/login")
+            #expect(try await state.store.user(named: "mallory") == nil)
+
+            let wrong = try await client.execute(
+                uri: "/login", method: .post, headers: Self.form(""), body: ByteBuffer(string: "name=bob&password=wrong-password"))
+            #expect(wrong.status == .unauthorized)
+            let right = try await client.execute(
+                uri: "/login", method: .post, headers: Self.form(""), body: ByteBuffer(string: "name=bob&password=battery-staple"))
+            #expect(right.status == .seeOther)
+            let bobCookie = try #require(Self.cookie(right))
+            let bob = Browser(cookie: bobCookie)
+            #expect(try await client.execute(uri: "/", method: .get, headers: bob.headers).status == .ok)
+            #expect(try await client.execute(uri: "/admin/users", method: .get, headers: bob.headers).status == .notFound)
         }
     }
 }
