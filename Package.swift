@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "skiff", targets: ["skiff"]),
+        .executable(name: "skiff-chat", targets: ["skiff-chat"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -21,6 +22,10 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // Model file format: memory-mapped GGUF reader (metadata, tensor infos, data).
@@ -91,6 +96,60 @@ let package = Package(
         // Sizing: memory accounting, capacity plans and the fleet simulator (model metadata only, no engine code).
         .target(name: "SkiffSizing", dependencies: ["SkiffGGUF"], swiftSettings: swiftSettings),
 
+        // Chat tier storage: users, sessions, conversations and messages in SQLite (WAL) or PostgreSQL,
+        // one store over both, with migrations that several replicas may run at once.
+        .target(
+            name: "SkiffChatStore",
+            dependencies: [
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Chat tier's client for the model service's OpenAI API: model list, streamed chat completions,
+        // failures sorted into what the user is told (unreachable, busy, context too long, cut off).
+        .target(
+            name: "SkiffChatUpstream",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The chat web app: server-rendered pages (Mustache), the page's plain JavaScript and CSS,
+        // sessions and CSRF, the answer stream, probes and metrics. Links no engine or model code.
+        .target(
+            name: "SkiffChat",
+            dependencies: [
+                "SkiffChatStore", "SkiffChatUpstream",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Resources/templates"), .copy("Resources/static")],
+            swiftSettings: swiftSettings
+        ),
+
+        // `skiff-chat`: flags and SKIFF_CHAT_* variables in, the chat tier running.
+        .executableTarget(
+            name: "skiff-chat",
+            dependencies: [
+                "SkiffChat", "SkiffChatStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // The command-line interface.
         .executableTarget(
             name: "skiff",
@@ -145,6 +204,32 @@ let package = Package(
             name: "SkiffSizingTests",
             dependencies: ["SkiffSizing", "SkiffGGUF"],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SkiffChatStoreTests",
+            dependencies: ["SkiffChatStore"],
+            swiftSettings: swiftSettings
+        ),
+        // A canned OpenAI-compatible stand-in upstream for the chat tier's tests.
+        .target(
+            name: "SkiffChatTestSupport",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "Tests/SkiffChatTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SkiffChatUpstreamTests",
+            dependencies: ["SkiffChatUpstream", "SkiffChatTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SkiffChatTests",
+            dependencies: [
+                "SkiffChat", "SkiffChatStore", "SkiffChatUpstream", "SkiffChatTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             swiftSettings: swiftSettings
         ),
         // End to end: runs the `skiff` binary that `swift build --build-tests` puts beside the tests.

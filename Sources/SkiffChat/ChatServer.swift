@@ -1,0 +1,120 @@
+import Foundation
+import Hummingbird
+import Logging
+import Mustache
+import ServiceLifecycle
+import SkiffChatStore
+import SkiffChatUpstream
+
+/// The chat tier: opens the store (migrating it), builds the web app and runs both until SIGTERM, then
+/// drains (readiness fails at once, answers in flight get the grace period to finish, the rest are
+/// stored as interrupted).
+public struct ChatServer: Sendable {
+    public let configuration: ChatConfiguration
+    private let logger: Logger
+    private let onServerRunning: @Sendable (Int) async -> Void
+
+    /// - Parameter onServerRunning: called with the bound port once the server listens.
+    public init(configuration: ChatConfiguration, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) {
+        self.configuration = configuration
+        self.logger = logger
+        self.onServerRunning = onServerRunning
+    }
+
+    /// Runs until SIGTERM/SIGINT (or the task is cancelled).
+    public func run() async throws {
+        if configuration.auth == .none, !["127.0.0.1", "::1", "localhost"].contains(configuration.host) {
+            logger.warning(
+                "--auth none on a non-loopback address: anyone who reaches this port uses the chat as the one local user",
+                metadata: ["host": "\(configuration.host)"])
+        }
+        let store = try await ChatStore.open(configuration.database, logger: logger)
+        let upstream = UpstreamClient(
+            configuration: .init(
+                baseURL: configuration.llmURL, apiKey: configuration.llmAPIKey, idleTimeout: configuration.upstreamIdleTimeout))
+        let templates = try await Self.loadTemplates()
+        let state = ChatState(configuration: configuration, store: store, upstream: upstream, templates: templates, logger: logger)
+        let app = ChatApplication.make(state: state, onServerRunning: onServerRunning, logger: logger)
+        let drain = DrainService(state: state, gracePeriod: configuration.gracePeriod, logger: logger)
+        let storeService = StoreService(store: store, logger: logger)
+        // Started in order and shut down in reverse, each after the one after it has ended: the drain
+        // first (readiness fails, answers finish), then the app, then the store, which the answers need.
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: storeService),
+                    .init(service: app),
+                    .init(service: drain),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            try? await upstream.shutdown()
+            throw error
+        }
+        try? await upstream.shutdown()
+    }
+
+    /// The templates shipped in the module's resources.
+    static func loadTemplates() async throws -> MustacheLibrary {
+        guard let directory = Bundle.module.resourceURL?.appendingPathComponent("templates"),
+            FileManager.default.fileExists(atPath: directory.path)
+        else {
+            throw ChatConfigurationError(
+                "the chat templates are missing: the directory Skiff_SkiffChat.resources must sit beside the skiff-chat binary")
+        }
+        return try await MustacheLibrary(directory: directory.path)
+    }
+}
+
+/// Runs the store and migrates it before the app starts taking requests.
+struct StoreService: Service {
+    let store: ChatStore
+    let logger: Logger
+
+    func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await cancelWhenGracefulShutdown { await store.run() } }
+            try await store.migrate()
+            logger.info("database ready", metadata: ["database": "\(store.url)"])
+            // Keep running until shut down; `store.run()` ends on graceful shutdown or cancellation.
+            try await group.next()
+        }
+    }
+}
+
+/// On SIGTERM: readiness fails at once; answers in flight get the grace period, then the service group
+/// is cancelled, which stores what remains as interrupted.
+struct DrainService: Service {
+    let state: ChatState
+    let gracePeriod: Duration
+    let logger: Logger
+
+    func run() async throws {
+        try await gracefulShutdown()
+        state.startDraining()
+        let inFlight = state.streams.count
+        logger.info("draining", metadata: ["answers_in_flight": "\(inFlight)", "grace_period": "\(gracePeriod)"])
+        let drained = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await state.streams.waitUntilIdle()
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: gracePeriod)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        if !drained {
+            logger.warning(
+                "grace period over; storing unfinished answers as interrupted", metadata: ["answers": "\(state.streams.count)"])
+            state.streams.cutOff()
+            await state.streams.waitUntilIdle()
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import Logging
+import Mustache
+import SkiffChatStore
+import SkiffChatUpstream
+import Synchronization
+
+/// What every route shares: the store, the model service client, templates, metrics and whether the
+/// replica is draining. Holds no user data: that lives in the store.
+final class ChatState: Sendable {
+    let configuration: ChatConfiguration
+    let store: ChatStore
+    let upstream: UpstreamClient
+    let metrics = ChatMetrics()
+    let templates: MustacheLibrary
+    let logger: Logger
+    private let drainingFlag = Atomic<Bool>(false)
+    private let modelCache = Mutex<(ids: [String], fetched: ContinuousClock.Instant)?>(nil)
+    /// Answers streaming now, so a drain can wait for them.
+    let streams = StreamRegistry()
+
+    init(configuration: ChatConfiguration, store: ChatStore, upstream: UpstreamClient, templates: MustacheLibrary, logger: Logger) {
+        self.configuration = configuration
+        self.store = store
+        self.upstream = upstream
+        self.templates = templates
+        self.logger = logger
+    }
+
+    /// True from the moment SIGTERM arrives: `/ready` fails so no new traffic is routed here.
+    var isDraining: Bool { drainingFlag.load(ordering: .relaxed) }
+
+    func startDraining() { drainingFlag.store(true, ordering: .relaxed) }
+
+    /// The model service's models, remembered for 30 s (they change only when the service restarts).
+    func models() async throws(UpstreamError) -> [String] {
+        let now = ContinuousClock.now
+        if let cached = modelCache.withLock({ $0 }), now - cached.fetched < .seconds(30) { return cached.ids }
+        let ids = try await upstream.models()
+        modelCache.withLock { $0 = (ids, now) }
+        return ids
+    }
+
+    /// The model for a conversation: its own setting, else the service's first model.
+    func model(for conversation: Conversation) async throws(UpstreamError) -> String {
+        if let model = conversation.settings.model, !model.isEmpty { return model }
+        guard let first = try await models().first else {
+            throw UpstreamError(.rejected, "The model service serves no model.")
+        }
+        return first
+    }
+}
+
+/// Counts answers in flight, lets a drain wait until none is left and, when the grace period is over,
+/// tells the ones left to stop.
+final class StreamRegistry: Sendable {
+    private struct State {
+        var count = 0
+        var idleWaiters: [CheckedContinuation<Void, Never>] = []
+        var cutOff = false
+        var cutOffWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter = 0
+    }
+
+    private let state = Mutex(State())
+
+    func begin() { state.withLock { $0.count += 1 } }
+
+    func end() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.count -= 1
+            guard state.count == 0 else { return [] }
+            defer { state.idleWaiters = [] }
+            return state.idleWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    var count: Int { state.withLock { $0.count } }
+
+    /// Returns when no answer is streaming.
+    func waitUntilIdle() async {
+        await withCheckedContinuation { continuation in
+            let idle = state.withLock { state -> Bool in
+                if state.count == 0 { return true }
+                state.idleWaiters.append(continuation)
+                return false
+            }
+            if idle { continuation.resume() }
+        }
+    }
+
+    /// Tells every answer still streaming to stop now.
+    func cutOff() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.cutOff = true
+            defer { state.cutOffWaiters = [:] }
+            return Array(state.cutOffWaiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns when ``cutOff()`` is called or the task is cancelled.
+    func waitForCutOff() async {
+        let id = state.withLock { state -> Int in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.cutOff || Task.isCancelled { return true }
+                    state.cutOffWaiters[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.cutOffWaiters.removeValue(forKey: id) }
+            waiter?.resume()
+        }
+    }
+}

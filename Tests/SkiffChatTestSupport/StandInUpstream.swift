@@ -1,0 +1,138 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+
+/// A small OpenAI-compatible server for the chat tier's tests. The requested model name picks its behaviour:
+/// - any other name: streams `tokens` as chat chunks, then usage and `[DONE]`
+/// - `busy`: 429 with `Retry-After: 7`; `starting`: 503 without it
+/// - `context`: 400 `context_length_exceeded`; `unknown`: 404 model not found; `broken`: 500
+/// - `cut`: two chunks, then the connection closes without `[DONE]`
+/// - `garbage`: a non-JSON event; `error-event`: an error event mid-stream
+/// - `slow`: a chunk every 20 ms until the client goes away (counted in `cancelledStreams`)
+public struct StandInUpstream: Sendable {
+    public let port: Int
+    public let log: StandInLog
+
+    public static let tokens = ["Hello", ",", " world", "!"]
+
+    public var baseURL: String { "http://127.0.0.1:\(port)/v1" }
+
+    /// Runs `body` with a server on an ephemeral loopback port.
+    public static func with<T: Sendable>(_ body: @Sendable (StandInUpstream) async throws -> T) async throws -> T {
+        let log = StandInLog()
+        let router = Router()
+        router.get("/v1/models") { _, _ -> Response in
+            json(.ok, #"{"object":"list","data":[{"id":"standin-a","object":"model"},{"id":"standin-b","object":"model"}]}"#)
+        }
+        router.post("/v1/chat/completions") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            let decoded = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]
+            let model = decoded?["model"] as? String ?? ""
+            await log.record(body: String(buffer: body), authorization: request.headers[.authorization])
+            return respond(model: model, log: log)
+        }
+        var logger = Logger(label: "standin")
+        logger.logLevel = .error
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await app.runService()
+                return nil
+            }
+            var iterator = ports.makeAsyncIterator()
+            let port = await iterator.next() ?? 0
+            let result = try await body(StandInUpstream(port: port, log: log))
+            group.cancelAll()
+            return result
+        }
+    }
+
+    private static func respond(model: String, log: StandInLog) -> Response {
+        switch model {
+        case "busy":
+            var response = json(.tooManyRequests, #"{"error":{"message":"queue full","type":"rate_limit_error","code":"queue_full"}}"#)
+            response.headers[.retryAfter] = "7"
+            return response
+        case "starting":
+            return json(.serviceUnavailable, #"{"error":{"message":"loading","type":"service_unavailable","code":null}}"#)
+        case "context":
+            return json(
+                .badRequest,
+                #"{"error":{"message":"This model's maximum context length is 2048 tokens; the prompt has 3000 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#)
+        case "unknown":
+            return json(.notFound, #"{"error":{"message":"The model 'unknown' does not exist.","type":"invalid_request_error","code":"model_not_found"}}"#)
+        case "broken":
+            return json(.internalServerError, "oops")
+        default:
+            return Response(
+                status: .ok, headers: [.contentType: "text/event-stream"],
+                body: ResponseBody { writer in
+                    switch model {
+                    case "cut":
+                        try await writer.write(chunk(text: "Partial"))
+                        try await writer.write(chunk(text: " answer"))
+                        // Let both chunks leave before the connection is dropped: the error closes the
+                        // channel, which may discard writes still queued.
+                        try await Task.sleep(for: .milliseconds(100))
+                        throw StandInCut()
+                    case "garbage":
+                        try await writer.write(ByteBuffer(string: "data: {not json\n\n"))
+                    case "error-event":
+                        try await writer.write(chunk(text: "Half"))
+                        try await writer.write(ByteBuffer(string: #"data: {"error":{"message":"engine crashed","code":500}}"# + "\n\n"))
+                    case "slow":
+                        do {
+                            while true {
+                                try await writer.write(chunk(text: "."))
+                                try await Task.sleep(for: .milliseconds(20))
+                            }
+                        } catch {
+                            await log.recordCancelled()
+                            throw error
+                        }
+                    default:
+                        // A keep-alive comment and CRLF line ends, as some servers send them.
+                        try await writer.write(ByteBuffer(string: ": ping\r\n\r\n"))
+                        for token in tokens { try await writer.write(chunk(text: token)) }
+                        try await writer.write(chunk(text: nil, finish: "stop"))
+                        try await writer.write(
+                            ByteBuffer(string: #"data: {"model":"standin-a","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":4,"total_tokens":13}}"# + "\n\n"))
+                        try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                    }
+                    try await writer.finish(nil)
+                })
+        }
+    }
+
+    private static func chunk(text: String?, finish: String? = nil) -> ByteBuffer {
+        var choice: [String: Any] = ["index": 0, "delta": text.map { ["content": $0] } ?? [:]]
+        choice["finish_reason"] = finish ?? NSNull()
+        let object: [String: Any] = ["id": "c1", "object": "chat.completion.chunk", "model": "standin-a", "choices": [choice]]
+        let data = try! JSONSerialization.data(withJSONObject: object)
+        return ByteBuffer(string: "data: " + String(decoding: data, as: UTF8.self) + "\n\n")
+    }
+
+    private static func json(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+struct StandInCut: Error {}
+
+/// What the stand-in saw.
+public actor StandInLog {
+    public private(set) var bodies: [String] = []
+    public private(set) var authorizations: [String?] = []
+    public private(set) var cancelledStreams = 0
+
+    func record(body: String, authorization: String?) {
+        bodies.append(body)
+        authorizations.append(authorization)
+    }
+
+    func recordCancelled() { cancelledStreams += 1 }
+}
