@@ -154,7 +154,7 @@ let package = Package(
         .executableTarget(
             name: "skiff",
             dependencies: [
-                "SkiffEngine", "SkiffModelStore", "SkiffServer", "SkiffBench", "SkiffSizing",
+                "SkiffEngine", "SkiffModels", "SkiffModelStore", "SkiffServer", "SkiffBench", "SkiffSizing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -104,7 +104,7 @@ extension BenchReport {
     /// `total_input_tokens`, `total_output_tokens`, `output_tokens_from_usage`,
     /// `request_throughput`, `output_throughput`, `total_token_throughput`;
     /// for each of `ttft`, `tpot`, `itl`, `e2el`: `mean_X_ms`, `median_X_ms`, `std_X_ms`,
-    /// `p90_X_ms`, `p99_X_ms`; and `errors`, a list of {`kind`, `status`, `message`, `count`}.
+    /// `p90_X_ms`, `p95_X_ms`, `p99_X_ms`; and `errors`, a list of {`kind`, `status`, `message`, `count`}.
     public func json() -> String {
         var object: [String: Any] = [
             "url": url, "endpoint": api.rawValue, "model": model,
@@ -137,6 +137,7 @@ extension BenchReport {
             object["median_\(name)_ms"] = summary.median
             object["std_\(name)_ms"] = summary.standardDeviation
             object["p90_\(name)_ms"] = summary.p90
+            object["p95_\(name)_ms"] = summary.p95
             object["p99_\(name)_ms"] = summary.p99
         }
         // Every value above is a string, number, null, array or dictionary, which always serialize.

@@ -14,6 +14,8 @@ public struct LatencySummary: Sendable, Equatable {
     public var median: Double
     /// The 90th percentile.
     public var p90: Double
+    /// The 95th percentile.
+    public var p95: Double
     /// The 99th percentile.
     public var p99: Double
 
@@ -22,7 +24,7 @@ public struct LatencySummary: Sendable, Equatable {
         let sorted = values.sorted()
         count = sorted.count
         guard !sorted.isEmpty else {
-            mean = 0; standardDeviation = 0; median = 0; p90 = 0; p99 = 0
+            mean = 0; standardDeviation = 0; median = 0; p90 = 0; p95 = 0; p99 = 0
             return
         }
         let mean = sorted.reduce(0, +) / Double(sorted.count)
@@ -30,6 +32,7 @@ public struct LatencySummary: Sendable, Equatable {
         standardDeviation = (sorted.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(sorted.count)).squareRoot()
         median = Self.percentile(50, ofSorted: sorted)
         p90 = Self.percentile(90, ofSorted: sorted)
+        p95 = Self.percentile(95, ofSorted: sorted)
         p99 = Self.percentile(99, ofSorted: sorted)
     }
 

@@ -9,7 +9,7 @@ extension BenchReport {
     /// throughput        2.58 req/s, 82.6 output tok/s, 359.8 total tok/s
     /// tokens            1712 prompt (107.0 per request), 512 output (32.0 per request, from usage)
     ///
-    /// latency (ms)         mean        p50        p90        p99
+    /// latency (ms)         mean        p50        p90        p95        p99
     /// TTFT                 91.3       88.0      140.2      151.0
     /// …
     /// ```
@@ -34,11 +34,11 @@ extension BenchReport {
                 \(totalOutputTokens) output (\(formatted(Double(totalOutputTokens) / Double(completed), decimals: 1)) per request, \(source))
                 """))
             lines.append("")
-            lines.append(pad("latency (ms)", 14) + ["mean", "p50", "p90", "p99"].map { padLeft($0, 11) }.joined())
+            lines.append(pad("latency (ms)", 14) + ["mean", "p50", "p90", "p95", "p99"].map { padLeft($0, 11) }.joined())
             for (name, summary) in [("TTFT", timeToFirstToken), ("TPOT", timePerOutputToken),
                                     ("ITL", interTokenLatency), ("E2EL", endToEndLatency)] {
-                let values = summary.count == 0 ? Array(repeating: "-", count: 4)
-                    : [summary.mean, summary.median, summary.p90, summary.p99].map { formatted($0, decimals: 1) }
+                let values = summary.count == 0 ? Array(repeating: "-", count: 5)
+                    : [summary.mean, summary.median, summary.p90, summary.p95, summary.p99].map { formatted($0, decimals: 1) }
                 lines.append(pad(name, 14) + values.map { padLeft($0, 11) }.joined())
             }
         }

@@ -20,6 +20,8 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
         case overloaded
         /// The engine is shutting down or has stopped.
         case unavailable
+        /// The request's deadline passed before it finished.
+        case timedOut
     }
 
     /// The kind of problem.

@@ -21,10 +21,14 @@ public struct GenerationRequest: Sendable {
     /// Report the log-probability of each generated token and of this many likeliest alternatives
     /// (0 for the chosen token alone); nil reports none.
     public var logprobs: Int?
+    /// When the request must have finished; past it, the engine ends it at its next step with `.timedOut`
+    /// (waiting or running) and frees its blocks. Nil: no limit.
+    public var deadline: ContinuousClock.Instant?
 
     /// Creates a request.
     public init(prompt: [Int32], sampling: SamplingParameters = .greedy, maxTokens: Int, stop: [String] = [],
-                minTokens: Int = 0, ignoreEndOfGeneration: Bool = false, logprobs: Int? = nil) {
+                minTokens: Int = 0, ignoreEndOfGeneration: Bool = false, logprobs: Int? = nil,
+                deadline: ContinuousClock.Instant? = nil) {
         self.prompt = prompt
         self.sampling = sampling
         self.maxTokens = maxTokens
@@ -32,6 +36,7 @@ public struct GenerationRequest: Sendable {
         self.minTokens = minTokens
         self.ignoreEndOfGeneration = ignoreEndOfGeneration
         self.logprobs = logprobs
+        self.deadline = deadline
     }
 }
 
@@ -317,6 +322,7 @@ final class EngineLoop {
                 for (_, state) in active { state.continuation.finish(throwing: EngineError(.unavailable, "the engine shut down")) }
                 return
             }
+            endExpiredRequests()
             let plan = scheduler.schedule()
             guard !plan.work.isEmpty else {
                 publishStatistics(stepTokens: nil, computedPrompt: 0, generated: 0)
@@ -324,6 +330,16 @@ final class EngineLoop {
                 continue
             }
             step(plan)
+        }
+    }
+
+    /// Ends every request whose deadline has passed, waiting or running, freeing its blocks.
+    private func endExpiredRequests() {
+        let now = ContinuousClock.now
+        for (sequence, state) in active {
+            guard let deadline = state.request.deadline, deadline <= now else { continue }
+            fail(sequence, EngineError(.timedOut, "the request did not finish within its time limit "
+                + "(\(state.generated) tokens generated); raise --request-timeout or lower max_tokens"))
         }
     }
 

@@ -1,4 +1,5 @@
 import CSkiffKernels
+import Foundation
 
 /// The persistent worker threads every kernel of one model runs on.
 ///
@@ -20,6 +21,23 @@ public final class ComputePool {
     }
 
     deinit { skiff_pool_destroy(pool) }
+
+    /// The default thread count: one per CPU this process may use, which inside a container with a CPU
+    /// limit (cgroup `cpu.max`, a Kubernetes pod's `limits.cpu`) is the limit rounded up, not the node's cores.
+    public static var defaultThreadCount: Int {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let limit = (try? String(contentsOfFile: "/sys/fs/cgroup/cpu.max", encoding: .utf8)).flatMap(cpuLimit(fromCPUMax:))
+        return max(1, min(cores, limit ?? cores))
+    }
+
+    /// The CPUs a cgroup v2 `cpu.max` text ("quota period", or "max period" for none) allows, rounded up.
+    static func cpuLimit(fromCPUMax text: String) -> Int? {
+        let fields = text.split(whereSeparator: \.isWhitespace)
+        guard fields.count == 2, let quota = Int(fields[0]), let period = Int(fields[1]), quota > 0, period > 0 else {
+            return nil
+        }
+        return (quota + period - 1) / period
+    }
 
     /// The instruction set the kernels use on this machine, for logs and benchmarks.
     public static var instructionSet: String {

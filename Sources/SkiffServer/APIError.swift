@@ -79,6 +79,8 @@ struct APIError: Error, Sendable, Equatable {
         case .overloaded:
             self = APIError(status: .tooManyRequests, message: error.message, type: "rate_limit_error",
                             code: "queue_full", retryAfterSeconds: 1)
+        case .timedOut:
+            self = APIError(status: .requestTimeout, message: error.message, type: "timeout_error", code: "request_timeout")
         case .unavailable:
             self = .shuttingDown
         case .model, .tokenizer:

@@ -40,7 +40,8 @@ struct Completions: Sendable {
         let maxTokens = min(options.maxTokens ?? .max, configuration.maxTokensCap ?? .max, contextLength - prompt.count)
         let request = GenerationRequest(prompt: prompt, sampling: try options.samplingParameters(), maxTokens: maxTokens,
                                         stop: options.stop, minTokens: min(options.minTokens, maxTokens),
-                                        ignoreEndOfGeneration: options.ignoreEOS, logprobs: options.logprobs)
+                                        ignoreEndOfGeneration: options.ignoreEOS, logprobs: options.logprobs,
+                                        deadline: configuration.requestTimeout.map { arrival + $0 })
         let id = Self.makeID(kind)
         var logger = logger
         logger[metadataKey: "request.id"] = "\(id)"

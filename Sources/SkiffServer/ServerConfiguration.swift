@@ -17,6 +17,9 @@ public struct ServerConfiguration: Sendable {
     public var maxTokensCap: Int?
     /// How long in-flight requests may run after a graceful shutdown begins.
     public var gracePeriod: Duration
+    /// How long one request may take from arrival to its last token; past it, it ends with 408
+    /// (`request_timeout`) and its cache blocks are freed. Nil: no limit.
+    public var requestTimeout: Duration?
     /// Whether logs may contain prompt and completion text (off by default).
     public var logPrompts: Bool
     /// The version `/version` reports.
@@ -25,7 +28,7 @@ public struct ServerConfiguration: Sendable {
     /// Creates a configuration; the defaults suit a local server.
     public init(host: String = "127.0.0.1", port: Int = 8080, servedModelName: String, apiKeys: [String] = [],
                 maxBodyBytes: Int = 4 << 20, maxTokensCap: Int? = nil, gracePeriod: Duration = .seconds(30),
-                logPrompts: Bool = false, version: String) {
+                requestTimeout: Duration? = nil, logPrompts: Bool = false, version: String) {
         self.host = host
         self.port = port
         self.servedModelName = servedModelName
@@ -33,6 +36,7 @@ public struct ServerConfiguration: Sendable {
         self.maxBodyBytes = maxBodyBytes
         self.maxTokensCap = maxTokensCap
         self.gracePeriod = gracePeriod
+        self.requestTimeout = requestTimeout
         self.logPrompts = logPrompts
         self.version = version
     }

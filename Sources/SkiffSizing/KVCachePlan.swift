@@ -81,18 +81,43 @@ public struct KVCachePlan: Sendable, Equatable {
     }
 
     /// `MemAvailable` from `/proc/meminfo`, in bytes; nil where the file is missing.
-    public static func availableMemoryBytes() -> Int? { MachineMemory.value(of: "MemAvailable") }
+    public static func availableMemoryBytes() -> Int? { MachineMemory.available() }
 }
 
-/// Figures about this machine's memory, from `/proc/meminfo`.
+/// Figures about this machine's memory, from `/proc/meminfo` and, inside a container, its cgroup limit.
 enum MachineMemory {
     /// The value of `field` (`MemTotal`, `MemAvailable`) in bytes; nil where the file or field is missing.
     static func value(of field: String) -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
+        return value(of: field, inMeminfo: text)
+    }
+
+    /// The value of `field` in the text of a `/proc/meminfo`, in bytes.
+    static func value(of field: String, inMeminfo text: String) -> Int? {
         for line in text.split(separator: "\n") where line.hasPrefix("\(field):") {
             let fields = line.split(separator: " ")
             if fields.count >= 2, let kibibytes = Int(fields[1]) { return kibibytes * 1024 }
         }
         return nil
+    }
+
+    /// Memory this process may still use: the machine's `MemAvailable`, lowered to what the cgroup's limit
+    /// leaves (a Kubernetes pod's memory limit; `/proc/meminfo` shows the whole node's memory).
+    static func available() -> Int? {
+        func read(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
+        let machine = value(of: "MemAvailable")
+        let v2 = cgroupHeadroom(limit: read("/sys/fs/cgroup/memory.max"), usage: read("/sys/fs/cgroup/memory.current"))
+        let v1 = cgroupHeadroom(limit: read("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+                                usage: read("/sys/fs/cgroup/memory/memory.usage_in_bytes"))
+        return [machine, v2, v1].compactMap { $0 }.min()
+    }
+
+    /// What a cgroup's limit leaves above its usage, from the texts of its limit and usage files; nil when
+    /// there is no limit (`max`, or cgroup v1's near-2^63 "unlimited") or the files are missing.
+    static func cgroupHeadroom(limit: String?, usage: String?) -> Int? {
+        guard let limitText = limit?.trimmingCharacters(in: .whitespacesAndNewlines),
+              let limit = Int(limitText), limit < 1 << 60 else { return nil }
+        let used = usage.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+        return max(limit - used, 0)
     }
 }

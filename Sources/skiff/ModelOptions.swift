@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SkiffEngine
+import SkiffModels
 import SkiffModelStore
 
 /// Options every command that loads a model shares.
@@ -12,7 +13,7 @@ struct ModelOptions: ParsableArguments {
     var modelDir: String?
 
     @Option(name: .shortAndLong, help: "Compute threads (default: one per CPU core).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    var threads: Int = ComputePool.defaultThreadCount
 
     /// Resolves and loads the model, drawing load progress on stderr unless `quiet`.
     func load(quiet: Bool = false) throws -> LoadedModel {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import SkiffEngine
+import SkiffModels
 import SkiffModelStore
 import SkiffServer
 import SkiffSizing
@@ -71,6 +72,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds in-flight requests get to finish after SIGTERM (default 30) [SKIFF_GRACE_PERIOD].")
     var gracePeriod: Double?
 
+    @Option(help: "Seconds one request may take before it ends with 408; 0 for no limit (default 600) [SKIFF_REQUEST_TIMEOUT].")
+    var requestTimeout: Double?
+
     @Option(help: "Log format: text or json (default text) [SKIFF_LOG_FORMAT].")
     var logFormat: String?
 
@@ -121,7 +125,9 @@ struct ServeCommand: AsyncParsableCommand {
         let server = InferenceServer(engine: .load(load), configuration: ServerConfiguration(
             host: settings.host, port: settings.port, servedModelName: settings.servedModelName, apiKeys: settings.apiKeys,
             maxBodyBytes: settings.maxBodyBytes, maxTokensCap: settings.maxTokensCap,
-            gracePeriod: .milliseconds(Int(settings.gracePeriod * 1000)), logPrompts: settings.logPrompts,
+            gracePeriod: .milliseconds(Int(settings.gracePeriod * 1000)),
+            requestTimeout: settings.requestTimeout > 0 ? .milliseconds(Int(settings.requestTimeout * 1000)) : nil,
+            logPrompts: settings.logPrompts,
             version: SkiffVersion.current), logger: logger)
         try await server.runService()
         logger.info("stopped")
@@ -145,6 +151,7 @@ struct ServeCommand: AsyncParsableCommand {
         var kvCacheMemoryFraction: Double
         var noPrefixCache: Bool
         var gracePeriod: Double
+        var requestTimeout: Double
         var jsonLogs: Bool
         var logLevel: Logger.Level
         var logPrompts: Bool
@@ -161,7 +168,7 @@ struct ServeCommand: AsyncParsableCommand {
                 option || ["1", "true", "yes", "on"].contains(env[name]?.lowercased() ?? "")
             }
             model = try value(c.model, "SKIFF_MODEL") ?? ModelCatalog.builtIn.defaultEntry.name
-            threads = try value(c.threads, "SKIFF_THREADS") ?? ProcessInfo.processInfo.activeProcessorCount
+            threads = try value(c.threads, "SKIFF_THREADS") ?? ComputePool.defaultThreadCount
             host = try value(c.host, "SKIFF_HOST") ?? "127.0.0.1"
             port = try value(c.port, "SKIFF_PORT") ?? 8080
             let baseName = String(model.split(separator: "/").last ?? Substring(model))
@@ -185,6 +192,7 @@ struct ServeCommand: AsyncParsableCommand {
             kvCacheMemoryFraction = try value(c.kvCacheMemoryFraction, "SKIFF_KV_CACHE_MEMORY_FRACTION") ?? 0.5
             noPrefixCache = flag(c.noPrefixCache, "SKIFF_NO_PREFIX_CACHE")
             gracePeriod = try value(c.gracePeriod, "SKIFF_GRACE_PERIOD") ?? 30
+            requestTimeout = try value(c.requestTimeout, "SKIFF_REQUEST_TIMEOUT") ?? 600
             let format = try value(c.logFormat, "SKIFF_LOG_FORMAT") ?? "text"
             guard format == "text" || format == "json" else { throw ValidationError("--log-format must be text or json") }
             jsonLogs = format == "json"
@@ -205,6 +213,7 @@ struct ServeCommand: AsyncParsableCommand {
                 throw ValidationError("--kv-cache-memory-fraction must be in (0, 0.95]")
             }
             guard gracePeriod >= 0 else { throw ValidationError("--grace-period must be 0 or more") }
+            guard requestTimeout >= 0 else { throw ValidationError("--request-timeout must be 0 (no limit) or more") }
         }
     }
 }

@@ -249,7 +249,7 @@ import Testing
                 "output_tokens_from_usage", "request_throughput", "output_throughput", "total_token_throughput", "errors",
             ]
             for metric in ["ttft", "tpot", "itl", "e2el"] {
-                for statistic in ["mean", "median", "std", "p90", "p99"] { expected.insert("\(statistic)_\(metric)_ms") }
+                for statistic in ["mean", "median", "std", "p90", "p95", "p99"] { expected.insert("\(statistic)_\(metric)_ms") }
             }
             #expect(Set(object.keys) == expected)
             #expect(object["completed"] as? Int == 2)

@@ -8,6 +8,7 @@ import Testing
         #expect(summary.mean == 5.5)
         #expect(summary.median == 5.5)
         #expect(abs(summary.p90 - 9.1) < 1e-9)
+        #expect(abs(summary.p95 - 9.55) < 1e-9)
         #expect(abs(summary.p99 - 9.91) < 1e-9)
         #expect(abs(summary.standardDeviation - 8.25.squareRoot()) < 1e-9)
         #expect(LatencySummary.percentile(0, ofSorted: [2, 4]) == 2)

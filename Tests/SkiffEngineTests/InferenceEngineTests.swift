@@ -65,9 +65,15 @@ import Testing
         for i in questions.indices {
             #expect(results[i] == expected[i], "'\(questions[i])'")
         }
-        let stats = engine.currentStatistics
+        // The engine publishes its counters just after the step that ended the last stream.
+        let generated = results.map(\.count).reduce(0, +)
+        var stats = engine.currentStatistics
+        for _ in 0 ..< 100 where stats.usedBlocks != 0 || stats.generatedTokens != generated {
+            try await Task.sleep(for: .milliseconds(10))
+            stats = engine.currentStatistics
+        }
         #expect(stats.usedBlocks == 0 && stats.runningRequests == 0)
-        #expect(stats.generatedTokens == results.map(\.count).reduce(0, +))
+        #expect(stats.generatedTokens == generated)
     }
 
     @Test func stopStringsEndGenerationAndAreNotEmitted() async throws {
@@ -113,6 +119,23 @@ import Testing
             return count
         }
         #expect(try await task.value == 5)
+        for _ in 0 ..< 200 where engine.currentStatistics.usedBlocks != 0 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(engine.currentStatistics.usedBlocks == 0)
+        #expect(engine.currentStatistics.runningRequests == 0)
+    }
+
+    @Test func aRequestPastItsDeadlineEndsAndFreesItsBlocks() async throws {
+        let model = try TestModel.load()
+        let engine = try Self.engine()
+        defer { engine.shutdown() }
+        let prompt = try chat(model, "Tell me a very long story about the sea.")
+        // 900 tokens take seconds on any machine: the 300 ms deadline passes first.
+        let request = GenerationRequest(prompt: prompt, maxTokens: 900, ignoreEndOfGeneration: true,
+                                        deadline: .now + .milliseconds(300))
+        await #expect { try await Self.collect(engine.generate(request)) }
+            throws: { ($0 as? EngineError)?.code == .timedOut }
         for _ in 0 ..< 200 where engine.currentStatistics.usedBlocks != 0 {
             try await Task.sleep(for: .milliseconds(10))
         }

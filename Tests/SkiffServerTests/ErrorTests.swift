@@ -98,6 +98,27 @@ import Testing
         }
     }
 
+    @Test func requestsPastTheTimeoutEndWith408() async throws {
+        // 900 tokens take seconds on any machine; the limit is 1.5 s.
+        try await TestServer.with(configure: { $0.requestTimeout = .milliseconds(1500) }) { (server: TestServer) async throws in
+            let long: [String: Any] = ["prompt": "Once upon a time", "max_tokens": 900, "ignore_eos": true]
+            expectError(try await server.post("/v1/completions", long), 408, code: "request_timeout")
+            var streamed = long
+            streamed["stream"] = true
+            let reply = try await server.post("/v1/completions", streamed)
+            if reply.status == 200 {
+                // The usual case: tokens flowed, then the error event ends the stream.
+                let events = EventStream(reply.body)
+                #expect(events.payloads.last == "[DONE]")
+                let error = events.chunks.last?["error"] as? [String: Any]
+                #expect(error?["code"] as? String == "request_timeout")
+            } else {
+                // On a machine too loaded to produce a first token in time, the answer is a plain 408.
+                expectError(reply, 408, code: "request_timeout")
+            }
+        }
+    }
+
     @Test func queueFullIsTooManyRequests() async throws {
         let model = try TestModel.require()
         let engine = try TestModel.makeEngine(model, maxRunning: 1, maxWaiting: 1)
