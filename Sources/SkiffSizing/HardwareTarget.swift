@@ -96,9 +96,10 @@ public struct HardwareTarget: Sendable, Equatable {
         return target
     }
 
-    /// This machine's CPU: the memory the kernel reports available now, and measured step times.
+    /// This machine's CPU: the memory available now, as `skiff serve` sizes its cache from it (the kernel's
+    /// `MemAvailable`, lowered to a container's cgroup limit), and measured step times.
     public static func cpu(memoryBytes: Int?, measured: FittedStepTime) throws(SizingError) -> HardwareTarget {
-        guard let memory = memoryBytes ?? MachineMemory.value(of: "MemAvailable") else {
+        guard let memory = memoryBytes ?? MachineMemory.available() else {
             throw SizingError(.unknownHardware, "cannot read MemAvailable from /proc/meminfo; pass --memory-bytes")
         }
         return HardwareTarget(name: "cpu", gpu: nil, sharing: .whole, memoryBytes: memory, bandwidth: 0, bf16Flops: 0,
