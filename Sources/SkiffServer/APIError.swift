@@ -55,6 +55,11 @@ struct APIError: Error, Sendable, Equatable {
         return error
     }
 
+    /// The client closed its connection before the answer (nginx's 499); only logs and metrics see it.
+    static let clientClosedRequest = APIError(
+        status: .init(code: 499, reasonPhrase: "Client Closed Request"), message: "The client closed the connection.",
+        type: "invalid_request_error", code: "client_closed_request")
+
     static func internalError(_ message: String = "The server failed to handle the request; see its log.") -> APIError {
         APIError(status: .internalServerError, message: message, type: "internal_error", code: "internal_error")
     }
@@ -93,6 +98,7 @@ struct APIError: Error, Sendable, Equatable {
         switch error {
         case let error as APIError: return error
         case let error as EngineError: return APIError(error)
+        case is CancellationError: return .clientClosedRequest
         case let error as any HTTPResponseError:
             let type = error.status.code >= 500 ? "internal_error" : "invalid_request_error"
             let message = error.status == .notFound ? "No such endpoint." : error.status.reasonPhrase

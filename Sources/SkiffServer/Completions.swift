@@ -56,7 +56,11 @@ struct Completions: Sendable {
         } catch {
             throw APIError.from(error)
         }
-        guard let first else { throw APIError.internalError("The engine ended the request without an answer.") }
+        guard let first else {
+            // The engine's stream ends early only when the task is cancelled: the client has gone.
+            tracker.abort()
+            throw Task.isCancelled ? .clientClosedRequest : APIError.internalError("The engine ended the request without an answer.")
+        }
         tracker.record(first)
         let header = Header(id: id, created: Int(Date().timeIntervalSince1970), model: configuration.servedModelName)
 
@@ -80,7 +84,9 @@ struct Completions: Sendable {
                     return try Self.json(body)
                 }
                 do {
-                    guard let next = try await events.next() else { throw APIError.internalError("The engine ended the request early.") }
+                    guard let next = try await events.next() else {
+                        throw Task.isCancelled ? .clientClosedRequest : APIError.internalError("The engine ended the request early.")
+                    }
                     event = next
                     tracker.record(event)
                 } catch {

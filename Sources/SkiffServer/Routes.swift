@@ -50,18 +50,22 @@ struct Routes: Sendable {
     }
 
     fileprivate func chatCompletions(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        var request = request
         let arrival = ContinuousClock.now
-        let body = try decodeBody(ChatCompletionRequest.self, from: await readBody(request))
+        let body = try decodeBody(ChatCompletionRequest.self, from: await readBody(&request))
         try checkModel(body.options.model)
         let prompt = try engine.model.promptTokens(for: body.messages)
-        return try await completions.respond(kind: .chat, prompt: prompt, options: body.options, arrival: arrival,
-                                             logger: context.logger,
-                                             promptText: body.messages.map { "\($0.role): \($0.content)" }.joined(separator: "\n"))
+        return try await answer(request, streaming: body.options.stream) {
+            try await completions.respond(kind: .chat, prompt: prompt, options: body.options, arrival: arrival,
+                                          logger: context.logger,
+                                          promptText: body.messages.map { "\($0.role): \($0.content)" }.joined(separator: "\n"))
+        }
     }
 
     fileprivate func textCompletions(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        var request = request
         let arrival = ContinuousClock.now
-        let body = try decodeBody(CompletionRequest.self, from: await readBody(request))
+        let body = try decodeBody(CompletionRequest.self, from: await readBody(&request))
         try checkModel(body.options.model)
         let prompt: [Int32]
         let text: String
@@ -73,8 +77,27 @@ struct Routes: Sendable {
             prompt = tokens
             text = "\(tokens)"
         }
-        return try await completions.respond(kind: .text, prompt: prompt, options: body.options, arrival: arrival,
-                                             logger: context.logger, promptText: text)
+        return try await answer(request, streaming: body.options.stream) {
+            try await completions.respond(kind: .text, prompt: prompt, options: body.options, arrival: arrival,
+                                          logger: context.logger, promptText: text)
+        }
+    }
+
+    /// Runs a completion so that a client who closes its connection ends it. A stream notices at its next
+    /// write. A whole answer is computed while the connection is watched, and cancelled (the engine ends
+    /// the request at its next step and frees its blocks) when the client closes it; watching the
+    /// connection consumes it, so such an answer, or its error, says `Connection: close`.
+    private func answer(_ request: Request, streaming: Bool,
+                        _ respond: () async throws -> Response) async throws -> Response {
+        guard !streaming else { return try await respond() }
+        var response: Response
+        do {
+            response = try await request.body.consumeWithCancellationOnInboundClose { _ in try await respond() }
+        } catch let error as APIError {
+            response = error.response
+        }
+        response.headers[.connection] = "close"
+        return response
     }
 
     fileprivate func models() throws -> Response {
@@ -83,7 +106,8 @@ struct Routes: Sendable {
     }
 
     fileprivate func tokenize(_ request: Request) async throws -> Response {
-        let body = try decodeBody(TokenizeRequest.self, from: await readBody(request))
+        var request = request
+        let body = try decodeBody(TokenizeRequest.self, from: await readBody(&request))
         try checkModel(body.model)
         let tokens: [Int32]
         if let messages = body.messages {
@@ -95,7 +119,8 @@ struct Routes: Sendable {
     }
 
     fileprivate func detokenize(_ request: Request) async throws -> Response {
-        let body = try decodeBody(DetokenizeRequest.self, from: await readBody(request))
+        var request = request
+        let body = try decodeBody(DetokenizeRequest.self, from: await readBody(&request))
         try checkModel(body.model)
         let vocabulary = engine.model.tokenizer.vocabularySize
         if let bad = body.tokens.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
@@ -126,13 +151,14 @@ struct Routes: Sendable {
     }
 
     /// The request body, refused with 413 past the limit.
-    private func readBody(_ request: Request) async throws(APIError) -> Data {
+    /// It stays readable as the request's body, so that a whole answer can still watch the connection.
+    private func readBody(_ request: inout Request) async throws(APIError) -> Data {
         let limit = configuration.maxBodyBytes
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
             throw .bodyTooLarge(limit: limit)
         }
         do {
-            let buffer = try await request.body.collect(upTo: limit)
+            let buffer = try await request.collectBody(upTo: limit)
             return Data(buffer.readableBytesView)
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
             throw .bodyTooLarge(limit: limit)

@@ -122,6 +122,43 @@ import Testing
         }
     }
 
+    @Test func disconnectCancelsAWholeAnswerToo() async throws {
+        let model = try TestModel.require()
+        let engine = try TestModel.makeEngine(model, maxRunning: 4, maxWaiting: 4)
+        defer { engine.shutdown() }
+        try await TestServer.with(engine: engine) { (server: TestServer) async throws in
+            let baselineBlocks = engine.currentStatistics.usedBlocks
+            let whole = Task {
+                try await server.post("/v1/completions", ["prompt": "Once upon a time", "max_tokens": 1500, "ignore_eos": true])
+            }
+            for _ in 0 ..< 500 where (try await server.metric("vllm:num_requests_running") ?? 0) == 0 {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            // The client gives up (its HTTP client closes the connection): the engine ends the request.
+            whole.cancel()
+            _ = try? await whole.value
+            var running = 1.0
+            for _ in 0 ..< 200 {
+                running = try await server.metric("vllm:num_requests_running") ?? -1
+                if running == 0, engine.currentStatistics.usedBlocks == baselineBlocks { break }
+                try await Task.sleep(for: .milliseconds(25))
+            }
+            #expect(running == 0)
+            #expect(engine.currentStatistics.usedBlocks == baselineBlocks)
+            #expect(try await server.metric("vllm:request_success_total", labels: "finished_reason=\"abort\"") == 1)
+            #expect((try await server.metric("vllm:generation_tokens_total") ?? 0) < 1500)
+            // Whole answers close their connection, and say so, so pooled keep-alive clients carry on.
+            for _ in 0 ..< 3 {
+                let after = try await server.post("/v1/completions", ["prompt": "Hi", "max_tokens": 2])
+                #expect(after.status == 200)
+                #expect(after.header("connection") == "close")
+            }
+            let refused = try await server.post("/v1/completions", ["prompt": [999_999], "max_tokens": 2])
+            #expect(refused.status == 400)
+            #expect(refused.header("connection") == "close")
+        }
+    }
+
     @Test func gracefulShutdownDrainsInFlightAndRefusesNew() async throws {
         let engine = try TestModel.engine()
         try await TestServer.with(engine: engine) { (server: TestServer) async throws in
