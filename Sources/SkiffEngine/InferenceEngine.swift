@@ -147,6 +147,25 @@ public struct EngineConfiguration: Sendable, Equatable {
     }
 }
 
+/// What an engine's KV cache holds, from its configuration and the model's shape.
+public struct CacheCapacity: Sendable, Equatable {
+    /// Bytes of one token's keys and values over all layers.
+    public var bytesPerToken: Int
+    /// Bytes of the whole cache.
+    public var bytes: Int
+    /// The longest sequence the engine accepts.
+    public var contextLength: Int
+    /// Sequences that fit at once when every one is as long as the context.
+    public var fullContextSequences: Int
+
+    init(configuration c: EngineConfiguration, model: TransformerConfiguration) {
+        bytesPerToken = KVCacheStorage.bytesPerToken(for: model)
+        bytes = c.cacheBlocks * c.blockSize * bytesPerToken
+        contextLength = min(c.contextLength, model.contextLength)
+        fullContextSequences = c.cacheBlocks / ((contextLength + c.blockSize - 1) / c.blockSize)
+    }
+}
+
 /// Generates text for many requests at once: a thread of its own runs the scheduler's steps through the
 /// model (continuous batching over a paged, prefix-shared KV cache) and streams each request's events.
 ///
@@ -157,6 +176,8 @@ public final class InferenceEngine: Sendable {
     public let model: LoadedModel
     /// The limits in force.
     public let configuration: EngineConfiguration
+    /// The KV cache as sized: bytes per token and sequences that fit at the full context.
+    public let cacheCapacity: CacheCapacity
 
     private let inbox = Mutex(Inbox())
     private let wake = DispatchSemaphore(value: 0)
@@ -174,6 +195,7 @@ public final class InferenceEngine: Sendable {
     public init(model: LoadedModel, configuration: EngineConfiguration) throws(EngineError) {
         self.model = model
         self.configuration = configuration
+        cacheCapacity = CacheCapacity(configuration: configuration, model: model.network.configuration)
         var initial = EngineStatistics()
         initial.totalBlocks = configuration.cacheBlocks
         statistics = Mutex(initial)

@@ -22,6 +22,11 @@ public final class KVCacheStorage {
     /// Bytes of one block across all layers (keys and values).
     public let bytesPerBlock: Int
 
+    /// Bytes one token takes in the cache: keys and values of every layer, in half precision.
+    public static func bytesPerToken(for configuration: TransformerConfiguration) -> Int {
+        2 * configuration.layerCount * configuration.kvHeadCount * configuration.headDimension * 2
+    }
+
     /// Reserves `blockCount` blocks of `blockSize` tokens for `configuration`.
     public init(configuration: TransformerConfiguration, blockSize: Int, blockCount: Int) throws(ModelError) {
         guard blockSize > 0, blockCount > 0 else {
@@ -38,7 +43,7 @@ public final class KVCacheStorage {
         base = memory
         self.blockSize = blockSize
         self.blockCount = blockCount
-        bytesPerBlock = 2 * configuration.layerCount * perLayerBlock * 2
+        bytesPerBlock = Self.bytesPerToken(for: configuration) * blockSize
         let halves = base.bindMemory(to: UInt16.self, capacity: byteCount / 2)
         layers = (0 ..< configuration.layerCount).map { l in
             skiff_kv_layer(keys: halves + (2 * l) * halvesPerLayer,

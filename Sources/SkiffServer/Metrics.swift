@@ -63,12 +63,12 @@ final class ServerMetrics: Sendable {
         state.withLock { s in for t in tokens { s.iterationTokens.observe(Double(t)) } }
     }
 
-    /// The exposition: this object's series plus the engine's gauges and counters from `engine`.
-    /// The Prometheus text: the engine's gauges and counters (all zero while the model loads, when `engine`
-    /// is nil; otherwise its statistics and block size) and the server's own counters and histograms.
-    func exposition(engine loaded: (statistics: EngineStatistics, blockSize: Int)?) -> String {
-        let engine = loaded?.statistics ?? EngineStatistics()
-        let blockSize = loaded?.blockSize ?? 0
+    /// The Prometheus text: the engine's gauges and counters (zero while the model loads, when `engine` is nil)
+    /// and the server's own counters and histograms.
+    func exposition(engine loaded: InferenceEngine?) -> String {
+        let engine = loaded?.currentStatistics ?? EngineStatistics()
+        let blockSize = loaded?.configuration.blockSize ?? 0
+        let capacity = loaded?.cacheCapacity
         let s = state.withLock { $0 }
         var out = ""
         func header(_ name: String, _ type: String, _ help: String) {
@@ -100,6 +100,13 @@ final class ServerMetrics: Sendable {
         header("skiff:kv_cache_blocks", "gauge", "KV-cache blocks by state: used (held by sequences) or free (empty or holding reusable prefixes).")
         sample("skiff:kv_cache_blocks", engine.usedBlocks, labels: "state=\"used\"")
         sample("skiff:kv_cache_blocks", engine.totalBlocks - engine.usedBlocks, labels: "state=\"free\"")
+        header("skiff:kv_cache_bytes_per_token", "gauge", "KV-cache bytes one token takes: 2 x layers x KV heads x head size x bytes per element.")
+        sample("skiff:kv_cache_bytes_per_token", capacity?.bytesPerToken ?? 0)
+        header("skiff:kv_cache_bytes", "gauge", "KV-cache size in bytes (blocks x block size x bytes per token).")
+        sample("skiff:kv_cache_bytes", capacity?.bytes ?? 0)
+        header("skiff:kv_cache_full_context_sequences", "gauge", "Sequences the KV cache holds at once when each is as long as the context (max concurrency at full context).")
+        sample("skiff:kv_cache_full_context_sequences", capacity?.fullContextSequences ?? 0,
+               labels: "context_length=\"\(capacity?.contextLength ?? 0)\"")
 
         header("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.")
         sample("vllm:prompt_tokens_total", s.promptTokens)

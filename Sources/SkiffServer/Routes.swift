@@ -140,7 +140,7 @@ struct Routes: Sendable {
 
     fileprivate func exposition() -> String {
         metrics.observeSteps(engine.drainStepTokens())
-        return metrics.exposition(engine: (engine.currentStatistics, engine.configuration.blockSize))
+        return metrics.exposition(engine: engine)
     }
 
     /// The model must be the served one, or absent.

@@ -68,6 +68,8 @@ import Testing
                 ("vllm:num_preemptions_total", "counter"), ("vllm:request_success_total", "counter"),
                 ("vllm:time_to_first_token_seconds", "histogram"), ("vllm:inter_token_latency_seconds", "histogram"),
                 ("vllm:e2e_request_latency_seconds", "histogram"), ("vllm:iteration_tokens_total", "histogram"),
+                ("skiff:kv_cache_blocks", "gauge"), ("skiff:kv_cache_bytes_per_token", "gauge"), ("skiff:kv_cache_bytes", "gauge"),
+                ("skiff:kv_cache_full_context_sequences", "gauge"),
             ] {
                 #expect(text.contains("# HELP \(name) "), "\(name)")
                 #expect(text.contains("# TYPE \(name) \(type)\n"), "\(name)")
@@ -201,7 +203,7 @@ import Testing
         metrics.observeTimeToFirstToken(0.003)
         metrics.observeTimeToFirstToken(0.5)
         metrics.observeTimeToFirstToken(10_000)
-        let text = metrics.exposition(engine: (try TestModel.engine().currentStatistics, 16))
+        let text = metrics.exposition(engine: try TestModel.engine())
         #expect(text.contains("vllm:time_to_first_token_seconds_bucket{model_name=\"m\\\"x\",le=\"0.001\"} 0\n"))
         #expect(text.contains("vllm:time_to_first_token_seconds_bucket{model_name=\"m\\\"x\",le=\"0.005\"} 1\n"))
         #expect(text.contains("vllm:time_to_first_token_seconds_bucket{model_name=\"m\\\"x\",le=\"2560.0\"} 2\n"))
