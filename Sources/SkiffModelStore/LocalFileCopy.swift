@@ -4,31 +4,40 @@ import Foundation
 /// Brings a file on this machine into the store: a hard link when source and store share a file
 /// system, a copy otherwise; either way checked against the expected content.
 enum LocalFileCopy {
-    /// Makes `target` hold the bytes of the file at `source`, checked against `expected`. On a
-    /// mismatch `target` is deleted; the source is never changed.
+    /// Brings the bytes of the file at `source` next to `target`, checked against `expected`, and returns
+    /// the file to install: a hard link under a name of this pull's own (so that no other pull can be
+    /// writing it, and nothing can ever write through it to the source), or `target` holding a copy. On
+    /// a mismatch that file is deleted; the source is never changed.
     static func copy(
         from source: String,
         into target: URL,
         expecting expected: ExpectedContent,
         progress: (PullProgress) -> Void
-    ) throws {
+    ) throws -> URL {
         guard let size = regularFileSize(atPath: source) else {
             throw ModelStoreError(.invalidReference, "no file at \(source); check the path")
         }
-        removeFile(target)
-        if link(source, target.path) == 0 {
+        let linked = URL(fileURLWithPath: target.path + ".\(UUID().uuidString.prefix(8)).link")
+        if link(source, linked.path) == 0 {
             if expected.sha256 != nil {
-                let (digest, count) = try sha256OfFile(at: target, progress: progress)
-                try expected.check(digest, byteCount: count, of: target)
+                let (digest, count): (SHA256.Digest, Int64)
+                do {
+                    (digest, count) = try sha256OfFile(at: linked, progress: progress)
+                } catch {
+                    removeFile(linked)
+                    throw error
+                }
+                try expected.check(digest, byteCount: count, of: linked)
             } else {
-                try expected.checkSize(size, of: target)
+                try expected.checkSize(size, of: linked)
             }
             var meter = ProgressMeter(phase: .copying, fileName: target.lastPathComponent, totalBytes: size)
             meter.update(size, finished: true, to: progress)
-            return
+            return linked
         }
         // Linking fails across file systems (and on some that forbid it); copying always works.
         try copyContents(of: source, size: size, into: target, expecting: expected, progress: progress)
+        return target
     }
 
     /// Copies the bytes of `source` into `target`, hashing them on the way, then checks and syncs

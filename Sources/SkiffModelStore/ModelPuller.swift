@@ -36,10 +36,33 @@ public struct ModelPuller: Sendable {
     /// the bytes received so that the same pull resumes, and downloaded archives that pass their own
     /// checks are kept until the model is installed, so that a retry does not download them again;
     /// other failures leave no file behind.
+    ///
+    /// When another process is pulling the same model into the same store (pods starting together on a
+    /// shared volume), this pull waits for it, reporting the `waiting` phase about once a second, and then
+    /// finds the model in place (or resumes what the other left, if it failed). Cancel the task to stop waiting.
     public func pull(
         _ spec: ModelSpec,
         verifyExisting: Bool = false,
         progress: (PullProgress) -> Void = { _ in }
+    ) async throws -> URL {
+        while true {
+            do {
+                return try await pullOnce(spec, verifyExisting: verifyExisting, progress: progress)
+            } catch let error as ModelStoreError where error.code == .pullInProgress {
+                progress(PullProgress(phase: .waiting, fileName: spec.fileName, completedBytes: 0, totalBytes: nil,
+                                      resumedFromBytes: 0, bytesPerSecond: 0, isFinished: false, part: 1, partCount: 1))
+                try await Task.sleep(for: Self.waitInterval)
+            }
+        }
+    }
+
+    /// How often a pull waiting for another one looks again.
+    static let waitInterval = Duration.seconds(1)
+
+    private func pullOnce(
+        _ spec: ModelSpec,
+        verifyExisting: Bool,
+        progress: (PullProgress) -> Void
     ) async throws -> URL {
         guard isPlainFileName(spec.fileName), spec.fileName.hasSuffix(".gguf") else {
             throw ModelStoreError(
@@ -66,8 +89,8 @@ public struct ModelPuller: Sendable {
             // Usually a hard link, so no space is checked; a copy across file systems that fills the
             // disk fails on its write.
             let partial = store.path(for: spec.fileName + ".partial")
-            try LocalFileCopy.copy(from: path, into: partial, expecting: expected, progress: progress)
-            try installModel(from: partial, to: destination)
+            let verified = try LocalFileCopy.copy(from: path, into: partial, expecting: expected, progress: progress)
+            try installModel(from: verified, to: destination)
         case .archiveMembers(let members):
             let assembly = try ArchiveAssembly(members: members, modelFileName: spec.fileName, store: store, download: download)
             try checkFreeSpace(needed: assembly.bytesToDownload + (spec.byteCount ?? 0), for: spec)

@@ -24,6 +24,15 @@ struct PartialFile: ~Copyable {
             }
             throw fileSystemError(code, "cannot lock \(url.path)")
         }
+        // Another pull may have renamed the file into place between our open and our lock: then this
+        // descriptor is the finished model's, not a partial file's, and must not be written.
+        var opened = stat(), named = stat()
+        guard fstat(descriptor, &opened) == 0, stat(url.path, &named) == 0,
+              opened.st_dev == named.st_dev, opened.st_ino == named.st_ino
+        else {
+            close(descriptor)
+            throw ModelStoreError(.pullInProgress, "another pull has just finished writing \(url.path); run this pull again")
+        }
         self.url = url
         self.descriptor = descriptor
     }

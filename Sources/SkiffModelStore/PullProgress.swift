@@ -15,6 +15,8 @@ public struct PullProgress: Sendable, Hashable {
         case copying
         /// Extracting the model from an archive.
         case extracting
+        /// Waiting while another process (another pod on a shared volume, say) pulls the same file.
+        case waiting
     }
 
     /// What the pull is doing.

@@ -33,6 +33,10 @@ struct Completions: Sendable {
             throw APIError.contextLengthExceeded(
                 "This model's maximum context length is \(contextLength) tokens; the prompt has \(prompt.count) tokens, leaving no room for output.")
         }
+        if let limit = configuration.maxPromptTokens, prompt.count > limit {
+            throw APIError.contextLengthExceeded(
+                "This server accepts prompts of at most \(limit) tokens; the prompt has \(prompt.count) tokens.")
+        }
         let vocabulary = engine.model.tokenizer.vocabularySize
         if let bad = prompt.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
             throw APIError.invalidRequest("Token id \(bad) is outside the vocabulary (0..<\(vocabulary)).", param: "prompt")

@@ -15,6 +15,8 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes: Int
     /// The most tokens one request may generate, whatever it asks for; nil means up to the context.
     public var maxTokensCap: Int?
+    /// The longest prompt accepted, in tokens; longer ones get 400. Nil means up to the context.
+    public var maxPromptTokens: Int?
     /// How long in-flight requests may run after a graceful shutdown begins.
     public var gracePeriod: Duration
     /// How long one request may take from arrival to its last token; past it, it ends with 408
@@ -27,7 +29,8 @@ public struct ServerConfiguration: Sendable {
 
     /// Creates a configuration; the defaults suit a local server.
     public init(host: String = "127.0.0.1", port: Int = 8080, servedModelName: String, apiKeys: [String] = [],
-                maxBodyBytes: Int = 4 << 20, maxTokensCap: Int? = nil, gracePeriod: Duration = .seconds(30),
+                maxBodyBytes: Int = 4 << 20, maxTokensCap: Int? = nil,
+                maxPromptTokens: Int? = nil, gracePeriod: Duration = .seconds(30),
                 requestTimeout: Duration? = nil, logPrompts: Bool = false, version: String) {
         self.host = host
         self.port = port
@@ -35,6 +38,7 @@ public struct ServerConfiguration: Sendable {
         self.apiKeys = apiKeys
         self.maxBodyBytes = maxBodyBytes
         self.maxTokensCap = maxTokensCap
+        self.maxPromptTokens = maxPromptTokens
         self.gracePeriod = gracePeriod
         self.requestTimeout = requestTimeout
         self.logPrompts = logPrompts

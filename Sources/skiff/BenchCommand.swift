@@ -32,7 +32,7 @@ struct BenchCommand: AsyncParsableCommand {
             "poisson"), max_concurrency, request_rate, seed (null where they do not apply), requests, \
             completed, failed, duration (seconds), total_input_tokens, total_output_tokens, \
             output_tokens_from_usage, request_throughput (req/s), output_throughput and \
-            total_token_throughput (tokens/s), mean_X_ms, median_X_ms, std_X_ms, p90_X_ms and p99_X_ms \
+            total_token_throughput (tokens/s), mean_X_ms, median_X_ms, std_X_ms, p90_X_ms, p95_X_ms and p99_X_ms \
             for X in ttft, tpot, itl and e2el, and errors: [{kind, status, message, count}]. \
             Progress goes to standard error. The exit status is 1 when no request succeeds.
             """

@@ -87,6 +87,15 @@ private struct PullProgressDisplay {
 
     mutating func show(_ progress: PullProgress) {
         reported = true
+        if progress.phase == .waiting, style != .silent {
+            // No bytes move while another process pulls: say so once.
+            let heading = step(progress)
+            if heading != currentStep {
+                currentStep = heading
+                write(heading + "\n")
+            }
+            return
+        }
         switch style {
         case .silent:
             return
@@ -168,6 +177,7 @@ private struct PullProgressDisplay {
         case .checking: "checking"
         case .downloading: "downloading"
         case .copying: "copying"
+        case .waiting: "waiting for another pull of"
         case .extracting: "extracting"
         }
     }

@@ -48,6 +48,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The most tokens one request may generate (default: up to the context) [SKIFF_MAX_TOKENS_CAP].")
     var maxTokensCap: Int?
 
+    @Option(help: "The longest prompt in tokens, chat template included; longer ones get 400 (default: the context less one) [SKIFF_MAX_PROMPT_TOKENS].")
+    var maxPromptTokens: Int?
+
     @Option(help: "Sequences generated at once (default 16) [SKIFF_MAX_RUNNING].")
     var maxRunning: Int?
 
@@ -125,6 +128,7 @@ struct ServeCommand: AsyncParsableCommand {
         let server = InferenceServer(engine: .load(load), configuration: ServerConfiguration(
             host: settings.host, port: settings.port, servedModelName: settings.servedModelName, apiKeys: settings.apiKeys,
             maxBodyBytes: settings.maxBodyBytes, maxTokensCap: settings.maxTokensCap,
+            maxPromptTokens: settings.maxPromptTokens,
             gracePeriod: .milliseconds(Int(settings.gracePeriod * 1000)),
             requestTimeout: settings.requestTimeout > 0 ? .milliseconds(Int(settings.requestTimeout * 1000)) : nil,
             logPrompts: settings.logPrompts,
@@ -143,6 +147,7 @@ struct ServeCommand: AsyncParsableCommand {
         var apiKeys: [String]
         var maxBodyBytes: Int
         var maxTokensCap: Int?
+        var maxPromptTokens: Int?
         var maxRunning: Int
         var maxWaiting: Int
         var maxStepTokens: Int
@@ -184,6 +189,7 @@ struct ServeCommand: AsyncParsableCommand {
             apiKeys = keys.filter { !$0.isEmpty }
             maxBodyBytes = try value(c.maxBodyBytes, "SKIFF_MAX_BODY_BYTES") ?? 4 << 20
             maxTokensCap = try value(c.maxTokensCap, "SKIFF_MAX_TOKENS_CAP")
+            maxPromptTokens = try value(c.maxPromptTokens, "SKIFF_MAX_PROMPT_TOKENS")
             maxRunning = try value(c.maxRunning, "SKIFF_MAX_RUNNING") ?? 16
             maxWaiting = try value(c.maxWaiting, "SKIFF_MAX_WAITING") ?? 256
             maxStepTokens = try value(c.maxStepTokens, "SKIFF_MAX_STEP_TOKENS") ?? 512
@@ -205,6 +211,7 @@ struct ServeCommand: AsyncParsableCommand {
             guard (0 ... 65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
             guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
             guard maxTokensCap.map({ $0 >= 1 }) ?? true else { throw ValidationError("--max-tokens-cap must be at least 1") }
+            guard maxPromptTokens.map({ $0 >= 1 }) ?? true else { throw ValidationError("--max-prompt-tokens must be at least 1") }
             guard maxRunning >= 1, maxWaiting >= 1, maxStepTokens >= 1 else {
                 throw ValidationError("--max-running, --max-waiting and --max-step-tokens must be at least 1")
             }

@@ -24,7 +24,7 @@ import Testing
             if !ready { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(ready)
-        let metrics = try await Self.get(port, "/metrics").body
+        var metrics = try await Self.get(port, "/metrics").body
         func value(_ prefix: String) -> Double? {
             metrics.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.split(separator: " ").last ?? "") }
         }
@@ -36,10 +36,30 @@ import Testing
         let blockBytes = 16 * 23040.0
         #expect(bytes <= Double(budget)! && bytes > Double(budget)! - blockBytes && bytes.truncatingRemainder(dividingBy: blockBytes) == 0)
 
+        // SIGTERM while a request runs: it still gets its whole answer, then the process exits 0.
+        let inFlight = Task {
+            try await Self.post(port, "/v1/completions", #"{"prompt": "Once upon a time", "max_tokens": 48, "ignore_eos": true}"#)
+        }
+        for _ in 0 ..< 300 where value("vllm:num_requests_running{") ?? 0 == 0 {
+            metrics = try await Self.get(port, "/metrics").body
+            try await Task.sleep(for: .milliseconds(20))
+        }
         server.terminate()
+        let answer = try await inFlight.value
+        #expect(answer.status == 200)
+        #expect(answer.body.contains(#""completion_tokens":48"#))
         let status = try await server.exitStatus()
         #expect(status == 0, "\(server.standardError)")
         #expect(server.standardError.contains("stopped"))
+    }
+
+    static func post(_ port: Int, _ path: String, _ json: String) async throws -> (status: Int, body: String) {
+        var request = URLRequest(url: try #require(URL(string: "http://127.0.0.1:\(port)\(path)")))
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(json.utf8)
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
     }
 
     static func get(_ port: Int, _ path: String) async throws -> (status: Int, body: String) {

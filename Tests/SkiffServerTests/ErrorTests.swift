@@ -78,6 +78,15 @@ import Testing
         }
     }
 
+    @Test func promptOverTheServersLimit() async throws {
+        try await TestServer.with(configure: { $0.maxPromptTokens = 20 }) { (server: TestServer) async throws in
+            let refused = try await server.post("/v1/completions", ["prompt": Array(repeating: 42, count: 21), "max_tokens": 1])
+            expectError(refused, 400, code: "context_length_exceeded")
+            #expect(refused.error?["message"] as? String == "This server accepts prompts of at most 20 tokens; the prompt has 21 tokens.")
+            #expect(try await server.post("/v1/completions", ["prompt": Array(repeating: 42, count: 20), "max_tokens": 1]).status == 200)
+        }
+    }
+
     @Test func bodyOverTheLimit() async throws {
         try await TestServer.with(configure: { $0.maxBodyBytes = 2048 }) { (server: TestServer) async throws in
             let big = String(repeating: "a", count: 4096)
