@@ -77,6 +77,12 @@ final class ServerMetrics: Sendable {
         func sample(_ name: String, _ value: some Numeric & CustomStringConvertible, labels: String = "") {
             out += "\(name){\(modelLabel)\(labels.isEmpty ? "" : ",\(labels)")} \(value)\n"
         }
+        /// A metric of one sample.
+        func single(_ name: String, _ type: String, _ help: String, _ value: some Numeric & CustomStringConvertible,
+                    labels: String = "") {
+            header(name, type, help)
+            sample(name, value, labels: labels)
+        }
         func histogram(_ name: String, _ h: Histogram, _ help: String) {
             header(name, "histogram", help)
             var cumulative = 0
@@ -89,35 +95,35 @@ final class ServerMetrics: Sendable {
             sample("\(name)_count", h.count)
         }
 
-        header("vllm:num_requests_running", "gauge", "Number of requests in model execution batches.")
-        sample("vllm:num_requests_running", engine.runningRequests)
-        header("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.")
-        sample("vllm:num_requests_waiting", engine.waitingRequests)
-        header("vllm:kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.")
-        sample("vllm:kv_cache_usage_perc", engine.cacheUsage)
-        header("vllm:cache_config_info", "gauge", "Information of the KV cache configuration.")
-        sample("vllm:cache_config_info", 1, labels: "block_size=\"\(blockSize)\",num_gpu_blocks=\"\(engine.totalBlocks)\"")
+        single("vllm:num_requests_running", "gauge", "Number of requests in model execution batches.",
+               engine.runningRequests)
+        single("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.",
+               engine.waitingRequests)
+        single("vllm:kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.",
+               engine.cacheUsage)
+        single("vllm:cache_config_info", "gauge", "Information of the KV cache configuration.",
+               1, labels: "block_size=\"\(blockSize)\",num_gpu_blocks=\"\(engine.totalBlocks)\"")
         header("skiff:kv_cache_blocks", "gauge", "KV-cache blocks by state: used (held by sequences) or free (empty or holding reusable prefixes).")
         sample("skiff:kv_cache_blocks", engine.usedBlocks, labels: "state=\"used\"")
         sample("skiff:kv_cache_blocks", engine.totalBlocks - engine.usedBlocks, labels: "state=\"free\"")
-        header("skiff:kv_cache_bytes_per_token", "gauge", "KV-cache bytes one token takes: 2 x layers x KV heads x head size x bytes per element.")
-        sample("skiff:kv_cache_bytes_per_token", capacity?.bytesPerToken ?? 0)
-        header("skiff:kv_cache_bytes", "gauge", "KV-cache size in bytes (blocks x block size x bytes per token).")
-        sample("skiff:kv_cache_bytes", capacity?.bytes ?? 0)
-        header("skiff:kv_cache_full_context_sequences", "gauge", "Sequences the KV cache holds at once when each is as long as the context (max concurrency at full context).")
-        sample("skiff:kv_cache_full_context_sequences", capacity?.fullContextSequences ?? 0,
-               labels: "context_length=\"\(capacity?.contextLength ?? 0)\"")
+        single("skiff:kv_cache_bytes_per_token", "gauge", "KV-cache bytes one token takes: 2 x layers x KV heads x head size x bytes per element.",
+               capacity?.bytesPerToken ?? 0)
+        single("skiff:kv_cache_bytes", "gauge", "KV-cache size in bytes (blocks x block size x bytes per token).",
+               capacity?.bytes ?? 0)
+        single("skiff:kv_cache_full_context_sequences", "gauge",
+               "Sequences the KV cache holds at once when each is as long as the context (max concurrency at full context).",
+               capacity?.fullContextSequences ?? 0, labels: "context_length=\"\(capacity?.contextLength ?? 0)\"")
 
-        header("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.")
-        sample("vllm:prompt_tokens_total", s.promptTokens)
-        header("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.")
-        sample("vllm:generation_tokens_total", s.generationTokens)
-        header("vllm:prefix_cache_queries_total", "counter", "Prefix cache queries, in terms of number of queried tokens.")
-        sample("vllm:prefix_cache_queries_total", engine.prefixCacheQueriedTokens)
-        header("vllm:prefix_cache_hits_total", "counter", "Prefix cache hits, in terms of number of cached tokens.")
-        sample("vllm:prefix_cache_hits_total", engine.prefixCacheHitTokens)
-        header("vllm:num_preemptions_total", "counter", "Cumulative number of preemptions from the engine.")
-        sample("vllm:num_preemptions_total", engine.preemptions)
+        single("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.",
+               s.promptTokens)
+        single("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.",
+               s.generationTokens)
+        single("vllm:prefix_cache_queries_total", "counter", "Prefix cache queries, in terms of number of queried tokens.",
+               engine.prefixCacheQueriedTokens)
+        single("vllm:prefix_cache_hits_total", "counter", "Prefix cache hits, in terms of number of cached tokens.",
+               engine.prefixCacheHitTokens)
+        single("vllm:num_preemptions_total", "counter", "Cumulative number of preemptions from the engine.",
+               engine.preemptions)
         header("vllm:request_success_total", "counter", "Count of finished requests by finish reason.")
         for reason in FinishedReason.allCases {
             sample("vllm:request_success_total", s.finished[reason] ?? 0, labels: "finished_reason=\"\(reason.rawValue)\"")
