@@ -120,6 +120,33 @@ final class QuantizedActivations {
     }
 }
 
+/// Activation quantization gives the same bytes on every instruction set, on values that round both
+/// ways at exact halves, on zero blocks and on very small and very large magnitudes.
+@Suite(.serialized) struct QuantizeActivationsTests {
+    @Test func everyISAQuantizesBitForBit() {
+        var rng = SplitMix64(state: 99)
+        let columns = 256, tokens = 5
+        var x = (0 ..< tokens * columns).map { _ in Float.random(in: -3 ... 3, using: &rng) }
+        // A block whose maximum is 127, so x * 127 / amax lands on exact halves: ties to even.
+        for j in 0 ..< 32 { x[j] = j == 0 ? 127 : (j.isMultiple(of: 2) ? 1 : -1) * (Float(j) + 0.5) }
+        for j in 32 ..< 64 { x[j] = 0 }
+        for j in 64 ..< 96 { x[j] = Float(j - 80) * 1e-30 }
+        for j in 96 ..< 128 { x[j] = Float(j - 112) * 1e30 }
+        let pool = skiff_pool_create(2)
+        defer { skiff_pool_destroy(pool); skiff_set_isa(skiff_detect_isa()) }
+        skiff_set_isa(SKIFF_ISA_PORTABLE)
+        let reference = QuantizedActivations(x, tokens: tokens, columns: columns, pool: pool)
+        #expect(Array(reference.values[0 ..< 5]) == [127, -2, 2, -4, 4])
+        for isa in availableISAs {
+            skiff_set_isa(isa)
+            let q = QuantizedActivations(x, tokens: tokens, columns: columns, pool: pool)
+            #expect(q.values == reference.values, "isa \(isa.rawValue)")
+            #expect(q.scales == reference.scales, "isa \(isa.rawValue)")
+            #expect(q.sums == reference.sums, "isa \(isa.rawValue)")
+        }
+    }
+}
+
 @Suite(.serialized) struct MatmulTests {
     static let types: [skiff_type] = [SKIFF_TYPE_Q4_1, SKIFF_TYPE_Q4_0, SKIFF_TYPE_Q8_0, SKIFF_TYPE_F16,
                                       SKIFF_TYPE_F32, SKIFF_TYPE_BF16]
