@@ -110,11 +110,13 @@ static inline __attribute__((always_inline)) TARGET_AVX512 __m512 exp_avx512(__m
     return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_GT_OQ), result);
 }
 
-static TARGET_AVX512 void attend_avx512(const attention_unit *u) {
+/// One KV head's attention for its `group` query heads. Inlined with `group` a constant, so that the
+/// per-head scores and value sums live in registers.
+static inline __attribute__((always_inline)) TARGET_AVX512 void attend_avx512_group(const attention_unit *u,
+                                                                                  const int64_t group) {
     const skiff_kv_layer *layer = u->layer;
     const int64_t d = layer->head_dim;
     const int64_t bs = layer->block_size;
-    const int64_t group = u->group;
     float maximum[MAX_GROUP], sum[MAX_GROUP];
     for (int64_t h = 0; h < group; h++) {
         maximum[h] = -INFINITY;
@@ -151,22 +153,35 @@ static TARGET_AVX512 void attend_avx512(const attention_unit *u) {
                 for (int64_t i = 0; i < d; i += 16) _mm512_storeu_ps(o + i, _mm512_mul_ps(_mm512_loadu_ps(o + i), c));
             }
         }
-        // Weighted values: each value row is read once for all heads.
-        for (int64_t j = 0; j < span; j++) {
-            const uint16_t *v = vt + j * d;
-            for (int64_t i = 0; i < d; i += 16) {
-                __m512 vv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(v + i)));
-                for (int64_t h = 0; h < group; h++) {
-                    float *o = u->out + h * d + i;
-                    _mm512_storeu_ps(o, _mm512_fmadd_ps(_mm512_set1_ps(probabilities[h][j]), vv, _mm512_loadu_ps(o)));
-                }
+        // Weighted values, 16 dimensions at a time with every head's sums in registers: each value row is
+        // read once for all heads, and each output element still adds the positions in order.
+        for (int64_t i = 0; i < d; i += 16) {
+            __m512 acc[MAX_GROUP];
+            for (int64_t h = 0; h < group; h++) acc[h] = _mm512_loadu_ps(u->out + h * d + i);
+            for (int64_t j = 0; j < span; j++) {
+                __m512 vv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(vt + j * d + i)));
+                for (int64_t h = 0; h < group; h++) acc[h] = _mm512_fmadd_ps(_mm512_set1_ps(probabilities[h][j]), vv, acc[h]);
             }
+            for (int64_t h = 0; h < group; h++) _mm512_storeu_ps(u->out + h * d + i, acc[h]);
         }
     }
     for (int64_t h = 0; h < group; h++) {
         __m512 inverse = _mm512_set1_ps(1.0f / sum[h]);
         float *o = u->out + h * d;
         for (int64_t i = 0; i < d; i += 16) _mm512_storeu_ps(o + i, _mm512_mul_ps(_mm512_loadu_ps(o + i), inverse));
+    }
+}
+
+static TARGET_AVX512 void attend_avx512(const attention_unit *u) {
+    switch (u->group) {
+    case 1: attend_avx512_group(u, 1); break;
+    case 2: attend_avx512_group(u, 2); break;
+    case 3: attend_avx512_group(u, 3); break;
+    case 4: attend_avx512_group(u, 4); break;
+    case 5: attend_avx512_group(u, 5); break;
+    case 6: attend_avx512_group(u, 6); break;
+    case 7: attend_avx512_group(u, 7); break;
+    default: attend_avx512_group(u, u->group); break;
     }
 }
 
