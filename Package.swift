@@ -188,6 +188,8 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
+            // The Python checks run from the source tree (see PythonTools), not from a bundle.
+            exclude: ["Python"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
