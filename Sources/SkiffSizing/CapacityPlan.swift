@@ -61,7 +61,8 @@ public struct CapacityPlan: Sendable, Equatable, Codable {
         public var warmReplicas: Int
         /// Seconds from asking for a node to a replica serving.
         public var secondsToReady: Double
-        /// The metric the autoscaler watches.
+        /// The metric the plan recommends the autoscaler watch (running plus waiting requests per replica, with
+        /// `autoscalerTargetRunningPerReplica`); a queue-depth autoscaler gets `autoscalerTargetWaitingPerReplica`.
         public var autoscalerMetric: String
         /// Target of waiting requests per replica.
         public var autoscalerTargetWaitingPerReplica: Int
