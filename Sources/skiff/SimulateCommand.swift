@@ -64,6 +64,8 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Objective: time per output token, ms.")
     var tpotMs: Double = 100
 
+    @Option(help: "least-loaded (an inference gateway or endpoint picker) or random (a plain Kubernetes Service).")
+    var routing: String = "least-loaded"
     @Option(help: "A fixed number of replicas (no autoscaling).")
     var replicas: Int?
     @Option(help: "hpa or keda (KEDA polls every 30 s and may scale to zero).")
@@ -250,6 +252,10 @@ struct SimulateCommand: ParsableCommand {
             throw ValidationError("--metric must be waiting or running")
         }
         guard autoscaler == "hpa" || autoscaler == "keda" else { throw ValidationError("--autoscaler must be hpa or keda") }
+        guard let parsedRouting = FleetConfiguration.Routing(rawValue: routing) else {
+            throw ValidationError("--routing must be least-loaded or random")
+        }
+        c.routing = parsedRouting
         c.autoscaler.metric = parsedMetric
         c.autoscaler.target = target ?? Double(parsedMetric == .waiting ? fleet.autoscalerTargetWaitingPerReplica : fleet.autoscalerTargetRunningPerReplica)
         c.autoscaler.minReplicas = minReplicas ?? 1

@@ -1,5 +1,5 @@
 /// A discrete-event simulation of a whole deployment: arrivals, a gateway routing each request to the
-/// least-loaded ready replica, replicas batching continuously (`SimulatedReplica`), the autoscaler (HPA or
+/// least-loaded ready replica (or a random one, as a plain Service does), replicas batching continuously (`SimulatedReplica`), the autoscaler (HPA or
 /// KEDA on queue depth or concurrency, with stabilization windows), pods starting and loading the model,
 /// nodes launching (some launches failing), empty nodes going away, and the bill.
 ///
@@ -162,8 +162,14 @@ private struct FleetSimulation {
 
     mutating func route(_ id: Int, prompt: Int, output: Int) {
         var best: Int?
-        for (index, pod) in pods.enumerated() where pod.state == .ready {
-            if best == nil || pod.replica.load < pods[best!].replica.load { best = index }
+        switch c.routing {
+        case .leastLoaded:
+            for (index, pod) in pods.enumerated() where pod.state == .ready {
+                if best == nil || pod.replica.load < pods[best!].replica.load { best = index }
+            }
+        case .random:
+            let ready = pods.indices.filter { pods[$0].state == .ready }
+            if !ready.isEmpty { best = ready[min(Int(random.unit() * Double(ready.count)), ready.count - 1)] }
         }
         guard let best else {
             gateway.append(id)
