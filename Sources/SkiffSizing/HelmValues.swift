@@ -11,7 +11,7 @@
 ///   recommended running-requests target is written as a comment beside it.
 public enum HelmValues {
     /// A node of the values tree: a scalar as YAML text, a list of scalars, or a map in key order.
-    public indirect enum Node: Sendable, Equatable {
+    public indirect enum Node: Sendable {
         /// A scalar already in YAML form (numbers, booleans, quoted strings).
         case scalar(String)
         /// A flow list of scalars.
@@ -21,16 +21,6 @@ public enum HelmValues {
 
         /// A key, an optional comment for the line before it, and its value.
         public typealias Entry = (key: String, comment: String?, value: Node)
-
-        public static func == (a: Node, b: Node) -> Bool {
-            switch (a, b) {
-            case (.scalar(let x), .scalar(let y)): x == y
-            case (.list(let x), .list(let y)): x == y
-            case (.map(let x), .map(let y)):
-                x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.comment == $1.comment && $0.value == $1.value }
-            default: false
-            }
-        }
     }
 
     /// The values for `plan` as a tree (what `yaml(for:command:)` renders).

@@ -54,8 +54,8 @@ struct CalibrateCommand: ParsableCommand {
         lines += [
             "| fixed per step | per token | per decoding sequence | per prompt position attended | per decode position attended | per request, before its first token |",
             "|---:|---:|---:|---:|---:|---:|",
-            String(format: "| %.3f ms | %.1f µs | %.1f µs | %.2f ns | %.2f ns | %.1f ms |", f.fixedSeconds * 1e3, f.secondsPerToken * 1e6,
-                   f.secondsPerSequence * 1e6, f.secondsPerPrefillAttended * 1e9, f.secondsPerDecodeAttended * 1e9,
+            String(format: "| %.3f ms | %.1f µs | %.1f µs | %.3f µs | %.3f µs | %.1f ms |", f.fixedSeconds * 1e3, f.secondsPerToken * 1e6,
+                   f.secondsPerSequence * 1e6, f.secondsPerPrefillAttended * 1e6, f.secondsPerDecodeAttended * 1e6,
                    f.requestOverheadSeconds * 1e3),
             "", "### Calibration runs, measured and replayed with the fit", "",
             "| concurrency | prompt | output | requests | TTFT mean | TPOT mean | duration |",
