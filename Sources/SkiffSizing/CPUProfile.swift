@@ -25,13 +25,13 @@ public struct CPUProfile: Sendable, Equatable, Codable {
 
     /// The default model (SmolLM2-135M Q4_1) with 2 threads on the 2-core reference machine: the fit of
     /// `skiff simulate calibrate docs/sizing/calibration` (six fixed-concurrency `skiff bench` runs against
-    /// `skiff serve`, concurrency 1/4/16 × prompts of 136 and 868 tokens, 128 output tokens; 2026-11-25).
+    /// `skiff serve`, concurrency 1/4/16 × prompts of 135 and 867 tokens, 128 output tokens; 2026-11-25).
     public static let defaultModel = CPUProfile(
         model: "SmolLM2-135M-Instruct.Q4_1", threads: 2,
         source: "skiff simulate calibrate docs/sizing/calibration on the 2-core reference machine, 2026-11-25",
-        stepTime: FittedStepTime(fixedSeconds: 0.00238, secondsPerToken: 0.000631, secondsPerSequence: 0.0000613,
-                                 secondsPerPrefillAttended: 0.00000155, secondsPerDecodeAttended: 0.00000327,
-                                 requestOverheadSeconds: 0.0152))
+        stepTime: FittedStepTime(fixedSeconds: 0.00258, secondsPerToken: 0.000652, secondsPerSequence: 0.000107,
+                                 secondsPerPrefillAttended: 1.53e-06, secondsPerDecodeAttended: 2.89e-06,
+                                 requestOverheadSeconds: 0.0229))
 
     /// Reads a profile written by `skiff simulate calibrate`.
     public init(contentsOf path: String) throws(SizingError) {

@@ -72,13 +72,13 @@ struct CalibrateCommand: ParsableCommand {
         var results: [ValidationResult] = []
         if !validation.isEmpty {
             lines += ["", "### Poisson runs: measured → simulated (error)", "",
-                      "| rate | requests | TTFT p50 | TTFT p95 | TPOT p50 | TPOT p95 | output tok/s | 429s |",
-                      "|---:|---:|---:|---:|---:|---:|---:|---:|"]
-            for report in validation.sorted(by: { $0.rate! < $1.rate! }) {
+                      "| run | rate | requests | TTFT p50 | TTFT p95 | TPOT p50 | TPOT p95 | output tok/s | 429s |",
+                      "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            for report in validation.sorted(by: { ($0.rate!, $0.name) < ($1.rate!, $1.name) }) {
                 let result = try validate(report, limits: limits, profile: fit.stepTime)
                 results.append(result)
                 let m = result.measured, s = result.simulated
-                lines.append(String(format: "| %.2f/s | %d | ", report.rate!, report.requests)
+                lines.append("| \(report.name) " + String(format: "| %.2f/s | %d | ", report.rate!, report.requests)
                     + [(m.ttftP50, s.ttftP50, 1000.0, "ms"), (m.ttftP95, s.ttftP95, 1000, "ms"), (m.tpotP50, s.tpotP50, 1000, "ms"),
                        (m.tpotP95, s.tpotP95, 1000, "ms"), (m.outputTokensPerSecond, s.outputTokensPerSecond, 1, "")]
                         .map { compare($0.0, $0.1, scale: $0.2, unit: $0.3) }.joined(separator: " | ")
@@ -112,7 +112,7 @@ struct CalibrateCommand: ParsableCommand {
         let csv = "seconds,prompt_tokens,output_tokens\n" + offsets.map { offset in
             String(format: "%.6f,%d,%d", Double(offset.components.seconds) + Double(offset.components.attoseconds) / 1e18, prompt, output)
         }.joined(separator: "\n") + "\n"
-        let name = String(format: "trace-rate-%.2f.csv", rate)
+        let name = "\(report.name).trace.csv"
         try write(csv, to: name)
         // Simulated from the file as written (microseconds), so `skiff simulate --trace` on it gives the same figures.
         let trace = try TraceRequest.parse(csv: csv, source: name)
@@ -134,7 +134,11 @@ struct CalibrateCommand: ParsableCommand {
 
     private func benchReports() throws -> [BenchRun] {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return try files.filter { $0.hasSuffix(".bench.json") }.sorted().map { try BenchRun(contentsOf: path($0)) }
+        return try files.filter { $0.hasSuffix(".bench.json") }.sorted().map { file in
+            var run = try BenchRun(contentsOf: path(file))
+            run.name = String(file.dropLast(".bench.json".count))
+            return run
+        }
     }
 
     private func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
@@ -187,6 +191,8 @@ struct ServeSettings: Decodable {
 
 /// The fields of a `skiff bench --json` report that calibration and validation use.
 struct BenchRun: Decodable {
+    /// The report's file name without `.bench.json` (not in the JSON).
+    var name = ""
     var maxConcurrency: Int?
     var requestRate: Double?
     var seed: UInt64?
@@ -203,6 +209,11 @@ struct BenchRun: Decodable {
     var medianTpotMs: Double
     var p95TpotMs: Double
     var errors: [ErrorEntry]
+
+    private enum CodingKeys: String, CodingKey {
+        case maxConcurrency, requestRate, seed, requests, completed, duration, totalInputTokens, totalOutputTokens, outputThroughput,
+             meanTtftMs, medianTtftMs, p95TtftMs, meanTpotMs, medianTpotMs, p95TpotMs, errors
+    }
 
     struct ErrorEntry: Decodable {
         var status: Int?

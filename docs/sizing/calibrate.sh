@@ -53,7 +53,7 @@ rm -f "$out/warmup.bench.json"
 case " $phases " in *" calibration "*)
     for p in 128 1024; do
         for c in 1 4 16; do
-            n=$((c * 3)); [ $n -ge 6 ] || n=6
+            n=$((c * 6)); [ $n -ge 12 ] || n=12
             bench "calibration-c$c-p$p" --concurrency $c --requests $n --prompt-tokens $p --output-tokens 128
         done
     done
