@@ -102,7 +102,7 @@ public struct CapacityPlanner: Sendable {
             memoryUtilization: memory.memoryUtilization, usableBytesPerGpu: memory.usableBytes, weightsBytes: weights,
             weightsBytesPerGpu: memory.weightsBytesPerDevice, runtimeOverheadBytes: memory.overheadBytes,
             freeAfterModelBytes: memory.freeAfterModelBytes, safetyMarginBytes: memory.safetyMarginBytes,
-            cacheBudgetBytes: memory.cacheBudgetBytes, kvCacheBytesPerToken: cache.bytesPerToken,
+            cacheBudgetBytes: memory.cacheBudgetBytes, cacheBlocks: memory.cacheBlocks, kvCacheBytesPerToken: cache.bytesPerToken,
             kvCacheBytesPerTokenBeyondWindows: cache.bytesPerTokenBeyondWindows, slidingWindowsBounded: cache.boundsSlidingWindows,
             stateBytesPerSequence: cache.stateBytesPerSequence, bytesPerRequestAtContext: memory.bytesPerRequestAtContext,
             bytesPerRequestAtMean: memory.meanRequestTokens.map(memory.bytesPerRequest(tokens:)), maxConcurrency: memory.maxConcurrency,
@@ -200,9 +200,8 @@ public struct CapacityPlanner: Sendable {
         let running = min(r.maxRunning, memory.maxConcurrencyAtMean ?? memory.maxConcurrency)
         let steady = ReplicaThroughput.estimate(workload: w, stepTime: stepTime, maxStepTokens: r.maxStepTokens, maxRunning: running)
         // Size for the 95th percentiles, not the mean: simulate one replica below the steady-state ceiling.
-        let blockBytes = max(memory.bytesPerRequestAtContext / max((memory.contextLength + cache.blockSize - 1) / cache.blockSize, 1), 1)
         let limits = ServeLimits(maxStepTokens: r.maxStepTokens, maxRunning: running, maxWaiting: r.maxWaiting,
-                                 contextLength: memory.contextLength, cacheBlocks: memory.cacheBudgetBytes / blockBytes, blockSize: cache.blockSize)
+                                 contextLength: memory.contextLength, cacheBlocks: memory.cacheBlocks, blockSize: cache.blockSize)
         let throughput = ReplicaThroughput.sizedForPercentiles(workload: w, stepTime: stepTime, limits: limits, ceiling: steady)
         guard throughput.requestsPerSecond > 0 else {
             let alone = stepTime.seconds(StepShape(prefillTokens: 0, prefillAttended: 0, decodeSequences: 1, decodeAttended: w.promptTokensMean))

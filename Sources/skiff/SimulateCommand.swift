@@ -228,10 +228,9 @@ struct SimulateCommand: ParsableCommand {
         let plan = try CapacityPlanner.plan(request)
         guard let fleet = plan.fleet else { throw ValidationError("the plan has no fleet") }
 
-        let blockBytes = max(plan.bytesPerRequestAtContext / max((plan.contextLength + 15) / 16, 1), 1)
         var c = FleetConfiguration(
             maxStepTokens: request.maxStepTokens, maxRunning: min(request.maxRunning, max(plan.maxConcurrencyAtMean ?? plan.maxConcurrency, 1)),
-            maxWaiting: maxWaiting, contextLength: plan.contextLength, cacheBlocks: plan.cacheBudgetBytes / blockBytes,
+            maxWaiting: maxWaiting, contextLength: plan.contextLength, cacheBlocks: plan.cacheBlocks,
             stepTime: CapacityPlanner.stepTimeModel(for: request, plan: plan))
         c.replicasPerNode = fleet.replicasPerNode
         c.gpusPerNode = fleet.gpusPerNode ?? plan.gpusPerReplica

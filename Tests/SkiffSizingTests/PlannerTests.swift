@@ -143,9 +143,8 @@ import Testing
         #expect(Double(fleet.autoscalerTargetRunningPerReplica) >= t.runningRequests)
 
         // A fifth more traffic than the sized rate breaks the objective in the same simulation.
-        let blockBytes = plan.bytesPerRequestAtContext / ((plan.contextLength + 15) / 16)
         let limits = ServeLimits(maxStepTokens: r.maxStepTokens, maxRunning: min(r.maxRunning, plan.maxConcurrencyAtMean ?? plan.maxConcurrency),
-                                 maxWaiting: r.maxWaiting, contextLength: plan.contextLength, cacheBlocks: plan.cacheBudgetBytes / blockBytes)
+                                 maxWaiting: r.maxWaiting, contextLength: plan.contextLength, cacheBlocks: plan.cacheBlocks)
         let lengths = FleetSimulator.Lengths(prompt: TokenLengthDistribution(mean: 1000, p95: 3000), output: TokenLengthDistribution(mean: 250, p95: 800))
         let over = FleetSimulator.run(configuration: limits.fleet(stepTime: CapacityPlanner.stepTimeModel(for: r, plan: plan)),
                                       arrivals: .poisson(rate: t.requestsPerSecond * 1.2), lengths: lengths,
@@ -181,6 +180,7 @@ import Testing
         #expect(plan.cacheBudgetBytes == 1 << 30)
         #expect(plan.kvCacheBytesPerToken == serve.bytesPerToken)
         #expect(plan.maxConcurrency == serve.fullContextSequences)
+        #expect(plan.cacheBlocks == serve.blocks)
         #expect(plan.weightsBytes == 96_576_768)
     }
 }
