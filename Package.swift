@@ -204,7 +204,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SkiffSizingTests",
-            dependencies: ["SkiffSizing", "SkiffGGUF"],
+            dependencies: ["SkiffSizing", "SkiffGGUF", "SkiffEngine"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),

@@ -23,15 +23,15 @@ public struct CPUProfile: Sendable, Equatable, Codable {
         self.stepTime = stepTime
     }
 
-    /// The default model (SmolLM2-135M Q4_1) with 2 threads on the reference machine, from `skiff bench-engine`
-    /// (pp64 1263 tok/s, pp512 931 tok/s, tg128 327 tok/s, tg256 297 tok/s). One-sequence runs cannot separate
-    /// the fixed cost of a step from its per-token cost; 2 ms fixed is assumed until a calibration against
-    /// batched `skiff serve` runs replaces it.
+    /// The default model (SmolLM2-135M Q4_1) with 2 threads on the 2-core reference machine: the fit of
+    /// `skiff simulate calibrate docs/sizing/calibration` (six fixed-concurrency `skiff bench` runs against
+    /// `skiff serve`, concurrency 1/4/16 × prompts of 135 and 867 tokens, 128 output tokens; 2026-11-25).
     public static let defaultModel = CPUProfile(
         model: "SmolLM2-135M-Instruct.Q4_1", threads: 2,
-        source: "skiff bench-engine on the 2-core reference machine, 2026-11-25; fixed/per-token split assumed",
-        stepTime: FittedStepTime(fixedSeconds: 0.002, secondsPerToken: 0.000717, secondsPerSequence: 0.000013,
-                                 secondsPerPrefillAttended: 0.00000138, secondsPerDecodeAttended: 0.000005))
+        source: "skiff simulate calibrate docs/sizing/calibration on the 2-core reference machine, 2026-11-25",
+        stepTime: FittedStepTime(fixedSeconds: 0.00258, secondsPerToken: 0.000652, secondsPerSequence: 0.000107,
+                                 secondsPerPrefillAttended: 1.53e-06, secondsPerDecodeAttended: 2.89e-06,
+                                 requestOverheadSeconds: 0.0229))
 
     /// Reads a profile written by `skiff simulate calibrate`.
     public init(contentsOf path: String) throws(SizingError) {

@@ -61,7 +61,8 @@ public struct CapacityPlan: Sendable, Equatable, Codable {
         public var warmReplicas: Int
         /// Seconds from asking for a node to a replica serving.
         public var secondsToReady: Double
-        /// The metric the autoscaler watches.
+        /// The metric the plan recommends the autoscaler watch (running plus waiting requests per replica, with
+        /// `autoscalerTargetRunningPerReplica`); a queue-depth autoscaler gets `autoscalerTargetWaitingPerReplica`.
         public var autoscalerMetric: String
         /// Target of waiting requests per replica.
         public var autoscalerTargetWaitingPerReplica: Int
@@ -107,6 +108,8 @@ public struct CapacityPlan: Sendable, Equatable, Codable {
     public var safetyMarginBytes: Int
     /// What the KV cache and state may take.
     public var cacheBudgetBytes: Int
+    /// KV blocks of 16 tokens that budget holds (`MemoryPlan.cacheBlocks`): what a replica's block pool gets.
+    public var cacheBlocks: Int
     /// KV bytes per token, all attention layers.
     public var kvCacheBytesPerToken: Int
     /// KV bytes per token beyond the sliding windows.

@@ -43,6 +43,16 @@ public enum StepTimeModel: Sendable, Equatable {
         case .fitted(let f): f.seconds(step)
         }
     }
+
+    /// Seconds a request spends outside engine steps before its first token reaches the client (HTTP, chat
+    /// template, tokenizer, hand-off to the engine thread, first event on the stream): measured on CPU, 0 for
+    /// the roofline. A constant per request, so it adds to time to first token and changes no queueing.
+    public var requestOverheadSeconds: Double {
+        switch self {
+        case .roofline: 0
+        case .fitted(let f): f.requestOverheadSeconds
+        }
+    }
 }
 
 /// The roofline of one replica.
@@ -99,15 +109,32 @@ public struct FittedStepTime: Sendable, Equatable, Codable {
     public var secondsPerPrefillAttended: Double
     /// Seconds per position a decoded token attends.
     public var secondsPerDecodeAttended: Double
+    /// Seconds per request outside the steps, before its first token (see `StepTimeModel.requestOverheadSeconds`).
+    public var requestOverheadSeconds: Double
 
     /// Creates figures.
     public init(fixedSeconds: Double, secondsPerToken: Double, secondsPerSequence: Double, secondsPerPrefillAttended: Double,
-                secondsPerDecodeAttended: Double) {
+                secondsPerDecodeAttended: Double, requestOverheadSeconds: Double = 0) {
         self.fixedSeconds = fixedSeconds
         self.secondsPerToken = secondsPerToken
         self.secondsPerSequence = secondsPerSequence
         self.secondsPerPrefillAttended = secondsPerPrefillAttended
         self.secondsPerDecodeAttended = secondsPerDecodeAttended
+        self.requestOverheadSeconds = requestOverheadSeconds
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case fixedSeconds, secondsPerToken, secondsPerSequence, secondsPerPrefillAttended, secondsPerDecodeAttended, requestOverheadSeconds
+    }
+
+    /// Decodes figures; profiles written before the request overhead was fitted have none (0).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(fixedSeconds: try c.decode(Double.self, forKey: .fixedSeconds), secondsPerToken: try c.decode(Double.self, forKey: .secondsPerToken),
+                  secondsPerSequence: try c.decode(Double.self, forKey: .secondsPerSequence),
+                  secondsPerPrefillAttended: try c.decode(Double.self, forKey: .secondsPerPrefillAttended),
+                  secondsPerDecodeAttended: try c.decode(Double.self, forKey: .secondsPerDecodeAttended),
+                  requestOverheadSeconds: try c.decodeIfPresent(Double.self, forKey: .requestOverheadSeconds) ?? 0)
     }
 
     /// Seconds the step takes.

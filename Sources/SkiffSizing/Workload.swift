@@ -43,8 +43,14 @@ public struct ReplicaThroughput: Sendable, Equatable, Codable {
     public var timePerOutputTokenSeconds: Double
     /// Time to first token of a 95th-percentile prompt at that rate, seconds (without queueing).
     public var timeToFirstTokenP95Seconds: Double
-    /// What stops the replica from carrying more: `time_per_output_token`, `time_to_first_token`, `memory` or `compute`.
+    /// What stops the replica from carrying more: `time_per_output_token`, `time_to_first_token`, `memory` or `compute`
+    /// (from the steady-state estimate), or `time_per_output_token_p95`, `time_to_first_token_p95`, `queue` (from the
+    /// simulated percentiles).
     public var limitedBy: String
+    /// 95th percentile of time per output token at that rate, seconds, when sized by simulation.
+    public var timePerOutputTokenP95Seconds: Double?
+    /// The rate the steady-state (mean) estimate allows, when the percentiles lowered it.
+    public var meanEstimateRequestsPerSecond: Double?
 
     /// The highest arrival rate a replica keeps within `workload`'s objective.
     ///
@@ -61,8 +67,9 @@ public struct ReplicaThroughput: Sendable, Equatable, Codable {
             var t = stepTime.seconds(StepShape(prefillTokens: 0, prefillAttended: 0, decodeSequences: 1, decodeAttended: Int(prompt)))
             var running = 0.0, prefill = 0.0
             for _ in 0 ..< 60 {
-                running = rate * output * t
-                prefill = rate * prompt * t
+                // Past what a replica can hold the fixed point diverges; cap it so the counts stay representable.
+                running = min(rate * output * t, 1e9)
+                prefill = min(rate * prompt * t, 1e9)
                 let next = stepTime.seconds(StepShape(
                     prefillTokens: Int(prefill.rounded()), prefillAttended: Int((prefill * prompt / 2).rounded()),
                     decodeSequences: max(1, Int(running.rounded(.up))), decodeAttended: Int((running * (prompt + output / 2)).rounded())))
@@ -70,7 +77,7 @@ public struct ReplicaThroughput: Sendable, Equatable, Codable {
                 t = next
             }
             let left = Double(maxStepTokens) - running
-            let ttft = (Double(workload.promptTokensP95) / max(left, 1)).rounded(.up) * t + t
+            let ttft = (Double(workload.promptTokensP95) / max(left, 1)).rounded(.up) * t + t + stepTime.requestOverheadSeconds
             var limit = ""
             if prefill > left { limit = "compute" }
             else if running > Double(maxRunning) { limit = "memory" }
@@ -89,5 +96,67 @@ public struct ReplicaThroughput: Sendable, Equatable, Codable {
         var best = evaluate(low)
         best.limitedBy = evaluate(high).limitedBy.isEmpty ? reason : evaluate(high).limitedBy
         return best
+    }
+}
+
+extension ReplicaThroughput {
+    /// The highest Poisson arrival rate at which one simulated replica keeps the 95th percentiles of time per
+    /// output token and time to first token (queueing included) within `workload`'s objective, refusing nothing.
+    ///
+    /// The steady-state `estimate` sizes for the mean step time; under random arrivals steps vary (bursts of
+    /// prompt chunks, more sequences running), so a request's average step time has a tail above the mean.
+    /// Starting from that estimate as the ceiling, this bisects the rate with short simulations
+    /// (`requests` arrivals of the workload's log-normal lengths, the same seed at every rate) and reports the
+    /// rate, the running plus waiting requests at it (the concurrency an autoscaler should target) and the
+    /// simulated percentiles. Deterministic.
+    public static func sizedForPercentiles(workload: Workload, stepTime: StepTimeModel, limits: ServeLimits, ceiling: ReplicaThroughput,
+                                           requests: Int = 1200) -> ReplicaThroughput {
+        guard ceiling.requestsPerSecond > 0 else { return ceiling }
+        let lengths = FleetSimulator.Lengths(
+            prompt: TokenLengthDistribution(mean: workload.promptTokensMean, p95: workload.promptTokensP95),
+            output: TokenLengthDistribution(mean: workload.outputTokensMean, p95: workload.outputTokensP95))
+        func simulate(_ rate: Double) -> SimulationReport {
+            let seconds = Double(requests) / rate
+            var c = limits.fleet(stepTime: stepTime)
+            c.sampleSeconds = seconds / 40
+            return FleetSimulator.run(configuration: c, arrivals: .poisson(rate: rate), lengths: lengths, durationSeconds: seconds, seed: 7)
+        }
+        func failure(_ r: SimulationReport) -> String? {
+            if r.rejected > 0 { return "queue" }
+            if r.timePerOutputTokenP95 > workload.timePerOutputTokenSeconds { return "time_per_output_token_p95" }
+            if r.timeToFirstTokenP95 > workload.timeToFirstTokenP95Seconds { return "time_to_first_token_p95" }
+            return nil
+        }
+        var high = ceiling.requestsPerSecond
+        var atHigh = simulate(high)
+        var limit = failure(atHigh)
+        guard limit != nil else {
+            var sized = ceiling
+            sized.timePerOutputTokenP95Seconds = atHigh.timePerOutputTokenP95
+            return sized
+        }
+        var low = 0.0
+        var atLow: SimulationReport?
+        for _ in 0 ..< 12 {
+            let mid = (low + high) / 2
+            let report = simulate(mid)
+            if let reason = failure(report) {
+                (high, atHigh, limit) = (mid, report, reason)
+            } else {
+                (low, atLow) = (mid, report)
+            }
+        }
+        guard let atLow else {
+            return ReplicaThroughput(requestsPerSecond: 0, outputTokensPerSecond: 0, runningRequests: 0,
+                                     timePerOutputTokenSeconds: ceiling.timePerOutputTokenSeconds,
+                                     timeToFirstTokenP95Seconds: atHigh.timeToFirstTokenP95, limitedBy: limit ?? "queue",
+                                     timePerOutputTokenP95Seconds: atHigh.timePerOutputTokenP95, meanEstimateRequestsPerSecond: ceiling.requestsPerSecond)
+        }
+        let concurrency = atLow.samples.isEmpty ? low * Double(workload.outputTokensMean) * atLow.timePerOutputTokenP50
+            : atLow.samples.reduce(0.0) { $0 + Double($1.running + $1.waiting) } / Double(atLow.samples.count)
+        return ReplicaThroughput(requestsPerSecond: low, outputTokensPerSecond: low * Double(workload.outputTokensMean),
+                                 runningRequests: concurrency, timePerOutputTokenSeconds: atLow.timePerOutputTokenP50,
+                                 timeToFirstTokenP95Seconds: atLow.timeToFirstTokenP95, limitedBy: limit ?? "",
+                                 timePerOutputTokenP95Seconds: atLow.timePerOutputTokenP95, meanEstimateRequestsPerSecond: ceiling.requestsPerSecond)
     }
 }

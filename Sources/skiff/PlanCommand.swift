@@ -90,7 +90,7 @@ struct PlanCommand: ParsableCommand {
     var modelLoadGbps: Double = 1
 
     @Option(help: "Share of peak memory bandwidth the GPU roofline assumes.")
-    var bandwidthEfficiency: Double = 0.7
+    var bandwidthEfficiency: Double = 0.77
 
     @Option(help: "Share of peak FLOPS the GPU roofline assumes.")
     var computeEfficiency: Double = 0.5

@@ -47,14 +47,16 @@ enum PlanTable {
                                    f.workload.peakRequestsPerSecond, f.workload.promptTokensMean, f.workload.promptTokensP95,
                                    f.workload.outputTokensMean, f.workload.outputTokensP95, f.workload.timeToFirstTokenP95Seconds * 1000,
                                    f.workload.timePerOutputTokenSeconds * 1000))
-            row("per replica", String(format: "%.3g req/s, %.0f output tok/s, %.1f running; TPOT %.1f ms, TTFT p95 %.0f ms (limited by %@)",
-                                      t.requestsPerSecond, t.outputTokensPerSecond, t.runningRequests, t.timePerOutputTokenSeconds * 1000,
-                                      t.timeToFirstTokenP95Seconds * 1000, t.limitedBy))
+            let p95 = t.timePerOutputTokenP95Seconds.map { String(format: " (p95 %.1f ms)", $0 * 1000) } ?? ""
+            let mean = t.meanEstimateRequestsPerSecond.map { String(format: "; the mean step time alone would allow %.3g req/s", $0) } ?? ""
+            row("per replica", String(format: "%.3g req/s, %.0f output tok/s, %.1f running + waiting; TPOT %.1f ms%@, TTFT p95 %.0f ms (limited by %@%@)",
+                                      t.requestsPerSecond, t.outputTokensPerSecond, t.runningRequests, t.timePerOutputTokenSeconds * 1000, p95,
+                                      t.timeToFirstTokenP95Seconds * 1000, t.limitedBy, mean))
             row("replicas", "\(f.replicas)")
             row("nodes", "\(f.nodes)" + (f.instanceType.map { " × \($0) (\(f.replicasPerNode) replicas per node)" } ?? ""))
             row("warm", String(format: "%d nodes (%d replicas): a new one is ready after %.0f s", f.warmNodes, f.warmReplicas, f.secondsToReady))
-            row("autoscaler", "\(f.autoscalerMetric) target \(f.autoscalerTargetWaitingPerReplica) per replica "
-                + "(or \(f.autoscalerTargetRunningPerReplica) running)")
+            row("autoscaler", "\(f.autoscalerMetric) target \(f.autoscalerTargetRunningPerReplica) per replica "
+                + "(on queue depth alone, vllm:num_requests_waiting: \(f.autoscalerTargetWaitingPerReplica))")
             if let onDemand = f.onDemandUsdPerMonth {
                 row("cost", String(format: "$%.0f per month on demand", onDemand)
                     + (f.spotUsdPerMonth.map { String(format: ", $%.0f on spot", $0) } ?? "") + " at peak size (prices of \(f.priceDate ?? "?"))")

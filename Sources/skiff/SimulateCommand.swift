@@ -14,8 +14,10 @@ struct SimulateCommand: ParsableCommand {
             autoscaler is an HPA (or KEDA, which can scale to zero) on waiting or running requests per \
             replica, with stabilization windows; pods start, load the model, and wait for nodes that take \
             --node-start-seconds to come (or fail to, with --node-failure-probability). The fleet and memory \
-            come from the same plan as `skiff plan`. --compare runs several strategies on the same arrivals.
-            """
+            come from the same plan as `skiff plan`. --compare runs several strategies on the same arrivals. \
+            `skiff simulate calibrate DIR` fits a CPU profile to measured `skiff bench` runs.
+            """,
+        subcommands: [CalibrateCommand.self]
     )
 
     @Option(name: .shortAndLong, help: "A GGUF file or model name, or a Hugging Face config.json (or its directory).")
@@ -62,12 +64,14 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Objective: time per output token, ms.")
     var tpotMs: Double = 100
 
+    @Option(help: "least-loaded (an inference gateway or endpoint picker) or random (a plain Kubernetes Service).")
+    var routing: String = "least-loaded"
     @Option(help: "A fixed number of replicas (no autoscaling).")
     var replicas: Int?
     @Option(help: "hpa or keda (KEDA polls every 30 s and may scale to zero).")
     var autoscaler: String = "hpa"
-    @Option(help: "waiting (vllm:num_requests_waiting) or running (running + waiting) per replica.")
-    var metric: String = "waiting"
+    @Option(help: "running (running + waiting, the plan's recommendation) or waiting (vllm:num_requests_waiting) per replica.")
+    var metric: String = "running"
     @Option(help: "The metric's target per replica (default: the plan's).")
     var target: Double?
     @Option(help: "Fewest replicas (0 scales to zero; default 1).")
@@ -147,12 +151,14 @@ struct SimulateCommand: ParsableCommand {
         zero.autoscaler.periodSeconds = 30
         var spot = base
         spot.spotShare = 0.5
-        var concurrency = base
-        concurrency.autoscaler.metric = .running
-        concurrency.autoscaler.target = Double(plan.fleet?.autoscalerTargetRunningPerReplica ?? base.maxRunning)
+        // The other metric than the one given, at the plan's target for it.
+        var other = base
+        other.autoscaler.metric = base.autoscaler.metric == .running ? .waiting : .running
+        other.autoscaler.target = Double(other.autoscaler.metric == .running ? plan.fleet?.autoscalerTargetRunningPerReplica ?? base.maxRunning
+            : plan.fleet?.autoscalerTargetWaitingPerReplica ?? 5)
         strategies += [
             ("no warm pool", cold), ("warm pool of \(warm.warmNodes) nodes", warm), ("scale to zero (KEDA)", zero),
-            ("half the nodes on spot", spot), ("scale on running (target \(Int(concurrency.autoscaler.target)))", concurrency),
+            ("half the nodes on spot", spot), ("scale on \(other.autoscaler.metric.rawValue) (target \(Int(other.autoscaler.target)))", other),
         ]
         var rows: [(String, SimulationReport)] = []
         for (name, configuration) in strategies {
@@ -222,10 +228,9 @@ struct SimulateCommand: ParsableCommand {
         let plan = try CapacityPlanner.plan(request)
         guard let fleet = plan.fleet else { throw ValidationError("the plan has no fleet") }
 
-        let blockBytes = max(plan.bytesPerRequestAtContext / max((plan.contextLength + 15) / 16, 1), 1)
         var c = FleetConfiguration(
             maxStepTokens: request.maxStepTokens, maxRunning: min(request.maxRunning, max(plan.maxConcurrencyAtMean ?? plan.maxConcurrency, 1)),
-            maxWaiting: maxWaiting, contextLength: plan.contextLength, cacheBlocks: plan.cacheBudgetBytes / blockBytes,
+            maxWaiting: maxWaiting, contextLength: plan.contextLength, cacheBlocks: plan.cacheBlocks,
             stepTime: CapacityPlanner.stepTimeModel(for: request, plan: plan))
         c.replicasPerNode = fleet.replicasPerNode
         c.gpusPerNode = fleet.gpusPerNode ?? plan.gpusPerReplica
@@ -246,6 +251,10 @@ struct SimulateCommand: ParsableCommand {
             throw ValidationError("--metric must be waiting or running")
         }
         guard autoscaler == "hpa" || autoscaler == "keda" else { throw ValidationError("--autoscaler must be hpa or keda") }
+        guard let parsedRouting = FleetConfiguration.Routing(rawValue: routing) else {
+            throw ValidationError("--routing must be least-loaded or random")
+        }
+        c.routing = parsedRouting
         c.autoscaler.metric = parsedMetric
         c.autoscaler.target = target ?? Double(parsedMetric == .waiting ? fleet.autoscalerTargetWaitingPerReplica : fleet.autoscalerTargetRunningPerReplica)
         c.autoscaler.minReplicas = minReplicas ?? 1

@@ -30,4 +30,43 @@ import Testing
         #expect(result.stdout.contains("0 refused (429)"))
         #expect(try String(contentsOf: svg, encoding: .utf8).hasPrefix("<svg"))
     }
+
+    /// The committed calibration (docs/sizing/calibration) refits, and each validation row is what
+    /// `skiff simulate --trace` itself prints for that run.
+    @Test func calibrateRefitsTheCommittedRunsAndMatchesSimulate() throws {
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("docs/sizing/calibration")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-calibrate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for file in try FileManager.default.contentsOfDirectory(atPath: source.path) where file.hasSuffix(".json") && !file.hasPrefix("validation")
+            && !file.hasPrefix("cpu-profile") {
+            try FileManager.default.copyItem(at: source.appendingPathComponent(file), to: directory.appendingPathComponent(file))
+        }
+        let result = try cli.skiff(["simulate", "calibrate", directory.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("### Poisson runs"))
+        let profile = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("cpu-profile.json"))) as? [String: Any])
+        let step = try #require(profile["step_time"] as? [String: Double])
+        #expect((step["seconds_per_token"] ?? 0) > 0)
+
+        let validation = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("validation.json"))) as? [[String: Any]])
+        let settings = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("serve.json"))) as? [String: Any])
+        let row = try #require(validation.first)
+        let simulated = try #require(row["simulated"] as? [String: Double])
+        let replay = try cli.skiff([
+            "simulate", "--gpu", "cpu", "--cpu-profile", directory.appendingPathComponent("cpu-profile.json").path, "--replicas", "1",
+            "--trace", directory.appendingPathComponent(try #require(row["trace"] as? String)).path, "--context", "\(settings["ctx"]!)",
+            "--kv-cache-bytes", "\(settings["kv_cache_bytes"]!)", "--max-running", "\(settings["max_running"]!)",
+            "--max-waiting", "\(settings["max_waiting"]!)", "--max-step-tokens", "\(settings["max_step_tokens"]!)",
+            "--duration", "\(Int(try #require(row["simulated_seconds"] as? Double)))", "--json",
+        ])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(replay.stdout.utf8)) as? [String: Any])
+        for (mine, theirs) in [("ttft_p50", "time_to_first_token_p50"), ("ttft_p95", "time_to_first_token_p95"),
+                               ("tpot_p95", "time_per_output_token_p95")] {
+            let a = try #require(simulated[mine]), b = try #require(report[theirs] as? Double)
+            #expect(abs(a - b) < 1e-9, "\(mine): calibrate \(a), simulate \(b)")
+        }
+    }
 }

@@ -127,15 +127,29 @@ import Testing
         #expect(fleet["warm_nodes"] is Int)
     }
 
-    @Test func helmValuesCarryTheGPUResourceAndAutoscaler() throws {
-        var r = try request("llama-3.1-8b", gpu: "l4")
-        r.workload = Workload(peakRequestsPerSecond: 4, promptTokensMean: 500, promptTokensP95: 1500, outputTokensMean: 200,
-                              outputTokensP95: 600, timeToFirstTokenP95Seconds: 3, timePerOutputTokenSeconds: 0.15)
+    @Test func sizesForThe95thPercentileNotTheMean() throws {
+        var r = try request("llama-3.1-8b", gpu: "l40s")
+        r.workload = Workload(peakRequestsPerSecond: 20, promptTokensMean: 1000, promptTokensP95: 3000, outputTokensMean: 250,
+                              outputTokensP95: 800, timeToFirstTokenP95Seconds: 2, timePerOutputTokenSeconds: 0.05)
         let plan = try CapacityPlanner.plan(r)
-        let yaml = HelmValues.yaml(for: plan, command: "skiff plan")
-        #expect(yaml.contains("    nvidia.com/gpu: 1\n"))
-        #expect(yaml.contains("  maxReplicas: \(plan.replicas ?? -1)\n"))
-        #expect(yaml.contains("node.kubernetes.io/instance-type: g6."))
+        let fleet = try #require(plan.fleet)
+        let t = fleet.throughputPerReplica
+        // The steady-state estimate (mean step time at the objective) allows more than the percentiles do.
+        let mean = try #require(t.meanEstimateRequestsPerSecond)
+        #expect(t.requestsPerSecond < mean)
+        #expect(try #require(t.timePerOutputTokenP95Seconds) <= 0.05)
+        #expect(t.timeToFirstTokenP95Seconds <= 2)
+        #expect(fleet.autoscalerMetric == "vllm:num_requests_running + vllm:num_requests_waiting")
+        #expect(Double(fleet.autoscalerTargetRunningPerReplica) >= t.runningRequests)
+
+        // A fifth more traffic than the sized rate breaks the objective in the same simulation.
+        let limits = ServeLimits(maxStepTokens: r.maxStepTokens, maxRunning: min(r.maxRunning, plan.maxConcurrencyAtMean ?? plan.maxConcurrency),
+                                 maxWaiting: r.maxWaiting, contextLength: plan.contextLength, cacheBlocks: plan.cacheBlocks)
+        let lengths = FleetSimulator.Lengths(prompt: TokenLengthDistribution(mean: 1000, p95: 3000), output: TokenLengthDistribution(mean: 250, p95: 800))
+        let over = FleetSimulator.run(configuration: limits.fleet(stepTime: CapacityPlanner.stepTimeModel(for: r, plan: plan)),
+                                      arrivals: .poisson(rate: t.requestsPerSecond * 1.2), lengths: lengths,
+                                      durationSeconds: 1200 / t.requestsPerSecond, seed: 7)
+        #expect(over.timePerOutputTokenP95 > 0.05 || over.timeToFirstTokenP95 > 2 || over.rejected > 0)
     }
 
     @Test func catalogFileOverridesAndExtends() throws {
@@ -166,6 +180,7 @@ import Testing
         #expect(plan.cacheBudgetBytes == 1 << 30)
         #expect(plan.kvCacheBytesPerToken == serve.bytesPerToken)
         #expect(plan.maxConcurrency == serve.fullContextSequences)
+        #expect(plan.cacheBlocks == serve.blocks)
         #expect(plan.weightsBytes == 96_576_768)
     }
 }

@@ -108,6 +108,18 @@ func replica(stepTokens: Int = 10, running: Int = 4, waiting: Int = 8, blocks: I
         #expect(report.sloAttainment < 0.5)
     }
 
+    @Test func randomRoutingQueuesLongerThanLeastLoaded() {
+        var balanced = configuration(replicas: 4)
+        balanced.maxRunning = 4
+        var random = balanced
+        random.routing = .random
+        let a = FleetSimulator.run(configuration: balanced, arrivals: .poisson(rate: 12), lengths: lengths, durationSeconds: 600, seed: 3)
+        let b = FleetSimulator.run(configuration: random, arrivals: .poisson(rate: 12), lengths: lengths, durationSeconds: 600, seed: 3)
+        #expect(a.requests > 6000 && b.requests > 6000)
+        // Random choice leaves some replicas with queues while others idle.
+        #expect(b.timeToFirstTokenP95 > a.timeToFirstTokenP95 * 1.2)
+    }
+
     @Test func sameSeedSameDay() {
         let a = FleetSimulator.run(configuration: configuration(), arrivals: .poisson(rate: 3), lengths: lengths, durationSeconds: 300, seed: 7)
         let b = FleetSimulator.run(configuration: configuration(), arrivals: .poisson(rate: 3), lengths: lengths, durationSeconds: 300, seed: 7)

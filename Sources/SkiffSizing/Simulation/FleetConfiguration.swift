@@ -33,6 +33,14 @@ public struct FleetConfiguration: Sendable, Equatable {
         public init() {}
     }
 
+    /// How the gateway picks a replica for a request.
+    public enum Routing: String, Sendable, Equatable, CaseIterable {
+        /// The ready replica with the fewest requests (an inference gateway, an endpoint picker).
+        case leastLoaded = "least-loaded"
+        /// Any ready replica, uniformly (a plain Kubernetes Service: kube-proxy picks a backend at random).
+        case random
+    }
+
     /// The engine of each replica.
     public var maxStepTokens: Int
     /// Sequences a replica runs at once.
@@ -63,6 +71,8 @@ public struct FleetConfiguration: Sendable, Equatable {
     public var podStartSeconds: Double = 60
     /// Seconds to load the model once the process runs (download and load, warm-up).
     public var modelLoadSeconds: Double = 60
+    /// How requests are spread over the ready replicas.
+    public var routing: Routing = .leastLoaded
     /// Seconds a request waits at the gateway for a replica when none is ready before it fails.
     public var gatewayTimeoutSeconds: Double = 600
     /// The autoscaler.

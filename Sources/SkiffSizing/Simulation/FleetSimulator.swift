@@ -1,5 +1,5 @@
 /// A discrete-event simulation of a whole deployment: arrivals, a gateway routing each request to the
-/// least-loaded ready replica, replicas batching continuously (`SimulatedReplica`), the autoscaler (HPA or
+/// least-loaded ready replica (or a random one, as a plain Service does), replicas batching continuously (`SimulatedReplica`), the autoscaler (HPA or
 /// KEDA on queue depth or concurrency, with stabilization windows), pods starting and loading the model,
 /// nodes launching (some launches failing), empty nodes going away, and the bill.
 ///
@@ -75,6 +75,7 @@ private struct FleetSimulation {
     // Totals.
     var rejected = 0, timedOut = 0, completed = 0, failedLaunches = 0, tokens = 0, preemptions = 0
     var nodeSeconds = 0.0
+    var lastCompletion = 0.0
     var recommendations: [(time: Double, replicas: Int)] = []
     var lastActivity = 0.0
 
@@ -161,8 +162,14 @@ private struct FleetSimulation {
 
     mutating func route(_ id: Int, prompt: Int, output: Int) {
         var best: Int?
-        for (index, pod) in pods.enumerated() where pod.state == .ready {
-            if best == nil || pod.replica.load < pods[best!].replica.load { best = index }
+        switch c.routing {
+        case .leastLoaded:
+            for (index, pod) in pods.enumerated() where pod.state == .ready {
+                if best == nil || pod.replica.load < pods[best!].replica.load { best = index }
+            }
+        case .random:
+            let ready = pods.indices.filter { pods[$0].state == .ready }
+            if !ready.isEmpty { best = ready[min(Int(random.unit() * Double(ready.count)), ready.count - 1)] }
         }
         guard let best else {
             gateway.append(id)
@@ -194,11 +201,12 @@ private struct FleetSimulation {
             tokens += 1
             if token.first {
                 firstTokenTime[token.request] = now
-                bucketTTFT.append(now - arrivalTime[token.request])
+                bucketTTFT.append(now - arrivalTime[token.request] + c.stepTime.requestOverheadSeconds)
             }
             if token.finished {
                 finishTime[token.request] = now
                 completed += 1
+                lastCompletion = now
                 let count = Int(outputTokens[token.request])
                 if count > 1 { bucketTPOT.append((now - firstTokenTime[token.request]) / Double(count - 1)) }
             }
@@ -398,7 +406,7 @@ private struct FleetSimulation {
         var ttft: [Double] = [], tpot: [Double] = []
         var withinObjective = 0
         for id in arrivalTime.indices where finishTime[id] >= 0 && firstTokenTime[id] >= 0 {
-            let first = firstTokenTime[id] - arrivalTime[id]
+            let first = firstTokenTime[id] - arrivalTime[id] + c.stepTime.requestOverheadSeconds
             let count = Int(outputTokens[id])
             let perToken = count > 1 ? (finishTime[id] - firstTokenTime[id]) / Double(count - 1) : 0
             ttft.append(first)
@@ -415,7 +423,7 @@ private struct FleetSimulation {
             unfinished: arrivalTime.count - completed - rejected - timedOut,
             timeToFirstTokenP50: quantile(ttft, 0.5), timeToFirstTokenP95: quantile(ttft, 0.95), timeToFirstTokenP99: quantile(ttft, 0.99),
             timePerOutputTokenP50: quantile(tpot, 0.5), timePerOutputTokenP95: quantile(tpot, 0.95),
-            outputTokensPerSecond: Double(tokens) / duration,
+            outputTokensPerSecond: Double(tokens) / duration, lastCompletionSeconds: lastCompletion,
             sloAttainment: arrivalTime.isEmpty ? 1 : Double(withinObjective) / Double(arrivalTime.count),
             preemptions: pods.reduce(preemptions) { $0 + $1.replica.preemptions }, peakReadyReplicas: peakReady, peakNodes: peakNodes,
             failedNodeLaunches: failedLaunches, gpuHours: billed * Double(c.gpusPerNode) / 3600, costUsd: billed / 3600 * hourly,

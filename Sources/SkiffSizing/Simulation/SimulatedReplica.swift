@@ -55,6 +55,8 @@ struct SimulatedReplica {
     }
 
     var load: Int { waiting.count + running.count }
+    /// The step in flight as (request, tokens computed) in batch order; empty between steps.
+    var plannedWork: [(request: Int, count: Int)] { inFlight.map { (running[$0.index].request, $0.count) } }
     var isIdle: Bool { waiting.isEmpty && running.isEmpty }
     var usedBlocks: Int { configuration.cacheBlocks - freeBlocks }
 
@@ -68,6 +70,11 @@ struct SimulatedReplica {
 
     /// Plans the next step and returns its duration, or nil when there is nothing to compute.
     mutating func startStep() -> Double? {
+        planStep().map { configuration.stepTime.seconds($0) }
+    }
+
+    /// Plans the next step and returns what it computes, or nil when there is nothing to compute.
+    mutating func planStep() -> StepShape? {
         var budget = configuration.maxStepTokens
         var plan: [(index: Int, count: Int)] = []
         var preempted = false
@@ -116,7 +123,7 @@ struct SimulatedReplica {
         }
         inFlight = plan
         busy = true
-        return configuration.stepTime.seconds(shape)
+        return shape
     }
 
     /// Completes the step in flight: computed tokens advance, sequences that reached their last token emit

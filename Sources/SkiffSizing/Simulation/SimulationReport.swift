@@ -54,6 +54,8 @@ public struct SimulationReport: Sendable, Equatable, Codable {
     public var timePerOutputTokenP95: Double
     /// Output tokens per second over the run.
     public var outputTokensPerSecond: Double
+    /// Seconds from the start to the last request that completed (what a benchmark's duration ends at).
+    public var lastCompletionSeconds: Double
     /// Share of arrived requests that completed within both latency objectives.
     public var sloAttainment: Double
     /// Preemptions in all replicas.
@@ -72,9 +74,13 @@ public struct SimulationReport: Sendable, Equatable, Codable {
     public var samples: [Sample]
 }
 
-/// The `fraction` quantile of `values` (nearest rank on sorted values); 0 when empty.
+/// The `fraction` quantile of ascending `sorted` values, interpolating linearly between the nearest ranks
+/// (NumPy's default, as `skiff bench` and `vllm bench serve` report them); 0 when empty.
 func quantile(_ sorted: [Double], _ fraction: Double) -> Double {
-    guard !sorted.isEmpty else { return 0 }
-    let rank = Int((fraction * Double(sorted.count)).rounded(.up)) - 1
-    return sorted[min(max(rank, 0), sorted.count - 1)]
+    guard let first = sorted.first else { return 0 }
+    guard sorted.count > 1 else { return first }
+    let rank = min(max(fraction, 0), 1) * Double(sorted.count - 1)
+    let lower = Int(rank.rounded(.down))
+    let upper = min(lower + 1, sorted.count - 1)
+    return sorted[lower] + (sorted[upper] - sorted[lower]) * (rank - Double(lower))
 }

