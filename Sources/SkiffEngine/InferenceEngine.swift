@@ -104,8 +104,8 @@ public struct EngineStatistics: Sendable, Equatable {
     public var generatedTokens = 0
     /// Forward passes run.
     public var steps = 0
-    /// Tokens in each step, most recent last (at most 1024 kept; the metrics layer drains them).
-    public var recentStepTokens: [Int] = []
+    /// The latest steps, most recent last (at most 1024 kept; the metrics layer drains them).
+    public var recentSteps: [EngineStep] = []
 
     /// All zero: the statistics of an engine that has done nothing yet.
     public init() {}
@@ -145,6 +145,16 @@ public struct EngineConfiguration: Sendable, Equatable {
         self.blockSize = blockSize
         self.prefixCaching = prefixCaching
     }
+}
+
+/// One forward pass of the engine: its size and how long it took (model, sampling and streaming).
+public struct EngineStep: Sendable, Equatable {
+    /// Tokens computed: one per decoding sequence plus prompt chunk tokens.
+    public var tokens: Int
+    /// Sequences in the batch.
+    public var sequences: Int
+    /// Wall-clock seconds from planning the step to its last token handed out.
+    public var seconds: Double
 }
 
 /// What an engine's KV cache holds, from its configuration and the model's shape.
@@ -253,11 +263,11 @@ public final class InferenceEngine: Sendable {
         return current
     }
 
-    /// Removes and returns the step sizes recorded since the last call.
-    public func drainStepTokens() -> [Int] {
+    /// Removes and returns the steps recorded since the last call.
+    public func drainSteps() -> [EngineStep] {
         statistics.withLock { s in
-            defer { s.recentStepTokens = [] }
-            return s.recentStepTokens
+            defer { s.recentSteps = [] }
+            return s.recentSteps
         }
     }
 
@@ -347,7 +357,7 @@ final class EngineLoop {
             endExpiredRequests()
             let plan = scheduler.schedule()
             guard !plan.work.isEmpty else {
-                publishStatistics(stepTokens: nil, computedPrompt: 0, generated: 0)
+                publishStatistics(step: nil, computedPrompt: 0, generated: 0)
                 engine.waitForWork()
                 continue
             }
@@ -387,6 +397,7 @@ final class EngineLoop {
     }
 
     private func step(_ plan: Scheduler.StepPlan) {
+        let started = ContinuousClock.now
         var batch = ForwardBatch()
         var computedPrompt = 0
         for work in plan.work {
@@ -418,7 +429,9 @@ final class EngineLoop {
                 if emitNextToken(for: work.sequence, logits: slice) { generated += 1 }
             }
         }
-        publishStatistics(stepTokens: plan.tokenCount, computedPrompt: computedPrompt, generated: generated)
+        let seconds = (ContinuousClock.now - started) / .seconds(1)
+        publishStatistics(step: EngineStep(tokens: plan.tokenCount, sequences: plan.work.count, seconds: seconds),
+                          computedPrompt: computedPrompt, generated: generated)
     }
 
     /// Samples, streams and books the next token of `sequence`; finishes it when it is done. Returns
@@ -473,7 +486,7 @@ final class EngineLoop {
         scheduler.finish(sequence)
     }
 
-    private func publishStatistics(stepTokens: Int?, computedPrompt: Int, generated: Int) {
+    private func publishStatistics(step: EngineStep?, computedPrompt: Int, generated: Int) {
         let blocks = scheduler.blocks
         let waiting = scheduler.waitingCount
         let running = scheduler.runningCount
@@ -487,9 +500,9 @@ final class EngineLoop {
             s.preemptions = preemptions
             s.promptTokensComputed += computedPrompt
             s.generatedTokens += generated
-            if let stepTokens {
+            if let step {
                 s.steps += 1
-                if s.recentStepTokens.count < 1024 { s.recentStepTokens.append(stepTokens) }
+                if s.recentSteps.count < 1024 { s.recentSteps.append(step) }
             }
         }
     }

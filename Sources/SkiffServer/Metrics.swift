@@ -21,6 +21,8 @@ final class ServerMetrics: Sendable {
                                                    480, 960, 1920, 7680]
     /// Buckets of `iteration_tokens_total` (tokens in one engine step).
     static let iterationTokenBuckets: [Double] = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384]
+    /// Buckets of `skiff:engine_step_duration_seconds`.
+    static let stepDurationBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56]
 
     /// Why a request ended, as `finished_reason` labels it.
     enum FinishedReason: String, CaseIterable, Sendable {
@@ -32,6 +34,7 @@ final class ServerMetrics: Sendable {
         var interTokenLatency = Histogram(bounds: ServerMetrics.interTokenLatencyBuckets)
         var endToEndLatency = Histogram(bounds: ServerMetrics.endToEndLatencyBuckets)
         var iterationTokens = Histogram(bounds: ServerMetrics.iterationTokenBuckets)
+        var stepDuration = Histogram(bounds: ServerMetrics.stepDurationBuckets)
         var promptTokens = 0
         var generationTokens = 0
         var finished: [FinishedReason: Int] = [:]
@@ -57,10 +60,15 @@ final class ServerMetrics: Sendable {
         }
     }
 
-    /// Books the tokens of engine steps (from `InferenceEngine.drainStepTokens()`).
-    func observeSteps(_ tokens: [Int]) {
-        guard !tokens.isEmpty else { return }
-        state.withLock { s in for t in tokens { s.iterationTokens.observe(Double(t)) } }
+    /// Books engine steps (from `InferenceEngine.drainSteps()`): their sizes and durations.
+    func observeSteps(_ steps: [EngineStep]) {
+        guard !steps.isEmpty else { return }
+        state.withLock { s in
+            for step in steps {
+                s.iterationTokens.observe(Double(step.tokens))
+                s.stepDuration.observe(step.seconds)
+            }
+        }
     }
 
     /// The Prometheus text: the engine's gauges and counters (zero while the model loads, when `engine` is nil)
@@ -133,6 +141,7 @@ final class ServerMetrics: Sendable {
         histogram("vllm:inter_token_latency_seconds", s.interTokenLatency, "Histogram of inter-token latency in seconds.")
         histogram("vllm:e2e_request_latency_seconds", s.endToEndLatency, "Histogram of end to end request latency in seconds.")
         histogram("vllm:iteration_tokens_total", s.iterationTokens, "Histogram of number of tokens per engine step.")
+        histogram("skiff:engine_step_duration_seconds", s.stepDuration, "Histogram of engine step durations (forward pass, sampling, streaming) in seconds.")
         return out
     }
 

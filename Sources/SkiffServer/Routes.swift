@@ -139,7 +139,7 @@ struct Routes: Sendable {
     }
 
     fileprivate func exposition() -> String {
-        metrics.observeSteps(engine.drainStepTokens())
+        metrics.observeSteps(engine.drainSteps())
         return metrics.exposition(engine: engine)
     }
 

@@ -41,7 +41,7 @@ struct ServerLifecycle: Service {
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(1))
-                    metrics.observeSteps(engine.drainStepTokens())
+                    metrics.observeSteps(engine.drainSteps())
                 }
             }
             try? await gracefulShutdown()

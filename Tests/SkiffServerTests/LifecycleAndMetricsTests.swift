@@ -69,7 +69,7 @@ import Testing
                 ("vllm:time_to_first_token_seconds", "histogram"), ("vllm:inter_token_latency_seconds", "histogram"),
                 ("vllm:e2e_request_latency_seconds", "histogram"), ("vllm:iteration_tokens_total", "histogram"),
                 ("skiff:kv_cache_blocks", "gauge"), ("skiff:kv_cache_bytes_per_token", "gauge"), ("skiff:kv_cache_bytes", "gauge"),
-                ("skiff:kv_cache_full_context_sequences", "gauge"),
+                ("skiff:kv_cache_full_context_sequences", "gauge"), ("skiff:engine_step_duration_seconds", "histogram"),
             ] {
                 #expect(text.contains("# HELP \(name) "), "\(name)")
                 #expect(text.contains("# TYPE \(name) \(type)\n"), "\(name)")
@@ -85,6 +85,9 @@ import Testing
             #expect(ttft.last?.contains("le=\"+Inf\"") == true)
             #expect(counts.last == (try await server.metric("vllm:time_to_first_token_seconds_count")).map { _ in counts.last! })
             #expect(try await server.metric("vllm:iteration_tokens_total_count") ?? 0 >= 1)
+            // Every step booked has a duration: as many durations as sizes, and time was spent.
+            #expect(try await server.metric("skiff:engine_step_duration_seconds_count") == server.metric("vllm:iteration_tokens_total_count"))
+            #expect(try await server.metric("skiff:engine_step_duration_seconds_sum") ?? 0 > 0)
         }
     }
 
