@@ -178,14 +178,7 @@ struct ServeSettings: Decodable {
     var ctx: Int
 
     init(contentsOf path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        do {
-            self = try decoder.decode(Self.self, from: data)
-        } catch {
-            throw ValidationError("\(path) is not serve.json (model, threads, kv_cache_bytes, max_running, max_waiting, max_step_tokens, ctx): \(error)")
-        }
+        self = try decodeSnakeCaseJSON(path, describing: "serve.json (model, threads, kv_cache_bytes, max_running, max_waiting, max_step_tokens, ctx)")
     }
 }
 
@@ -235,14 +228,7 @@ struct BenchRun: Decodable {
     }
 
     init(contentsOf path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        do {
-            self = try decoder.decode(Self.self, from: data)
-        } catch {
-            throw ValidationError("\(path) is not a `skiff bench --json` report: \(error)")
-        }
+        self = try decodeSnakeCaseJSON(path, describing: "a `skiff bench --json` report")
     }
 }
 
@@ -314,5 +300,17 @@ struct SVGComparison {
             svg += "<text x=\"\(x + 14)\" y=\"\(height - 11)\">\(figure.0)</text>\n"
         }
         return svg + "<line x1=\"\(left)\" x2=\"\(width - 20)\" y1=\"\(y(1))\" y2=\"\(y(1))\" stroke=\"black\"/>\n</svg>\n"
+    }
+}
+
+/// The JSON file at `path` with snake_case keys, decoded; errors say what the file should have been.
+private func decodeSnakeCaseJSON<T: Decodable>(_ path: String, describing expected: String) throws -> T {
+    guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    do {
+        return try decoder.decode(T.self, from: data)
+    } catch {
+        throw ValidationError("\(path) is not \(expected): \(error)")
     }
 }
