@@ -37,12 +37,14 @@ public struct ChatServer: Sendable {
         let app = ChatApplication.make(state: state, onServerRunning: onServerRunning, logger: logger)
         let drain = DrainService(state: state, gracePeriod: configuration.gracePeriod, logger: logger)
         let storeService = StoreService(store: store, logger: logger)
+        let monitor = ModelServiceMonitor(state: state, interval: .seconds(5))
         // Started in order and shut down in reverse, each after the one after it has ended: the drain
         // first (readiness fails, answers finish), then the app, then the store, which the answers need.
         let group = ServiceGroup(
             configuration: .init(
                 services: [
                     .init(service: storeService),
+                    .init(service: monitor),
                     .init(service: app),
                     .init(service: drain),
                 ],
@@ -81,6 +83,22 @@ struct StoreService: Service {
             logger.info("database ready", metadata: ["database": "\(store.url)"])
             // Keep running until shut down; `store.run()` ends on graceful shutdown or cancellation.
             try await group.next()
+        }
+    }
+}
+
+/// Checks the model service every `interval` (each check bounded to 2 s), so `/ready` answers at once with
+/// the last result instead of waiting on a service that is down or blackholes connections.
+struct ModelServiceMonitor: Service {
+    let state: ChatState
+    let interval: Duration
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await state.checkModelService()
+                try? await Task.sleep(for: interval)
+            }
         }
     }
 }

@@ -203,6 +203,11 @@ func withChatApp(
     @Test func probesReportTheDatabaseAndTheModelService() async throws {
         try await withChatApp(configure: { $0.llmURL = "http://127.0.0.1:9/v1" }) { client, state, _ in
             #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
+            // The model service's state comes from a background check; before the first one ends it is unknown.
+            let before = try await client.execute(uri: "/ready", method: .get)
+            #expect(before.status == .ok)
+            #expect(String(buffer: before.body).contains(#""model_service":"unknown""#))
+            await state.checkModelService()
             let ready = try await client.execute(uri: "/ready", method: .get)
             #expect(ready.status == .ok)
             #expect(String(buffer: ready.body).contains(#""model_service":"unreachable""#))
