@@ -87,6 +87,7 @@ def real_model(browser, url, screenshot):
         time.sleep(0.05)
     check(len(set(lengths)) >= 3, f"the answer did not stream in: lengths seen {sorted(set(lengths))}")
     check(page.locator("#stop-button").is_visible(), "no Stop button while streaming")
+    check(not page.locator("#send-button").is_visible(), "a Send button while streaming")
 
     # Stop: the answer keeps what arrived and says it was stopped.
     page.click("#stop-button")
@@ -130,7 +131,11 @@ def real_model(browser, url, screenshot):
     page.reload()
     expect(page.locator("#messages > li")).to_have_count(4)
     expect(page.locator("#messages > li.assistant.state-complete")).to_have_count(2)
+    expect(page.locator("#stop-button")).to_be_hidden()
+    expect(page.locator("#send-button")).to_be_visible()
     if screenshot:
+        page.set_viewport_size({"width": 1100, "height": 860})
+        page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=screenshot)
     page.context.close()
 
