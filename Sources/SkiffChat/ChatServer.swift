@@ -38,6 +38,7 @@ public struct ChatServer: Sendable {
         let drain = DrainService(state: state, gracePeriod: configuration.gracePeriod, logger: logger)
         let storeService = StoreService(store: store, logger: logger)
         let monitor = ModelServiceMonitor(state: state, interval: .seconds(5))
+        let purge = SessionPurge(store: store, interval: .seconds(3600), logger: logger)
         // Started in order and shut down in reverse, each after the one after it has ended: the drain
         // first (readiness fails, answers finish), then the app, then the store, which the answers need.
         let group = ServiceGroup(
@@ -45,6 +46,7 @@ public struct ChatServer: Sendable {
                 services: [
                     .init(service: storeService),
                     .init(service: monitor),
+                    .init(service: purge),
                     .init(service: app),
                     .init(service: drain),
                 ],
@@ -97,6 +99,27 @@ struct ModelServiceMonitor: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 await state.checkModelService()
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+}
+
+/// Deletes expired sessions at start and every `interval` (any replica may; deleting twice is harmless).
+struct SessionPurge: Service {
+    let store: ChatStore
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let deleted = try await store.deleteExpiredSessions()
+                    if deleted > 0 { logger.info("expired sessions deleted", metadata: ["sessions": "\(deleted)"]) }
+                } catch {
+                    logger.warning("could not delete expired sessions", metadata: ["error": "\(error)"])
+                }
                 try? await Task.sleep(for: interval)
             }
         }

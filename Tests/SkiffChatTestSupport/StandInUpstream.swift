@@ -10,6 +10,7 @@ import NIOCore
 /// - `cut`: two chunks, then the connection closes without `[DONE]`
 /// - `garbage`: a non-JSON event; `error-event`: an error event mid-stream
 /// - `slow`: a chunk every 20 ms until the client goes away (counted in `cancelledStreams`)
+/// - `paced`: 50 tokens 20 ms apart (a one-second answer, as a model streams it), then usage and `[DONE]`
 /// - `markdown`: `markdownAnswer` (a heading, a list, a table and a fenced code block), in small chunks
 /// - `injection`: `injectionAnswer` (a `<script>` element and an `<img onerror>`), in small chunks
 public struct StandInUpstream: Sendable {
@@ -117,6 +118,13 @@ public struct StandInUpstream: Sendable {
                         while !rest.isEmpty {
                             try await writer.write(chunk(text: String(rest.prefix(6))))
                             rest = rest.dropFirst(6)
+                        }
+                        try await writer.write(chunk(text: nil, finish: "stop"))
+                        try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                    case "paced":
+                        for _ in 0..<50 {
+                            try await writer.write(chunk(text: " token"))
+                            try await Task.sleep(for: .milliseconds(20))
                         }
                         try await writer.write(chunk(text: nil, finish: "stop"))
                         try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))

@@ -107,8 +107,11 @@ def real_model(browser, url, screenshot):
     expect(messages.nth(0).locator(".content")).to_have_text("Write a long story about a lighthouse keeper and a storm.")
     expect(messages.nth(1)).to_have_class("message assistant state-stopped")
     expect(messages.nth(1).locator(".notice")).to_have_text("Stopped.")
+    # The server may have stored a few tokens more than the page had painted when Stop was pressed.
     reloaded = messages.nth(1).locator(".content").inner_text().strip()
-    check(reloaded and stopped_text.strip().startswith(reloaded[:20]), f"the stored answer differs: {reloaded[:80]!r} vs {stopped_text[:80]!r}")
+    shown = stopped_text.strip()
+    common = min(len(reloaded), len(shown))
+    check(common > 0 and reloaded[:common] == shown[:common], f"the stored answer differs: {reloaded[:80]!r} vs {shown[:80]!r}")
 
     # Shorter answers from here on (the settings panel saves per conversation), then Regenerate.
     page.click("#settings summary")
