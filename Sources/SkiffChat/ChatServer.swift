@@ -138,24 +138,20 @@ struct DrainService: Service {
         state.startDraining()
         let inFlight = state.streams.count
         logger.info("draining", metadata: ["answers_in_flight": "\(inFlight)", "grace_period": "\(gracePeriod)"])
-        let drained = await withTaskGroup(of: Bool.self) { group in
+        // Wait until no answer is left; when the grace period ends first, cut the rest off (they are stored
+        // as interrupted) and wait for them to end. The waiting ignores cancellation, so the timer does the
+        // cutting rather than a race the group would then wait out forever.
+        await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                await state.streams.waitUntilIdle()
-                return true
-            }
-            group.addTask {
+                // Ends early when every answer ended (or this service is cancelled: then cut off at once).
                 try? await Task.sleep(for: gracePeriod)
-                return false
+                let left = state.streams.count
+                guard left > 0 else { return }
+                logger.warning("grace period over; storing unfinished answers as interrupted", metadata: ["answers": "\(left)"])
+                state.streams.cutOff()
             }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
-        if !drained {
-            logger.warning(
-                "grace period over; storing unfinished answers as interrupted", metadata: ["answers": "\(state.streams.count)"])
-            state.streams.cutOff()
             await state.streams.waitUntilIdle()
+            group.cancelAll()
         }
     }
 }

@@ -106,4 +106,35 @@ import Testing
             #expect(saved.count >= 10 && saved.allSatisfy { $0 == "." }, "\(saved)")
         }
     }
+
+    @Test func aDrainPastItsGracePeriodStoresTheAnswerAsInterrupted() async throws {
+        let (standIn, port) = try await Programs.standIn()
+        let database = try Programs.databasePath()
+        let (chat, url) = try await Programs.chat(
+            llmURL: "http://127.0.0.1:\(port)/v1", database: database, extra: ["--grace-period", "1"])
+        let session = try await ChatSession.open(url)
+        let id = try await session.newConversation(settings: #"{"model":"slow"}"#)
+        var readyWhileDraining: (status: Int, text: String)?
+        let terminate = AfterDeltas(3) {
+            kill(chat.pid, SIGTERM)
+            try await Task.sleep(for: .milliseconds(200))
+            readyWhileDraining = try await session.get("/ready")
+        }
+        let events = try await session.send("Keep going", to: id, onEvent: terminate.callAsFunction)
+        #expect(!events.contains { $0["type"] as? String == "done" })
+        #expect(readyWhileDraining?.status == 503)
+        #expect(readyWhileDraining?.text.contains(#""draining":true"#) == true)
+        #expect(await chat.waitForExit(timeout: .seconds(10)) == 0)
+        await standIn.stop()
+
+        var logger = Logger(label: "chat-fault-tests")
+        logger.logLevel = .warning
+        try await ChatStore.withStore(.sqlite(path: database), logger: logger) { store in
+            let user = try #require(try await store.user(named: "local"))
+            let answer = try #require(try await store.messages(conversationID: id, userID: user.id)?.last)
+            #expect(answer.state == .interrupted)
+            #expect(answer.error?.contains("partial") == true)
+            #expect(answer.content.count >= 3 && answer.content.allSatisfy { $0 == "." }, "\(answer.content)")
+        }
+    }
 }
