@@ -1,8 +1,10 @@
 # The two set-up commands of the README.
-#   make run   fetch the default model if absent, build in release mode, serve it on 127.0.0.1:8080
+#   make run   build in release mode, fetch the default model if absent, run the model service
+#              (127.0.0.1:8080) and the chat tier (http://127.0.0.1:8081/, printed) together: scripts/run.sh
 #   make test  build, fetch the models the tests use if absent (the default model and Gemma 3 270M for
-#              its SentencePiece tokenizer), install PostgreSQL if absent (the chat store's tests start a
-#              private server), run every test, then the deploy checks
+#              its SentencePiece tokenizer), install PostgreSQL and chromium if absent (the chat store's
+#              tests start a private server; the chat's browser test drives chromium), run every test,
+#              then the deploy checks
 #   make test-deploy  the deploy checks alone (Helm chart, Terraform, container image; tools install
 #              themselves under .tools/)
 SWIFT ?= swift
@@ -10,15 +12,14 @@ SWIFT ?= swift
 .PHONY: run test test-deploy
 
 run:
-	$(SWIFT) build -c release --product skiff
-	"$$($(SWIFT) build -c release --show-bin-path)/skiff" pull
-	"$$($(SWIFT) build -c release --show-bin-path)/skiff" serve
+	SWIFT="$(SWIFT)" scripts/run.sh
 
 test:
 	$(SWIFT) build --build-tests
 	"$$($(SWIFT) build --show-bin-path)/skiff" pull --quiet
 	"$$($(SWIFT) build --show-bin-path)/skiff" pull gemma-3-270m --quiet
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q --no-install-recommends postgresql)
+	command -v chromium >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q --no-install-recommends chromium)
 	$(SWIFT) test --skip-build
 	$(MAKE) test-deploy
 

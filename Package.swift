@@ -225,6 +225,26 @@ let package = Package(
             dependencies: ["SkiffChatUpstream", "SkiffChatTestSupport"],
             swiftSettings: swiftSettings
         ),
+        // The stand-in as a program of its own, for process tests, browser tests and the benchmark (no image ships it).
+        .executableTarget(
+            name: "chat-standin",
+            dependencies: ["SkiffChatTestSupport"],
+            path: "Tests/ChatStandIn",
+            swiftSettings: swiftSettings
+        ),
+        // Real processes: skiff-chat, skiff serve and chat-standin started by the tests (faults, a real browser).
+        .testTarget(
+            name: "SkiffChatProcessTests",
+            dependencies: [
+                "SkiffChatStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Browser"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SkiffChatTests",
             dependencies: [

@@ -47,8 +47,8 @@ struct ProbeRoutes: Sendable {
     }
 
     /// Ready when the database answers and the replica is not draining. Whether the model service
-    /// answers is reported but does not count: the chat stays usable (history, search) without it, and
-    /// says so when asked for an answer.
+    /// answers (its last background check: `ModelServiceMonitor`) is reported but does not count: the chat
+    /// stays usable (history, search) without it, and says so when asked for an answer.
     @Sendable func ready(_ request: Request, context: ChatRequestContext) async throws -> Response {
         var database = "ok"
         do {
@@ -57,12 +57,7 @@ struct ProbeRoutes: Sendable {
             database = "unreachable"
             context.logger.warning("database unreachable", metadata: ["error": "\(error)"])
         }
-        var modelService = "ok"
-        do {
-            _ = try await state.models()
-        } catch {
-            modelService = error.kind.rawValue
-        }
+        let modelService = state.modelServiceStatus
         let ready = database == "ok" && !state.isDraining
         let body = #"{"ready":\#(ready),"draining":\#(state.isDraining),"database":"\#(database)","model_service":"\#(modelService)"}"#
         return Response(
@@ -112,11 +107,11 @@ struct ResponseHeadersMiddleware: RouterMiddleware {
     }
 }
 
-/// The script and style sheet, read once from the module's resources.
+/// The script, style sheet and icon, read once from the module's resources.
 enum StaticFiles {
     static let files: [String: (type: String, body: ByteBuffer)] = {
         var files: [String: (String, ByteBuffer)] = [:]
-        for (name, type) in [("chat.js", "text/javascript; charset=utf-8"), ("chat.css", "text/css; charset=utf-8")] {
+        for (name, type) in [("chat.js", "text/javascript; charset=utf-8"), ("chat.css", "text/css; charset=utf-8"), ("icon.svg", "image/svg+xml")] {
             if let url = Bundle.module.resourceURL?.appendingPathComponent("static/\(name)"),
                 let data = try? Data(contentsOf: url)
             {

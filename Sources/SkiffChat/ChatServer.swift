@@ -37,12 +37,16 @@ public struct ChatServer: Sendable {
         let app = ChatApplication.make(state: state, onServerRunning: onServerRunning, logger: logger)
         let drain = DrainService(state: state, gracePeriod: configuration.gracePeriod, logger: logger)
         let storeService = StoreService(store: store, logger: logger)
+        let monitor = ModelServiceMonitor(state: state, interval: .seconds(5))
+        let purge = SessionPurge(store: store, interval: .seconds(3600), logger: logger)
         // Started in order and shut down in reverse, each after the one after it has ended: the drain
         // first (readiness fails, answers finish), then the app, then the store, which the answers need.
         let group = ServiceGroup(
             configuration: .init(
                 services: [
                     .init(service: storeService),
+                    .init(service: monitor),
+                    .init(service: purge),
                     .init(service: app),
                     .init(service: drain),
                 ],
@@ -85,6 +89,43 @@ struct StoreService: Service {
     }
 }
 
+/// Checks the model service every `interval` (each check bounded to 2 s), so `/ready` answers at once with
+/// the last result instead of waiting on a service that is down or blackholes connections.
+struct ModelServiceMonitor: Service {
+    let state: ChatState
+    let interval: Duration
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await state.checkModelService()
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+}
+
+/// Deletes expired sessions at start and every `interval` (any replica may; deleting twice is harmless).
+struct SessionPurge: Service {
+    let store: ChatStore
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let deleted = try await store.deleteExpiredSessions()
+                    if deleted > 0 { logger.info("expired sessions deleted", metadata: ["sessions": "\(deleted)"]) }
+                } catch {
+                    logger.warning("could not delete expired sessions", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+}
+
 /// On SIGTERM: readiness fails at once; answers in flight get the grace period, then the service group
 /// is cancelled, which stores what remains as interrupted.
 struct DrainService: Service {
@@ -97,24 +138,20 @@ struct DrainService: Service {
         state.startDraining()
         let inFlight = state.streams.count
         logger.info("draining", metadata: ["answers_in_flight": "\(inFlight)", "grace_period": "\(gracePeriod)"])
-        let drained = await withTaskGroup(of: Bool.self) { group in
+        // Wait until no answer is left; when the grace period ends first, cut the rest off (they are stored
+        // as interrupted) and wait for them to end. The waiting ignores cancellation, so the timer does the
+        // cutting rather than a race the group would then wait out forever.
+        await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                await state.streams.waitUntilIdle()
-                return true
-            }
-            group.addTask {
+                // Ends early when every answer ended (or this service is cancelled: then cut off at once).
                 try? await Task.sleep(for: gracePeriod)
-                return false
+                let left = state.streams.count
+                guard left > 0 else { return }
+                logger.warning("grace period over; storing unfinished answers as interrupted", metadata: ["answers": "\(left)"])
+                state.streams.cutOff()
             }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
-        if !drained {
-            logger.warning(
-                "grace period over; storing unfinished answers as interrupted", metadata: ["answers": "\(state.streams.count)"])
-            state.streams.cutOff()
             await state.streams.waitUntilIdle()
+            group.cancelAll()
         }
     }
 }

@@ -16,6 +16,7 @@ final class ChatState: Sendable {
     let logger: Logger
     private let drainingFlag = Atomic<Bool>(false)
     private let modelCache = Mutex<(ids: [String], fetched: ContinuousClock.Instant)?>(nil)
+    private let modelServiceState = Mutex<String>("unknown")
     /// Answers streaming now, so a drain can wait for them.
     let streams = StreamRegistry()
 
@@ -39,6 +40,23 @@ final class ChatState: Sendable {
         let ids = try await upstream.models()
         modelCache.withLock { $0 = (ids, now) }
         return ids
+    }
+
+    /// The model service's state at its last check: `ok`, an `UpstreamError.Kind` (`unreachable`, `busy`, ...),
+    /// or `unknown` before the first check has ended. `/ready` reports it without waiting for the service.
+    var modelServiceStatus: String { modelServiceState.withLock { $0 } }
+
+    /// Asks the model service for its models now (at most `timeout`), remembering the list and the outcome.
+    func checkModelService(timeout: Duration = .seconds(2)) async {
+        let status: String
+        do {
+            let ids = try await upstream.models(timeout: timeout)
+            modelCache.withLock { $0 = (ids, ContinuousClock.now) }
+            status = "ok"
+        } catch {
+            status = error.kind.rawValue
+        }
+        modelServiceState.withLock { $0 = status }
     }
 
     /// The model for a conversation: its own setting, else the service's first model.

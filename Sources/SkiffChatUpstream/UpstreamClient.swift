@@ -103,12 +103,12 @@ public final class UpstreamClient: Sendable {
         try await http.shutdown()
     }
 
-    /// The ids of the models the service serves (`GET /models`).
-    public func models() async throws(UpstreamError) -> [String] {
+    /// The ids of the models the service serves (`GET /models`), within `timeout`.
+    public func models(timeout: Duration = .seconds(10)) async throws(UpstreamError) -> [String] {
         var request = HTTPClientRequest(url: configuration.baseURL + "/models")
         addHeaders(to: &request)
         do {
-            let response = try await http.execute(request, timeout: .seconds(10))
+            let response = try await http.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
             let body = try await response.body.collect(upTo: 4 << 20)
             guard response.status == .ok else {
                 throw Self.error(status: response.status, headers: response.headers, body: Array(body.readableBytesView))

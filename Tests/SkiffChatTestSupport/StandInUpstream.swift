@@ -10,16 +10,42 @@ import NIOCore
 /// - `cut`: two chunks, then the connection closes without `[DONE]`
 /// - `garbage`: a non-JSON event; `error-event`: an error event mid-stream
 /// - `slow`: a chunk every 20 ms until the client goes away (counted in `cancelledStreams`)
+/// - `paced`: 50 tokens 20 ms apart (a one-second answer, as a model streams it), then usage and `[DONE]`
+/// - `markdown`: `markdownAnswer` (a heading, a list, a table and a fenced code block), in small chunks
+/// - `injection`: `injectionAnswer` (a `<script>` element and an `<img onerror>`), in small chunks
 public struct StandInUpstream: Sendable {
     public let port: Int
     public let log: StandInLog
+    /// Ends when the server has stopped (on SIGTERM or SIGINT, which Hummingbird turns into a shutdown).
+    public let stopped: AsyncStream<Void>
 
     public static let tokens = ["Hello", ",", " world", "!"]
 
+    public static let markdownAnswer = """
+        ## Squares
+
+        Here is **bold** and `inline code`:
+
+        - one
+        - two
+
+        | n | n² |
+        |---|----|
+        | 3 | 9 |
+
+        ```swift
+        let squares = (1...3).map { $0 * $0 }
+        print(squares)
+        ```
+        """
+
+    public static let injectionAnswer =
+        #"Careful: <script>window.injected = 1</script> and <img src="x" onerror="window.injected = 2"> are just text."#
+
     public var baseURL: String { "http://127.0.0.1:\(port)/v1" }
 
-    /// Runs `body` with a server on an ephemeral loopback port.
-    public static func with<T: Sendable>(_ body: @Sendable (StandInUpstream) async throws -> T) async throws -> T {
+    /// Runs `body` with a server on a loopback port (`port` 0: an ephemeral one).
+    public static func with<T: Sendable>(port: Int = 0, _ body: @Sendable (StandInUpstream) async throws -> T) async throws -> T {
         let log = StandInLog()
         let router = Router()
         router.get("/v1/models") { _, _ -> Response in
@@ -35,17 +61,19 @@ public struct StandInUpstream: Sendable {
         var logger = Logger(label: "standin")
         logger.logLevel = .error
         let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let (stopped, stop) = AsyncStream<Void>.makeStream()
         let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
             onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
+                defer { stop.finish() }
                 try await app.runService()
                 return nil
             }
             var iterator = ports.makeAsyncIterator()
             let port = await iterator.next() ?? 0
-            let result = try await body(StandInUpstream(port: port, log: log))
+            let result = try await body(StandInUpstream(port: port, log: log, stopped: stopped))
             group.cancelAll()
             return result
         }
@@ -84,6 +112,22 @@ public struct StandInUpstream: Sendable {
                     case "error-event":
                         try await writer.write(chunk(text: "Half"))
                         try await writer.write(ByteBuffer(string: #"data: {"error":{"message":"engine crashed","code":500}}"# + "\n\n"))
+                    case "markdown", "injection":
+                        let text = model == "markdown" ? markdownAnswer : injectionAnswer
+                        var rest = Substring(text)
+                        while !rest.isEmpty {
+                            try await writer.write(chunk(text: String(rest.prefix(6))))
+                            rest = rest.dropFirst(6)
+                        }
+                        try await writer.write(chunk(text: nil, finish: "stop"))
+                        try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                    case "paced":
+                        for _ in 0..<50 {
+                            try await writer.write(chunk(text: " token"))
+                            try await Task.sleep(for: .milliseconds(20))
+                        }
+                        try await writer.write(chunk(text: nil, finish: "stop"))
+                        try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
                     case "slow":
                         do {
                             while true {

@@ -203,6 +203,11 @@ func withChatApp(
     @Test func probesReportTheDatabaseAndTheModelService() async throws {
         try await withChatApp(configure: { $0.llmURL = "http://127.0.0.1:9/v1" }) { client, state, _ in
             #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
+            // The model service's state comes from a background check; before the first one ends it is unknown.
+            let before = try await client.execute(uri: "/ready", method: .get)
+            #expect(before.status == .ok)
+            #expect(String(buffer: before.body).contains(#""model_service":"unknown""#))
+            await state.checkModelService()
             let ready = try await client.execute(uri: "/ready", method: .get)
             #expect(ready.status == .ok)
             #expect(String(buffer: ready.body).contains(#""model_service":"unreachable""#))
@@ -376,6 +381,35 @@ func withChatApp(
             let bob = Browser(cookie: bobCookie)
             #expect(try await client.execute(uri: "/", method: .get, headers: bob.headers).status == .ok)
             #expect(try await client.execute(uri: "/admin/users", method: .get, headers: bob.headers).status == .notFound)
+        }
+    }
+}
+
+/// Work the server schedules for itself.
+@Suite struct BackgroundWorkTests {
+    @Test func expiredSessionsArePurgedInTheBackground() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-chat-purge-\(UUID().uuidString)/chat.db").path
+        var logger = Logger(label: "chat-purge-tests")
+        logger.logLevel = .warning
+        let quiet = logger
+        try await ChatStore.withStore(.sqlite(path: path), logger: logger) { store in
+            let user = try await store.ensureUser(name: "ada")
+            _ = try await store.createSession(tokenHash: "old", userID: user.id, csrfToken: "a", expiresAt: Date() - 60)
+            _ = try await store.createSession(tokenHash: "new", userID: user.id, csrfToken: "b", expiresAt: Date() + 3600)
+            // Asked as of long ago, an expired session is still found while its row exists.
+            let longAgo = Date(timeIntervalSince1970: 0)
+            #expect(try await store.session(tokenHash: "old", now: longAgo) != nil)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await SessionPurge(store: store, interval: .seconds(3600), logger: quiet).run() }
+                var purged = false
+                for _ in 0..<100 where !purged {
+                    purged = try await store.session(tokenHash: "old", now: longAgo) == nil
+                    if !purged { try await Task.sleep(for: .milliseconds(50)) }
+                }
+                group.cancelAll()
+                #expect(purged)
+            }
+            #expect(try await store.session(tokenHash: "new") != nil)
         }
     }
 }
