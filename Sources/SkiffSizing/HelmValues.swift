@@ -6,9 +6,9 @@
 ///   the tensor-parallel degree, the instance type as a node label merged with the chart's own selector);
 /// - `model.server.{contextLength, maxRunning, kvCacheBytes}` (`kvCacheBytes` on `cpu` only: vLLM sizes its cache
 ///   from `model.vllm.gpuMemoryUtilization`); pipeline stages go to `model.vllm.extraArgs`;
-/// - `autoscaling.{enabled, mode, minReplicas, maxReplicas, targetQueuedRequestsPerPod}`: the chart's autoscaler
-///   scales on queued requests (`vllm:num_requests_waiting`), so the waiting target is what it gets; the plan's
-///   recommended running-requests target is written as a comment beside it.
+/// - `autoscaling.{enabled, mode, minReplicas, maxReplicas, metric, targetConcurrentRequestsPerPod,
+///   targetQueuedRequestsPerPod}`: the plan's recommendation, scaling on running + waiting requests per pod
+///   (`metric: concurrency`), with the queue-depth target beside it for `metric: waiting`.
 public enum HelmValues {
     /// A node of the values tree: a scalar as YAML text, a list of scalars, or a map in key order.
     public indirect enum Node: Sendable {
@@ -60,9 +60,11 @@ public enum HelmValues {
                 ("mode", nil, .scalar("hpa")),
                 ("minReplicas", "replicas kept up: growth while a node starts, the pod starts and the model loads", .scalar("\(minimum)")),
                 ("maxReplicas", nil, .scalar("\(max(fleet.replicas, minimum))")),
-                ("targetQueuedRequestsPerPod",
-                 "vllm:num_requests_waiting per pod (the chart's metric). The plan recommends scaling on running + waiting "
-                    + "at \(fleet.autoscalerTargetRunningPerReplica) per pod instead: a queue-depth HPA sees 0 while replicas keep up and scales down",
+                ("metric",
+                 "running + waiting requests per pod: a queue-depth HPA sees 0 while replicas keep up and scales down until requests queue",
+                 .scalar("concurrency")),
+                ("targetConcurrentRequestsPerPod", nil, .scalar("\(fleet.autoscalerTargetRunningPerReplica)")),
+                ("targetQueuedRequestsPerPod", "the target if you set metric: waiting (vllm:num_requests_waiting per pod)",
                  .scalar("\(fleet.autoscalerTargetWaitingPerReplica)")),
             ])))
         }

@@ -49,6 +49,8 @@ import Testing
         #expect(l4Values.contains("    resourceName: \"nvidia.com/gpu\"\n    # GPUs per replica (vLLM's --tensor-parallel-size)\n    count: 1\n"))
         #expect(l4Values.contains("      node.kubernetes.io/instance-type: \"g6."))
         #expect(l4Values.contains("  maxReplicas: \(l4.fleet?.replicas ?? -1)\n"))
+        #expect(l4Values.contains("  metric: concurrency\n"))
+        #expect(l4Values.contains("  targetConcurrentRequestsPerPod: \(l4.fleet?.autoscalerTargetRunningPerReplica ?? -1)\n"))
         #expect(l4Values.contains("  targetQueuedRequestsPerPod: \(l4.fleet?.autoscalerTargetWaitingPerReplica ?? -1)\n"))
         #expect(!l4Values.contains("kvCacheBytes"))
         let bigValues = HelmValues.yaml(for: big, command: "skiff plan")
@@ -79,7 +81,8 @@ import Testing
                 #expect(result.stdout.contains("--tensor-parallel-size=\(plan.tensorParallel)"), "\(name)")
             }
             if let fleet = plan.fleet {
-                #expect(result.stdout.contains("averageValue: \"\(fleet.autoscalerTargetWaitingPerReplica)\""), "\(name): HPA target missing")
+                #expect(result.stdout.contains("name: vllm_num_requests_active"), "\(name): HPA does not scale on concurrency")
+                #expect(result.stdout.contains("averageValue: \"\(fleet.autoscalerTargetRunningPerReplica)\""), "\(name): HPA target missing")
             }
         }
     }

@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from conftest import PROFILE_NAMES, ROOT, env_of, find, one, pod_specs, render
+from conftest import PROFILE_NAMES, ROOT, env_of, find, one, pod_specs, render, render_error
 
 MODEL = "rel-skiff-model"
 CHAT = "rel-skiff-chat"
@@ -16,6 +16,8 @@ GPU_PROFILES = {None: "nvidia.com/gpu", "vllm": "nvidia.com/gpu", "keda": "nvidi
                 "mig": "nvidia.com/mig-1g.10gb", "time-sliced": "nvidia.com/gpu.shared"}
 EVERYTHING = ("inferencePool.enabled=true", "ingress.modelAPI.enabled=true",
               "monitoring.serviceMonitor.enabled=true")
+CONCURRENCY = ("autoscaling.metric=concurrency",)
+ADAPTER_RULES = "rel-skiff-prometheus-adapter-rules"
 
 
 def model_spec(docs):
@@ -211,9 +213,10 @@ def test_autoscaling_metrics_are_ones_skiff_exports():
     served = _metric_names_in((ROOT / "Sources/SkiffServer/Metrics.swift").read_text())
     assert "vllm:num_requests_waiting" in served
     for profile in (None, "keda"):
-        text = yaml.safe_dump_all(render(profile, EVERYTHING))
-        used = _metric_names_in(text)
-        assert used and used <= served, f"chart uses metrics Skiff does not export: {used - served}"
+        for sets in (EVERYTHING, EVERYTHING + CONCURRENCY):
+            text = yaml.safe_dump_all(render(profile, sets))
+            used = _metric_names_in(text)
+            assert used and used <= served, f"chart uses metrics Skiff does not export: {used - served}"
 
 
 def test_hpa_scales_on_queue_depth_through_the_adapter_rules():
@@ -227,10 +230,91 @@ def test_hpa_scales_on_queue_depth_through_the_adapter_rules():
     behavior = hpa["spec"]["behavior"]
     assert behavior["scaleDown"]["stabilizationWindowSeconds"] >= 300, "cooldown too short for slow-starting pods"
     assert behavior["scaleUp"]["policies"][0]["type"] == "Pods"
-    config = yaml.safe_load(one(docs, "ConfigMap", "rel-skiff-prometheus-adapter-rules")["data"]["config.yaml"])
+    config = yaml.safe_load(one(docs, "ConfigMap", ADAPTER_RULES)["data"]["config.yaml"])
     exposed = {r["name"]["as"]: r["seriesQuery"] for r in config["rules"]}
     assert exposed[metric["pods"]["metric"]["name"]].startswith("vllm:num_requests_waiting{")
     assert "replicas" not in one(docs, "Deployment", MODEL)["spec"], "the autoscaler owns the replica count"
+
+
+def _adapter_rules(docs) -> dict[str, dict]:
+    """The Prometheus Adapter rules the chart renders, by the custom metric name each exposes."""
+    config = yaml.safe_load(one(docs, "ConfigMap", ADAPTER_RULES)["data"]["config.yaml"])
+    rules = {r["name"]["as"]: r for r in config["rules"]}
+    assert len(rules) == len(config["rules"]), "two adapter rules expose the same metric name"
+    return rules
+
+
+def _check_adapter_rule(rule: dict):
+    """What the Prometheus Adapter needs of a rule (docs/config.md of kubernetes-sigs/prometheus-adapter)."""
+    assert re.fullmatch(r"[a-z_:]+\{namespace!=\"\",pod!=\"\"\}", rule["seriesQuery"])
+    series = rule["seriesQuery"].split("{")[0]
+    assert re.fullmatch(rule["name"]["matches"], series), "the name pattern must match the discovered series"
+    assert rule["resources"]["overrides"] == {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}
+    query = rule["metricsQuery"]
+    assert "<<.LabelMatchers>>" in query and "by (<<.GroupBy>>)" in query
+    assert query.count("(") == query.count(")") and query.count("{") == query.count("}")
+
+
+def test_default_metric_is_queue_depth():
+    docs = render()
+    hpa = one(docs, "HorizontalPodAutoscaler", MODEL)
+    assert hpa["spec"]["metrics"] == [{"type": "Pods", "pods": {
+        "metric": {"name": "vllm_num_requests_waiting"}, "target": {"type": "AverageValue", "averageValue": "5"}}}]
+    rules = _adapter_rules(docs)
+    assert rules["vllm_num_requests_waiting"]["metricsQuery"] == "max(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)"
+    trigger = one(render("keda"), "ScaledObject", MODEL)["spec"]["triggers"][0]["metadata"]
+    assert trigger["query"] == 'sum(vllm:num_requests_waiting{namespace="skiff",pod=~"rel-skiff-model-.*"})'
+    assert trigger["threshold"] == "5"
+    assert render() == render(None, ("autoscaling.metric=waiting",))
+
+
+def test_hpa_on_concurrency_reads_running_plus_waiting_through_the_adapter_rules():
+    docs = render(None, CONCURRENCY + ("autoscaling.targetConcurrentRequestsPerPod=32",))
+    hpa = one(docs, "HorizontalPodAutoscaler", MODEL)
+    assert hpa["spec"]["metrics"] == [{"type": "Pods", "pods": {
+        "metric": {"name": "vllm_num_requests_active"}, "target": {"type": "AverageValue", "averageValue": "32"}}}]
+    assert hpa["spec"]["behavior"] == one(render(), "HorizontalPodAutoscaler", MODEL)["spec"]["behavior"]
+    rules = _adapter_rules(docs)
+    rule = rules["vllm_num_requests_active"]
+    _check_adapter_rule(rule)
+    assert rule["seriesQuery"] == 'vllm:num_requests_running{namespace!="",pod!=""}'
+    assert rule["metricsQuery"] == ('sum({__name__=~"vllm:num_requests_running|vllm:num_requests_waiting",'
+                                    '<<.LabelMatchers>>}) by (<<.GroupBy>>)')
+    # The queue-depth rule stays, so the metric can be switched without touching the adapter.
+    assert rules == _adapter_rules(render())
+    for other in rules.values():
+        _check_adapter_rule(other)
+    assert "replicas" not in one(docs, "Deployment", MODEL)["spec"]
+
+
+def test_concurrency_metric_name_is_configurable_and_must_not_collide():
+    docs = render(None, CONCURRENCY + ("autoscaling.prometheusAdapter.concurrencyMetricName=skiff_concurrency",))
+    hpa = one(docs, "HorizontalPodAutoscaler", MODEL)
+    assert hpa["spec"]["metrics"][0]["pods"]["metric"]["name"] == "skiff_concurrency"
+    assert "skiff_concurrency" in _adapter_rules(docs)
+    for name in ("vllm_num_requests_waiting", "vllm_num_requests_running"):
+        error = render_error(None, CONCURRENCY + (f"autoscaling.prometheusAdapter.concurrencyMetricName={name}",))
+        assert "must differ" in error
+
+
+def test_keda_on_concurrency_sums_running_and_waiting_of_the_release_pods():
+    docs = render("keda", CONCURRENCY + ("autoscaling.targetConcurrentRequestsPerPod=32",))
+    assert not find(docs, "HorizontalPodAutoscaler", MODEL)
+    trigger = one(docs, "ScaledObject", MODEL)["spec"]["triggers"][0]
+    assert trigger["type"] == "prometheus" and trigger["metricType"] == "AverageValue"
+    assert trigger["metadata"]["query"] == ('sum({__name__=~"vllm:num_requests_running|vllm:num_requests_waiting",'
+                                            'namespace="skiff",pod=~"rel-skiff-model-.*"})')
+    assert trigger["metadata"]["threshold"] == "32"
+
+
+def test_concurrency_scaling_is_the_same_for_both_engines():
+    sets = CONCURRENCY + ("inferencePool.enabled=true",)
+    skiff, vllm = render(None, sets), render("vllm", sets)
+    assert one(skiff, "HorizontalPodAutoscaler", MODEL)["spec"] == one(vllm, "HorizontalPodAutoscaler", MODEL)["spec"]
+    assert _adapter_rules(skiff) == _adapter_rules(vllm)
+    keda = ("autoscaling.mode=keda",) + sets
+    assert (one(render(None, keda), "ScaledObject", MODEL)["spec"]
+            == one(render("vllm", keda), "ScaledObject", MODEL)["spec"])
 
 
 def test_keda_mode_renders_a_scaled_object_instead_of_the_hpa():

@@ -37,6 +37,10 @@ def test_helm_lint_strict(profile):
     (("model.server.contextLength=8",), "model.server.contextLength"),
     (("chat.auth=oauth",), "chat.auth"),
     (("ingress.certificateArn=not-an-arn",), "ingress.certificateArn"),
+    (("autoscaling.metric=running",), "autoscaling.metric must be one of"),
+    (("autoscaling.targetConcurrentRequestsPerPod=0",), "autoscaling.targetConcurrentRequestsPerPod"),
+    (("autoscaling.prometheusAdapter.concurrencyMetricName=vllm:active",),
+     "autoscaling.prometheusAdapter.concurrencyMetricName"),
 ])
 def test_schema_refuses_bad_values(sets, message):
     result = run([tool("helm"), "lint", "--strict", str(CHART)] + helm_args(None, sets))
@@ -48,6 +52,8 @@ def test_schema_refuses_bad_values(sets, message):
     (("model.cache.accessModes={ReadWriteOnce}",), "a ReadWriteOnce claim attaches to one node"),
     (("model.engine=vllm", "model.gpu.enabled=false"), "model.engine=vllm needs NVIDIA GPUs"),
     (("autoscaling.minReplicas=0",), "needs autoscaling.mode=keda"),
+    (("autoscaling.prometheusAdapter.concurrencyMetricName=vllm_num_requests_waiting",),
+     "concurrencyMetricName (vllm_num_requests_waiting) must differ"),
     (("chat.tolerations[0].key=nvidia.com/gpu", "chat.tolerations[0].operator=Exists"),
      "chat.tolerations must not tolerate nvidia.com/gpu"),
     (("chat.databaseSecret.name=",), "chat.databaseSecret.name is required"),
@@ -57,11 +63,19 @@ def test_templates_refuse_incoherent_values(sets, message):
     assert message in render_error(None, sets)
 
 
+@pytest.mark.parametrize("profile", [None, "keda", "vllm"])
+def test_helm_lint_strict_scaling_on_concurrency(profile):
+    result = run([tool("helm"), "lint", "--strict", str(CHART)]
+                 + helm_args(profile, ("autoscaling.metric=concurrency",)))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
-@pytest.mark.parametrize("profile", PROFILE_NAMES)
-def test_kubernetes_validate_strict(profile, version, tmp_path):
+@pytest.mark.parametrize("profile, sets", [(p, ()) for p in PROFILE_NAMES]
+                         + [(None, ("autoscaling.metric=concurrency",))])
+def test_kubernetes_validate_strict(profile, sets, version, tmp_path):
     manifest = tmp_path / "chart.yaml"
-    manifest.write_text(render_text(profile, EVERYTHING))
+    manifest.write_text(render_text(profile, EVERYTHING + sets))
     result = run([tool("kubernetes-validate"), "--strict", "--quiet", "-k", version, str(manifest)])
     problems = [line for line in (result.stdout + result.stderr).splitlines()
                 if line.strip() and not any(f"kind {k} " in line for k in CRD_KINDS)]
