@@ -300,48 +300,73 @@ public final class ChatStore: Sendable {
             [.text(conversationID), .text(userID)])
         guard !rows.isEmpty else { return nil }
         // A conversation without messages yields one row of nulls from the outer join.
-        return try rows.filter { $0.columns["id"] != .null }.map(Self.message)
+        return try rows.filter { $0.columns["id"] != .null }.map { row throws(ChatStoreError) in try Self.message(row) }
+    }
+
+    /// The conversation and its messages in order, read in one query, or `nil` when it does not exist
+    /// or belongs to someone else.
+    public func conversationWithMessages(id: String, userID: String) async throws(ChatStoreError)
+        -> (Conversation, [Message])?
+    {
+        let messageColumns = Self.messageColumns.map { "m.\($0) AS m_\($0)" }.joined(separator: ", ")
+        let rows = try await backend.query(
+            """
+            SELECT c.*, \(messageColumns) FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id
+            WHERE c.id = $1 AND c.user_id = $2 ORDER BY m.seq
+            """,
+            [.text(id), .text(userID)])
+        guard let first = rows.first else { return nil }
+        // A conversation without messages yields one row with null message columns from the outer join.
+        let messages = try rows.filter { $0.columns["m_id"] != .null }.map { row throws(ChatStoreError) in
+            try Self.message(row, prefix: "m_")
+        }
+        return (try Self.conversation(first), messages)
     }
 
     /// Appends messages to a conversation in one transaction, first deleting every message from
     /// `replacingFrom` (a sequence number) on when given: regenerate replaces the last answer,
-    /// edit-and-resend replaces the last question and its answer.
+    /// edit-and-resend replaces the last question and its answer. With `retitle`, a conversation still
+    /// titled `retitle.from` is renamed `retitle.to` in the same statement that marks it active.
     /// - Returns: the stored messages, or `nil` when the conversation does not exist or belongs to
     ///   someone else.
     public func appendMessages(
-        _ newMessages: [NewMessage], conversationID: String, userID: String, replacingFrom: Int? = nil
+        _ newMessages: [NewMessage], conversationID: String, userID: String, replacingFrom: Int? = nil,
+        retitle: (from: String, to: String)? = nil
     ) async throws(ChatStoreError) -> [Message]? {
         let now = Self.rounded(Date())
         let ids = newMessages.map { _ in Self.newID() }
-        return try await backend.transaction(exclusive: false) { db throws(ChatStoreError) in
+        var update = "UPDATE conversations SET updated_at = $1"
+        var updateBinds: [SQLValue] = [SQLValue(now), .text(conversationID), .text(userID)]
+        if let retitle {
+            update += ", title = CASE WHEN title = $4 THEN $5 ELSE title END"
+            updateBinds += [.text(retitle.from), .text(retitle.to)]
+        }
+        update += " WHERE id = $2 AND user_id = $3 RETURNING id"
+        return try await backend.transaction(exclusive: false) { [update, updateBinds] db throws(ChatStoreError) in
             // Updating the conversation first locks its row (PostgreSQL), so concurrent appends to one
             // conversation take their sequence numbers one after the other.
-            let owned = try await db.query(
-                "UPDATE conversations SET updated_at = $1 WHERE id = $2 AND user_id = $3 RETURNING id",
-                [SQLValue(now), .text(conversationID), .text(userID)])
-            guard !owned.isEmpty else { return nil }
+            guard !(try await db.query(update, updateBinds)).isEmpty else { return nil }
             if let replacingFrom {
                 _ = try await db.query(
                     "DELETE FROM messages WHERE conversation_id = $1 AND seq >= $2",
                     [.text(conversationID), .integer(Int64(replacingFrom))])
             }
-            var next =
-                try await db.query(
-                    "SELECT COALESCE(MAX(seq), 0) AS last FROM messages WHERE conversation_id = $1",
-                    [.text(conversationID)]
-                ).first?.int("last") ?? 0
             var stored: [Message] = []
             for (message, id) in zip(newMessages, ids) {
-                next += 1
-                _ = try await db.query(
+                let inserted = try await db.query(
                     """
                     INSERT INTO messages (id, conversation_id, seq, role, content, state, model, created_at, updated_at)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+                    VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE conversation_id = $2),
+                            $3, $4, $5, $6, $7, $7)
+                    RETURNING seq
                     """,
                     [
-                        .text(id), .text(conversationID), .integer(Int64(next)), .text(message.role.rawValue),
+                        .text(id), .text(conversationID), .text(message.role.rawValue),
                         .text(message.content), .text(message.state.rawValue), SQLValue(message.model), SQLValue(now),
                     ])
+                guard let next = try inserted.first?.int("seq") else {
+                    throw ChatStoreError(.corruptRow, "inserting a message returned no sequence number")
+                }
                 stored.append(
                     Message(
                         id: id, conversationID: conversationID, sequence: next, role: message.role,
@@ -403,22 +428,29 @@ public final class ChatStore: Sendable {
             createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"))
     }
 
-    private static func message(_ row: SQLRow) throws(ChatStoreError) -> Message {
-        let roleText = try row.string("role")
-        let stateText = try row.string("state")
+    /// The columns of `messages`, for queries that name them.
+    private static let messageColumns = [
+        "id", "conversation_id", "seq", "role", "content", "state", "error", "model", "prompt_tokens",
+        "completion_tokens", "ttft_ms", "duration_ms", "created_at", "updated_at",
+    ]
+
+    /// A message from `row`, whose message columns are named `prefix` + the column's name.
+    private static func message(_ row: SQLRow, prefix: String = "") throws(ChatStoreError) -> Message {
+        let roleText = try row.string(prefix + "role")
+        let stateText = try row.string(prefix + "state")
         guard let role = MessageRole(rawValue: roleText), let state = MessageState(rawValue: stateText) else {
             throw ChatStoreError(.corruptRow, "message has unknown role '\(roleText)' or state '\(stateText)'")
         }
         return Message(
-            id: try row.string("id"), conversationID: try row.string("conversation_id"), sequence: try row.int("seq"),
-            role: role, content: try row.string("content"), state: state, error: try row.optionalString("error"),
-            model: try row.optionalString("model"),
+            id: try row.string(prefix + "id"), conversationID: try row.string(prefix + "conversation_id"),
+            sequence: try row.int(prefix + "seq"), role: role, content: try row.string(prefix + "content"), state: state,
+            error: try row.optionalString(prefix + "error"), model: try row.optionalString(prefix + "model"),
             stats: MessageStats(
-                promptTokens: try row.optionalInt("prompt_tokens"),
-                completionTokens: try row.optionalInt("completion_tokens"),
-                timeToFirstTokenMilliseconds: try row.optionalDouble("ttft_ms"),
-                durationMilliseconds: try row.optionalDouble("duration_ms")),
-            createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"))
+                promptTokens: try row.optionalInt(prefix + "prompt_tokens"),
+                completionTokens: try row.optionalInt(prefix + "completion_tokens"),
+                timeToFirstTokenMilliseconds: try row.optionalDouble(prefix + "ttft_ms"),
+                durationMilliseconds: try row.optionalDouble(prefix + "duration_ms")),
+            createdAt: try row.date(prefix + "created_at"), updatedAt: try row.date(prefix + "updated_at"))
     }
 
     // MARK: Values

@@ -171,6 +171,7 @@ struct ChatStoreTests {
 
             #expect(try await store.conversation(id: conversation.id, userID: intruder.id) == nil)
             #expect(try await store.messages(conversationID: conversation.id, userID: intruder.id) == nil)
+            #expect(try await store.conversationWithMessages(id: conversation.id, userID: intruder.id) == nil)
             #expect(try await store.conversations(userID: intruder.id).isEmpty)
             #expect(try await store.searchConversations(userID: intruder.id, text: "secret").isEmpty)
             #expect(try await !store.renameConversation(id: conversation.id, userID: intruder.id, title: "Mine"))
@@ -238,6 +239,40 @@ struct ChatStoreTests {
             stored = try #require(try await store.messages(conversationID: conversation.id, userID: user.id))
             #expect(stored.map(\.content) == ["What is 3+3?", ""])
             #expect(stored == edited)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func conversationAndMessagesInOneReadAndRetitleOnAppend(backend: Backend) async throws {
+        try await withStore(try await backend.makeDatabase()) { store in
+            let user = try await store.ensureUser(name: "ada")
+            let conversation = try await store.createConversation(userID: user.id, title: "New chat")
+            let empty = try #require(try await store.conversationWithMessages(id: conversation.id, userID: user.id))
+            #expect(empty.0 == conversation)
+            #expect(empty.1 == [])
+
+            // The first question names a conversation still carrying the default title ...
+            let first = try #require(
+                try await store.appendMessages(
+                    [NewMessage(role: .user, content: "Say hello"), NewMessage(role: .assistant, content: "Hello", state: .complete)],
+                    conversationID: conversation.id, userID: user.id, retitle: ("New chat", "Say hello")))
+            #expect(first.map(\.sequence) == [1, 2])
+            let afterFirst = try #require(try await store.conversationWithMessages(id: conversation.id, userID: user.id))
+            #expect(afterFirst.0.title == "Say hello")
+            #expect(afterFirst.0.updatedAt >= conversation.updatedAt)
+            #expect(afterFirst.1 == first)
+            #expect(afterFirst.1 == (try await store.messages(conversationID: conversation.id, userID: user.id)))
+
+            // ... but not one the user renamed meanwhile.
+            #expect(try await store.renameConversation(id: conversation.id, userID: user.id, title: "Greetings"))
+            let second = try #require(
+                try await store.appendMessages(
+                    [NewMessage(role: .user, content: "Again")], conversationID: conversation.id, userID: user.id,
+                    retitle: ("New chat", "Again")))
+            #expect(second.map(\.sequence) == [3])
+            let afterSecond = try #require(try await store.conversationWithMessages(id: conversation.id, userID: user.id))
+            #expect(afterSecond.0.title == "Greetings")
+            #expect(afterSecond.1.map(\.content) == ["Say hello", "Hello", "Again"])
         }
     }
 
