@@ -3,10 +3,14 @@
 stand-in upstream (chat-standin, which streams canned tokens at once), so the model's time is out of it.
 
     swift build -c release --product skiff-chat && swift build -c release --product chat-standin
+    scripts/chat_bench.py --bin "$(swift build -c release --show-bin-path)" --streams 200 --steady 40 --pace 300-40
     scripts/chat_bench.py --bin "$(swift build -c release --show-bin-path)" --streams 200 --rounds 5
 
-Each round starts `--streams` streams at once (a burst), each in a conversation of its own (the first
-message: the tier stores the question and the answer row, names the conversation, then asks the model).
+With --steady, --streams answers of --pace (tokens-milliseconds apart) stay open for that many seconds,
+each replaced by a new question when it ends. Otherwise each round starts --streams streams at once (a
+burst). Every stream is the first message of a conversation of its own (the tier stores the question and
+the answer row, names the conversation, then asks the model). --chat-cpu N pins skiff-chat to CPU N and
+this client and the stand-in to the others.
 Reports: time to first token seen by the client directly from the stand-in and through skiff-chat
 (p50/p95 over every stream), the difference (what the tier adds), errors, skiff-chat's CPU time per
 stream, and its resident memory idle (after start) and after the run. Standard library only.
@@ -40,9 +44,10 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start(command, pattern):
+def start(command, pattern, cpus=None):
     log = tempfile.TemporaryFile(mode="w+")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=pin)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         log.seek(0)
@@ -119,15 +124,16 @@ async def run_rounds(streams, rounds, make_stream, first=0):
     return ttfts, errors
 
 
-async def steady(streams, seconds, make_stream):
+async def steady(streams, seconds, make_stream, spread):
     """`streams` workers, each starting its next stream when the last one ended, for `seconds`: that many
-    streams open at any moment, with new ones arriving all the time. Every worker has its own conversations."""
+    streams open at any moment, with new ones arriving all the time (the first arrivals spread over
+    `spread` seconds, an answer's length, so the arrivals stay spread). Every worker has its own conversations."""
     ttfts, errors = [], 0
     deadline = time.monotonic() + seconds
 
     async def worker(index):
         nonlocal errors
-        await asyncio.sleep(index / streams)  # spread the first arrivals over a second
+        await asyncio.sleep(spread * index / streams)
         count = 0
         while time.monotonic() < deadline:
             try:
@@ -150,15 +156,28 @@ async def main():
     parser.add_argument("--streams", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steady", type=float, default=0,
-                        help="instead of bursts: keep --streams one-second answers (model 'paced') open for this many seconds")
+                        help="instead of bursts: keep --streams answers open for this many seconds")
+    parser.add_argument("--pace", default="50-20",
+                        help="with --steady: the answers' tokens and milliseconds between them (default 50-20: one second; "
+                             "300-40 is a 12-second answer at 25 tokens a second)")
+    parser.add_argument("--chat-cpu", type=int, default=None,
+                        help="pin skiff-chat to this CPU and the stand-in and this client to the others, as a pod with "
+                             "a core of its own would run (default: everything shares every CPU)")
     options = parser.parse_args()
+    chat_cpus = None
+    if options.chat_cpu is not None:
+        chat_cpus = {options.chat_cpu}
+        others = os.sched_getaffinity(0) - chat_cpus
+        if not others:
+            sys.exit("--chat-cpu needs at least two CPUs")
+        os.sched_setaffinity(0, others)  # the stand-in, started next, inherits it
 
     standin, standin_port = start([f"{options.bin}/chat-standin"], r"listening on (\d+)")
     database = tempfile.mkdtemp(prefix="skiff-chat-bench-") + "/chat.db"
     chat, chat_port = start(
         [f"{options.bin}/skiff-chat", "--port", "0", "--llm-url", f"http://127.0.0.1:{standin_port}/v1",
          "--database", "sqlite://" + database, "--rate-limit", "0"],
-        r"http://127\.0\.0\.1:(\d+)/")
+        r"http://127\.0\.0\.1:(\d+)/", cpus=chat_cpus)
     try:
         await asyncio.sleep(1)
         idle_rss = rss_kib(chat.pid)
@@ -220,23 +239,26 @@ async def main():
 
 
 async def steady_run(options, standin_port, chat_port, api, chat, idle_rss):
-    direct_body = json.dumps({"model": "paced", "stream": True, "messages": [{"role": "user", "content": "Hi"}]})
+    model = f"paced-{options.pace}"
+    count, interval = (int(part) for part in options.pace.split("-"))
+    answer_seconds = max(1.0, count * interval / 1000)
+    direct_body = json.dumps({"model": model, "stream": True, "messages": [{"role": "user", "content": "Hi"}]})
     direct = lambda index, count: stream(standin_port, "/v1/chat/completions", {"Content-Type": "application/json"},
                                          direct_body, b'"content"', b"[DONE]")
 
     async def through(index, count):
-        _, _, body = await request(chat_port, "POST", "/api/conversations", api, '{"model":"paced"}')
+        _, _, body = await request(chat_port, "POST", "/api/conversations", api, json.dumps({"model": model}))
         conversation = json.loads(body)["id"]
         return await stream(chat_port, f"/api/conversations/{conversation}/messages", api,
                             '{"content":"Hi"}', b'"type":"delta"', b'"type":"done"')
 
-    direct_ttft, direct_errors = await steady(options.streams, options.steady, direct)
+    direct_ttft, direct_errors = await steady(options.streams, options.steady, direct, answer_seconds)
     cpu_before = cpu_seconds(chat.pid)
-    chat_ttft, chat_errors = await steady(options.streams, options.steady, through)
+    chat_ttft, chat_errors = await steady(options.streams, options.steady, through, answer_seconds)
     cpu = cpu_seconds(chat.pid) - cpu_before
     ms = lambda values, p: percentile(values, p) * 1000
     print(json.dumps({
-        "mode": "steady", "streams_open": options.streams, "seconds": options.steady,
+        "mode": "steady", "streams_open": options.streams, "seconds": options.steady, "pace": options.pace,
         "streams_direct": len(direct_ttft), "streams_through_chat": len(chat_ttft),
         "errors_direct": direct_errors, "errors_through_chat": chat_errors,
         "ttft_direct_ms": {"p50": round(ms(direct_ttft, 50), 2), "p95": round(ms(direct_ttft, 95), 2)},

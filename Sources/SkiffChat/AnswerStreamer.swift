@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import SkiffChatStore
 import SkiffChatUpstream
 
@@ -15,12 +16,20 @@ import SkiffChatUpstream
 /// (`text`), `done` (`state`, `stats`) or `error` (`state`, `kind`, `message`, `retryAfter`).
 struct AnswerStreamer: Sendable {
     let state: ChatState
+    /// The browser connection's loop, where the stream's tasks run (see ``EventLoopTaskExecutor``).
+    let eventLoop: any EventLoop
 
     /// How often the text of a streaming answer is saved.
     static let saveInterval: Duration = .milliseconds(500)
 
     func response(conversation: Conversation, history: [Message], answer: Message, userMessage: Message?) -> Response {
         let state = self.state
+        let executor = EventLoopTaskExecutor(eventLoop)
+        var start = #"{"type":"start","answerId":"\#(answer.id)","answerSequence":\#(answer.sequence)"#
+        if let userMessage {
+            start += #","userMessageId":"\#(userMessage.id)","userMessageSequence":\#(userMessage.sequence)"#
+        }
+        let startEvent = start + "}"
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-store"
@@ -28,46 +37,52 @@ struct AnswerStreamer: Sendable {
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in
-                state.metrics.streamStarted()
-                state.streams.begin()
-                let (events, continuation) = AsyncStream<String>.makeStream()
-                var start = #"{"type":"start","answerId":"\#(answer.id)","answerSequence":\#(answer.sequence)"#
-                if let userMessage {
-                    start += #","userMessageId":"\#(userMessage.id)","userMessageSequence":\#(userMessage.sequence)"#
+                try await withTaskExecutorPreference(executor) {
+                    try await Self.stream(state: state, conversation: conversation, history: history, answer: answer, start: startEvent, to: &writer)
                 }
-                continuation.yield(start + "}")
-                let outcome = await withTaskGroup(of: ChatMetrics.StreamOutcome?.self) { group in
-                    group.addTask {
-                        await Self.generate(
-                            state: state, conversation: conversation, history: history, answer: answer,
-                            events: continuation)
-                    }
-                    group.addTask {
-                        // The drain's grace period ended: end the browser stream, which cancels the answer.
-                        await state.streams.waitForCutOff()
-                        continuation.finish()
-                        return nil
-                    }
-                    do {
-                        for await event in events {
-                            try await writer.write(ByteBuffer(string: "data: \(event)\n\n"))
-                        }
-                    } catch {
-                        // The browser went away (Stop, or the tab closed); the answer stops below.
-                    }
-                    // The events end when the answer ends, the browser is gone, or the drain cut it off:
-                    // in the last two cases the answer is still running and is cancelled here.
-                    group.cancelAll()
-                    var outcome = ChatMetrics.StreamOutcome.interrupted
-                    for await result in group {
-                        if let result { outcome = result }
-                    }
-                    return outcome
-                }
-                state.streams.end()
-                state.metrics.streamEnded(outcome)
-                try? await writer.finish(nil)
             })
+    }
+
+    /// Streams one answer's events to `writer`; the caller sets where its tasks run.
+    private static func stream(
+        state: ChatState, conversation: Conversation, history: [Message], answer: Message, start: String,
+        to writer: inout any ResponseBodyWriter
+    ) async throws {
+        state.metrics.streamStarted()
+        state.streams.begin()
+        let (events, continuation) = AsyncStream<String>.makeStream()
+        continuation.yield(start)
+        let outcome = await withTaskGroup(of: ChatMetrics.StreamOutcome?.self) { group in
+            group.addTask {
+                await Self.generate(
+                    state: state, conversation: conversation, history: history, answer: answer,
+                    events: continuation)
+            }
+            group.addTask {
+                // The drain's grace period ended: end the browser stream, which cancels the answer.
+                await state.streams.waitForCutOff()
+                continuation.finish()
+                return nil
+            }
+            do {
+                for await event in events {
+                    try await writer.write(ByteBuffer(string: "data: \(event)\n\n"))
+                }
+            } catch {
+                // The browser went away (Stop, or the tab closed); the answer stops below.
+            }
+            // The events end when the answer ends, the browser is gone, or the drain cut it off:
+            // in the last two cases the answer is still running and is cancelled here.
+            group.cancelAll()
+            var outcome = ChatMetrics.StreamOutcome.interrupted
+            for await result in group {
+                if let result { outcome = result }
+            }
+            return outcome
+        }
+        state.streams.end()
+        state.metrics.streamEnded(outcome)
+        try? await writer.finish(nil)
     }
 
     /// Asks the model service and stores the answer; sends events to `events` and finishes it.

@@ -8,6 +8,8 @@ struct ChatRequestContext: RequestContext, RemoteAddressRequestContext {
     var coreContext: CoreRequestContextStorage
     /// The TCP peer: the browser, or the proxy in front of the tier.
     let remoteAddress: SocketAddress?
+    /// The event loop of the request's connection: answer streams run their tasks on it.
+    let eventLoop: any EventLoop
     /// The signed-in user; set for every route behind the session middleware.
     var user: User?
     var session: Session?
@@ -15,6 +17,7 @@ struct ChatRequestContext: RequestContext, RemoteAddressRequestContext {
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+        eventLoop = source.channel.eventLoop
     }
 
     /// Bodies are small JSON or forms; messages have their own, smaller limit.

@@ -110,34 +110,29 @@ struct ConversationRoutes: Sendable {
         var content: String
     }
 
+    /// The answer's path is kept to few statements (a read, then one transaction), since every
+    /// statement is a round trip to the database's threads or server before the model is asked.
     @Sendable func send(_ request: Request, context: ChatRequestContext) async throws -> Response {
         let user = try context.requireUser()
-        var conversation = try await owned(context)
+        var (conversation, messages) = try await conversationWithMessages(context)
         let content = try await messageContent(request, context)
         try await checkRateLimit(user)
+        let title = conversation.title == Self.defaultTitle ? Self.title(from: content) : nil
         guard
             let stored = try await state.store.appendMessages(
                 [NewMessage(role: .user, content: content), NewMessage(role: .assistant, content: "", state: .streaming)],
-                conversationID: conversation.id, userID: user.id)
+                conversationID: conversation.id, userID: user.id, retitle: title.map { (Self.defaultTitle, $0) })
         else { throw HTTPError(.notFound) }
-        if conversation.title == Self.defaultTitle {
-            let title = Self.title(from: content)
-            if try await state.store.renameConversation(id: conversation.id, userID: user.id, title: title) {
-                conversation.title = title
-            }
-        }
-        let history = try await state.store.messages(conversationID: conversation.id, userID: user.id) ?? []
+        if let title { conversation.title = title }
         logReceived(content, conversation: conversation, context: context)
-        return AnswerStreamer(state: state).response(
-            conversation: conversation, history: history.filter { $0.sequence < stored[1].sequence },
-            answer: stored[1], userMessage: stored[0])
+        return AnswerStreamer(state: state, eventLoop: context.eventLoop).response(
+            conversation: conversation, history: messages + [stored[0]], answer: stored[1], userMessage: stored[0])
     }
 
     @Sendable func regenerate(_ request: Request, context: ChatRequestContext) async throws -> Response {
         let user = try context.requireUser()
-        let conversation = try await owned(context)
+        let (conversation, messages) = try await conversationWithMessages(context)
         try await checkRateLimit(user)
-        let messages = try await state.store.messages(conversationID: conversation.id, userID: user.id) ?? []
         guard let last = messages.last else {
             throw HTTPError(.conflict, message: "There is no answer to regenerate yet.")
         }
@@ -147,17 +142,16 @@ struct ConversationRoutes: Sendable {
                 [NewMessage(role: .assistant, content: "", state: .streaming)], conversationID: conversation.id,
                 userID: user.id, replacingFrom: replacing)
         else { throw HTTPError(.notFound) }
-        return AnswerStreamer(state: state).response(
+        return AnswerStreamer(state: state, eventLoop: context.eventLoop).response(
             conversation: conversation, history: messages.filter { $0.sequence < stored[0].sequence }, answer: stored[0],
             userMessage: nil)
     }
 
     @Sendable func edit(_ request: Request, context: ChatRequestContext) async throws -> Response {
         let user = try context.requireUser()
-        let conversation = try await owned(context)
+        let (conversation, messages) = try await conversationWithMessages(context)
         let content = try await messageContent(request, context)
         try await checkRateLimit(user)
-        let messages = try await state.store.messages(conversationID: conversation.id, userID: user.id) ?? []
         guard let lastQuestion = messages.last(where: { $0.role == .user }) else {
             throw HTTPError(.conflict, message: "There is no question to edit yet.")
         }
@@ -167,7 +161,7 @@ struct ConversationRoutes: Sendable {
                 conversationID: conversation.id, userID: user.id, replacingFrom: lastQuestion.sequence)
         else { throw HTTPError(.notFound) }
         logReceived(content, conversation: conversation, context: context)
-        return AnswerStreamer(state: state).response(
+        return AnswerStreamer(state: state, eventLoop: context.eventLoop).response(
             conversation: conversation, history: messages.filter { $0.sequence < lastQuestion.sequence } + [stored[0]],
             answer: stored[1], userMessage: stored[0])
     }
@@ -234,11 +228,11 @@ struct ConversationRoutes: Sendable {
 
     private func conversationWithMessages(_ context: ChatRequestContext) async throws -> (Conversation, [Message]) {
         let user = try context.requireUser()
-        let conversation = try await owned(context)
-        guard let messages = try await state.store.messages(conversationID: conversation.id, userID: user.id) else {
-            throw HTTPError(.notFound)
+        let id = try context.parameters.require("id")
+        guard let found = try await state.store.conversationWithMessages(id: id, userID: user.id) else {
+            throw HTTPError(.notFound, message: "No such conversation.")
         }
-        return (conversation, messages)
+        return found
     }
 
     private func messageContent(_ request: Request, _ context: ChatRequestContext) async throws -> String {

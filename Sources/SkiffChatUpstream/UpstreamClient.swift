@@ -81,7 +81,8 @@ public final class UpstreamClient: Sendable {
     }
 
     public let configuration: Configuration
-    private let http: HTTPClient
+    /// One HTTP client, with its own connection pool, per event loop of the group (``http``).
+    private let clients: [(loop: any EventLoop, client: HTTPClient)]
 
     /// The most bytes of an error response read for its message.
     private static let errorBodyLimit = 64 << 10
@@ -95,12 +96,27 @@ public final class UpstreamClient: Sendable {
         http.connectionPool = .init(
             idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maximumConnections)
         http.decompression = .disabled
-        self.http = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: http)
+        let loops = Array(eventLoopGroup.makeIterator())
+        http.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit =
+            (configuration.maximumConnections + loops.count - 1) / max(1, loops.count)
+        self.clients = loops.map { ($0, HTTPClient(eventLoopGroup: $0, configuration: http)) }
+    }
+
+    /// The client of the event loop the caller runs on, else the first. A stream whose task runs on the
+    /// browser connection's loop thus reads the model service on that same loop: its events reach the
+    /// browser without crossing threads (a shared pool hands out connections on any loop).
+    private var http: HTTPClient {
+        if let current = MultiThreadedEventLoopGroup.currentEventLoop,
+            let match = clients.first(where: { $0.loop === current })
+        {
+            return match.client
+        }
+        return clients[0].client
     }
 
     /// Closes the connections. Call once, when done.
     public func shutdown() async throws {
-        try await http.shutdown()
+        for (_, client) in clients { try await client.shutdown() }
     }
 
     /// The ids of the models the service serves (`GET /models`), within `timeout`.

@@ -10,7 +10,8 @@ import NIOCore
 /// - `cut`: two chunks, then the connection closes without `[DONE]`
 /// - `garbage`: a non-JSON event; `error-event`: an error event mid-stream
 /// - `slow`: a chunk every 20 ms until the client goes away (counted in `cancelledStreams`)
-/// - `paced`: 50 tokens 20 ms apart (a one-second answer, as a model streams it), then usage and `[DONE]`
+/// - `paced`: 50 tokens 20 ms apart (a one-second answer, as a model streams it), then usage and `[DONE]`;
+///   `paced-N-MS`: N tokens MS milliseconds apart (`paced-300-40`: a 12-second answer at 25 tokens a second)
 /// - `markdown`: `markdownAnswer` (a heading, a list, a table and a fenced code block), in small chunks
 /// - `injection`: `injectionAnswer` (a `<script>` element and an `<img onerror>`), in small chunks
 public struct StandInUpstream: Sendable {
@@ -121,12 +122,15 @@ public struct StandInUpstream: Sendable {
                         }
                         try await writer.write(chunk(text: nil, finish: "stop"))
                         try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
-                    case "paced":
-                        for _ in 0..<50 {
+                    case _ where pace(model) != nil:
+                        let (count, interval) = pace(model)!
+                        for _ in 0..<count {
                             try await writer.write(chunk(text: " token"))
-                            try await Task.sleep(for: .milliseconds(20))
+                            try await Task.sleep(for: .milliseconds(interval))
                         }
                         try await writer.write(chunk(text: nil, finish: "stop"))
+                        try await writer.write(
+                            ByteBuffer(string: #"data: {"model":"\#(model)","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":\#(count),"total_tokens":\#(count + 9)}}"# + "\n\n"))
                         try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
                     case "slow":
                         do {
@@ -150,6 +154,16 @@ public struct StandInUpstream: Sendable {
                     try await writer.finish(nil)
                 })
         }
+    }
+
+    /// Tokens and milliseconds between them for `paced` and `paced-N-MS`; nil for other names.
+    private static func pace(_ model: String) -> (count: Int, interval: Int)? {
+        if model == "paced" { return (50, 20) }
+        let parts = model.split(separator: "-")
+        guard parts.count == 3, parts[0] == "paced", let count = Int(parts[1]), let interval = Int(parts[2]),
+            (1...100_000).contains(count), (0...10_000).contains(interval)
+        else { return nil }
+        return (count, interval)
     }
 
     private static func chunk(text: String?, finish: String? = nil) -> ByteBuffer {
