@@ -10,7 +10,7 @@ struct RequestGate<Context: RequestContext>: RouterMiddleware {
     let keys: APIKeys
 
     static func isOperational(_ path: String) -> Bool {
-        path == "/health" || path == "/ready" || path == "/metrics" || path == "/version"
+        Routes.Endpoint(rawValue: path)?.isOperational ?? false
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {

@@ -24,25 +24,62 @@ struct Routes: Sendable {
         min(engine.configuration.contextLength, engine.model.network.configuration.contextLength)
     }
 
+    /// The server's endpoints by path, each answering one method.
+    enum Endpoint: String, CaseIterable {
+        case chatCompletions = "/v1/chat/completions"
+        case textCompletions = "/v1/completions"
+        case models = "/v1/models"
+        case tokenize = "/tokenize"
+        case detokenize = "/detokenize"
+        case version = "/version"
+        case health = "/health"
+        case ready = "/ready"
+        case metrics = "/metrics"
+
+        var method: HTTPRequest.Method {
+            switch self {
+            case .chatCompletions, .textCompletions, .tokenize, .detokenize: .post
+            case .models, .version, .health, .ready, .metrics: .get
+            }
+        }
+
+        /// Probes, metrics and version: answered without an API key, while draining, and logged at debug level.
+        var isOperational: Bool {
+            switch self {
+            case .version, .health, .ready, .metrics: true
+            case .chatCompletions, .textCompletions, .models, .tokenize, .detokenize: false
+            }
+        }
+    }
+
     /// The method each endpoint answers; any other method on these paths gets 405 with `Allow`.
-    static let methods: [String: HTTPRequest.Method] = [
-        "/v1/chat/completions": .post, "/v1/completions": .post, "/v1/models": .get, "/tokenize": .post,
-        "/detokenize": .post, "/version": .get, "/health": .get, "/ready": .get, "/metrics": .get,
-    ]
+    static let methods = Dictionary(uniqueKeysWithValues: Endpoint.allCases.map { ($0.rawValue, $0.method) })
 
     /// Registers every endpoint. Those that need the model answer 503 (`model_loading`) until `state`
     /// holds the loaded model's routes; version, probes and metrics answer from the start.
     static func register(on router: Router<BasicRequestContext>, state: ServerState, configuration: ServerConfiguration,
                          metrics: ServerMetrics) {
-        router.post("/v1/chat/completions") { request, context in try await state.routes().chatCompletions(request, context) }
-        router.post("/v1/completions") { request, context in try await state.routes().textCompletions(request, context) }
-        router.get("/v1/models") { _, _ in try state.routes().models() }
-        router.post("/tokenize") { request, _ in try await state.routes().tokenize(request) }
-        router.post("/detokenize") { request, _ in try await state.routes().detokenize(request) }
-        router.get("/version") { _, _ in try Completions.json(VersionResponse(version: configuration.version)) }
-        router.get("/health") { _, _ in plain("ok") }
-        router.get("/ready") { _, _ in ready(state.phase) }
-        router.get("/metrics") { _, _ in
+        for endpoint in Endpoint.allCases {
+            router.on(RouterPath(endpoint.rawValue), method: endpoint.method) { request, context in
+                try await respond(endpoint, request, context, state: state, configuration: configuration, metrics: metrics)
+            }
+        }
+    }
+
+    private static func respond(
+        _ endpoint: Endpoint, _ request: Request, _ context: BasicRequestContext, state: ServerState,
+        configuration: ServerConfiguration, metrics: ServerMetrics
+    ) async throws -> Response {
+        switch endpoint {
+        case .chatCompletions: return try await state.routes().chatCompletions(request, context)
+        case .textCompletions: return try await state.routes().textCompletions(request, context)
+        case .models: return try state.routes().models()
+        case .tokenize: return try await state.routes().tokenize(request)
+        case .detokenize: return try await state.routes().detokenize(request)
+        case .version: return try Completions.json(VersionResponse(version: configuration.version))
+        case .health: return plain("ok")
+        case .ready: return ready(state.phase)
+        case .metrics:
             let text = (try? state.routes())?.exposition() ?? metrics.exposition(engine: nil)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(string: text)))
