@@ -11,6 +11,11 @@
 /// the others' tokens. When the cache runs out of blocks, the most recently admitted sequence is
 /// preempted: its blocks are released (full ones stay in the prefix cache) and it goes back to the
 /// front of the queue to be recomputed later.
+///
+/// A request whose prompt begins with full blocks that a running sequence is still computing (requests
+/// arriving together with one system prompt) waits until they are computed and in the prefix cache,
+/// when everything it could compute in this step lies among them (so waiting costs it nothing); the
+/// queue stays in order behind it.
 public struct Scheduler: Sendable {
     /// Limits the scheduler works within.
     public struct Configuration: Sendable, Equatable {
@@ -152,6 +157,7 @@ public struct Scheduler: Sendable {
         // Admit from the queue while budget and room remain (not in a step that had to preempt).
         while plan.preempted.isEmpty, budget > 0, running.count < configuration.maxRunning, let id = waiting.first, var s = sequences[id] {
             if s.blockTable.isEmpty {
+                if prefixInFlight(for: s.tokens, budget: budget) { break }
                 // Reuse cached full blocks, but always compute at least the last token (its logits are needed).
                 s.blockTable = blocks.acquireCachedPrefix(of: s.tokens[..<(s.tokens.count - 1)])
                 s.computed = s.blockTable.count * blocks.blockSize
@@ -199,6 +205,25 @@ public struct Scheduler: Sendable {
         sequences[id] = nil
         running.removeAll { $0 == id }
         waiting.removeAll { $0 == id }
+    }
+
+    /// Whether the `budget` tokens a new sequence of `tokens` would compute now all lie in full blocks that
+    /// a running sequence shares with it and has yet to compute (the last token aside: it is always
+    /// computed). Once computed they are in the prefix cache, so admitting it a step later costs it no
+    /// progress and saves computing them twice.
+    private func prefixInFlight(for tokens: [Int32], budget: Int) -> Bool {
+        guard blocks.prefixCaching else { return false }
+        let shareable = tokens.count - 1
+        for id in running {
+            guard let r = sequences[id] else { continue }
+            var common = 0
+            let limit = min(shareable, r.tokens.count)
+            while common < limit, tokens[common] == r.tokens[common] { common += 1 }
+            let sharedBlocksEnd = common / blocks.blockSize * blocks.blockSize
+            let cachedEnd = r.computed / blocks.blockSize * blocks.blockSize
+            if cachedEnd < sharedBlocksEnd, cachedEnd + budget <= sharedBlocksEnd { return true }
+        }
+        return false
     }
 
     /// Makes sure `id` has blocks for its first `tokenCount` tokens. Returns false if the pool ran dry

@@ -87,12 +87,48 @@ import Testing
         #expect(step(&s).work == [Work(sequence: c, start: 16, count: 16, wantsLogits: true)])
     }
 
+    @Test func aPromptWaitsForItsPrefixBeingComputed() throws {
+        var s = scheduler(step: 64)
+        let a = try s.add(prompt: prompt(40)).get()
+        let b = try s.add(prompt: prompt(40)).get()
+        let other = try s.add(prompt: prompt(10, offset: 500)).get()
+        // a computes the two full blocks b begins with: b waits for them (and the queue behind it).
+        #expect(step(&s).work == [Work(sequence: a, start: 0, count: 40, wantsLogits: true)])
+        #expect(s.waitingCount == 2)
+        // Then b computes only its partial last block.
+        #expect(step(&s).work == [Work(sequence: a, start: 40, count: 1, wantsLogits: true),
+                                  Work(sequence: b, start: 32, count: 8, wantsLogits: true),
+                                  Work(sequence: other, start: 0, count: 10, wantsLogits: true)])
+        #expect(s.blocks.hitTokens == 32)
+    }
+
+    @Test func aPromptSharingLessThanABlockDoesNotWait() throws {
+        var s = scheduler(step: 64)
+        let a = try s.add(prompt: prompt(40)).get()
+        let b = try s.add(prompt: prompt(15) + prompt(25, offset: 900)).get()
+        #expect(step(&s).work == [Work(sequence: a, start: 0, count: 40, wantsLogits: true),
+                                  Work(sequence: b, start: 0, count: 24, wantsLogits: false)])
+    }
+
+    @Test func aPromptThatCanGetFurtherNowDoesNotWait() throws {
+        var s = scheduler(step: 64)
+        let a = try s.add(prompt: prompt(20)).get()
+        let b = try s.add(prompt: prompt(40)).get()
+        // b shares one block in flight, but the 44 tokens left in the step take it past that block.
+        #expect(step(&s).work == [Work(sequence: a, start: 0, count: 20, wantsLogits: true),
+                                  Work(sequence: b, start: 0, count: 40, wantsLogits: true)])
+    }
+
     @Test func withoutPrefixCachingEveryPromptIsComputed() throws {
         var s = scheduler(step: 64, prefixCaching: false)
         _ = try s.add(prompt: prompt(40)).get()
         step(&s)
         let b = try s.add(prompt: prompt(40)).get()
         #expect(step(&s).work.last == Work(sequence: b, start: 0, count: 40, wantsLogits: true))
+        // Nor does a prompt wait for another's blocks: they would not be shared.
+        _ = try s.add(prompt: prompt(40, offset: 300)).get()
+        let d = try s.add(prompt: prompt(40, offset: 300)).get()
+        #expect(step(&s).work.last == Work(sequence: d, start: 0, count: 22, wantsLogits: false))
     }
 
     @Test func theNewestSequenceIsPreemptedWhenBlocksRunOut() throws {
