@@ -111,7 +111,7 @@ import Testing
         let (standIn, port) = try await Programs.standIn()
         let database = try Programs.databasePath()
         let (chat, url) = try await Programs.chat(
-            llmURL: "http://127.0.0.1:\(port)/v1", database: database, extra: ["--grace-period", "1"])
+            llmURL: "http://127.0.0.1:\(port)/v1", database: database, extra: ["--grace-period", "3"])
         let session = try await ChatSession.open(url)
         let id = try await session.newConversation(settings: #"{"model":"slow"}"#)
         var readyWhileDraining: (status: Int, text: String)?
