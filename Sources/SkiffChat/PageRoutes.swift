@@ -27,16 +27,16 @@ struct PageRoutes: Sendable {
     // MARK: Chat
 
     @Sendable func home(_ request: Request, context: ChatRequestContext) async throws -> Response {
-        try await renderChat(conversation: nil, context: context)
+        try await renderChat(conversation: nil, messages: [], context: context)
     }
 
     @Sendable func conversationPage(_ request: Request, context: ChatRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let id = try context.parameters.require("id")
-        guard let conversation = try await state.store.conversation(id: id, userID: user.id) else {
+        guard let (conversation, messages) = try await state.store.conversationWithMessages(id: id, userID: user.id) else {
             return try render("error", ErrorPage(title: "Not found", message: "This conversation does not exist."), status: .notFound)
         }
-        return try await renderChat(conversation: conversation, context: context)
+        return try await renderChat(conversation: conversation, messages: messages, context: context)
     }
 
     struct ChatPage {
@@ -77,15 +77,11 @@ struct PageRoutes: Sendable {
         var settings: Settings
     }
 
-    private func renderChat(conversation: Conversation?, context: ChatRequestContext) async throws -> Response {
+    private func renderChat(conversation: Conversation?, messages: [Message], context: ChatRequestContext) async throws -> Response {
         let user = try context.requireUser()
         guard let session = context.session else { throw HTTPError(.unauthorized) }
         let conversations = try await state.store.conversations(userID: user.id)
-        var entries: [ChatPage.Entry] = []
-        if let conversation {
-            let messages = try await state.store.messages(conversationID: conversation.id, userID: user.id) ?? []
-            entries = messages.map { Self.entry($0) }
-        }
+        let entries = messages.map { Self.entry($0) }
         let settings = conversation?.settings ?? ConversationSettings()
         let page = ChatPage(
             pageTitle: conversation?.title ?? "New chat", csrf: session.csrfToken, userName: user.name,

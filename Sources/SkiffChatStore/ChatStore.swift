@@ -292,15 +292,7 @@ public final class ChatStore: Sendable {
 
     /// The conversation's messages in order, or `nil` when it does not exist or belongs to someone else.
     public func messages(conversationID: String, userID: String) async throws(ChatStoreError) -> [Message]? {
-        let rows = try await backend.query(
-            """
-            SELECT m.* FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id
-            WHERE c.id = $1 AND c.user_id = $2 ORDER BY m.seq
-            """,
-            [.text(conversationID), .text(userID)])
-        guard !rows.isEmpty else { return nil }
-        // A conversation without messages yields one row of nulls from the outer join.
-        return try rows.filter { $0.columns["id"] != .null }.map { row throws(ChatStoreError) in try Self.message(row) }
+        try await conversationWithMessages(id: conversationID, userID: userID)?.1
     }
 
     /// The conversation and its messages in order, read in one query, or `nil` when it does not exist
@@ -435,7 +427,7 @@ public final class ChatStore: Sendable {
     ]
 
     /// A message from `row`, whose message columns are named `prefix` + the column's name.
-    private static func message(_ row: SQLRow, prefix: String = "") throws(ChatStoreError) -> Message {
+    private static func message(_ row: SQLRow, prefix: String) throws(ChatStoreError) -> Message {
         let roleText = try row.string(prefix + "role")
         let stateText = try row.string(prefix + "state")
         guard let role = MessageRole(rawValue: roleText), let state = MessageState(rawValue: stateText) else {
