@@ -6,7 +6,7 @@ import NIOCore
 /// pool, every token crosses threads four times (the upstream connection's loop, the task reading it, the
 /// task writing, the browser connection's loop), and with hundreds of streams those wake-ups are most of
 /// the tier's CPU. Run on the browser connection's loop, the stream's tasks resume where its writes go,
-/// and the upstream request prefers that loop too (AsyncHTTPClient asks its group for the current loop).
+/// and the upstream request uses that loop's connection pool (`UpstreamClient` keeps one per loop).
 final class EventLoopTaskExecutor: TaskExecutor {
     let eventLoop: any EventLoop
 

@@ -93,12 +93,11 @@ public final class UpstreamClient: Sendable {
         http.timeout = .init(
             connect: .nanoseconds(Int64(configuration.connectTimeout.nanoseconds)),
             read: .nanoseconds(Int64(configuration.idleTimeout.nanoseconds)))
-        http.connectionPool = .init(
-            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maximumConnections)
-        http.decompression = .disabled
         let loops = Array(eventLoopGroup.makeIterator())
-        http.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit =
-            (configuration.maximumConnections + loops.count - 1) / max(1, loops.count)
+        http.connectionPool = .init(
+            idleTimeout: .seconds(60),
+            concurrentHTTP1ConnectionsPerHostSoftLimit: (configuration.maximumConnections + loops.count - 1) / max(1, loops.count))
+        http.decompression = .disabled
         self.clients = loops.map { ($0, HTTPClient(eventLoopGroup: $0, configuration: http)) }
     }
 
