@@ -5,7 +5,10 @@ import SQLiteNIO
 
 /// SQLite in WAL mode: one writer connection (writes in this process queue for it instead of spinning on
 /// SQLite's busy lock) and a few reader connections that read while the writer writes. Other processes on
-/// the same file (a second replica on one host) are waited for by SQLite's busy timeout.
+/// the same file (a second replica on one host) are waited for by SQLite's busy timeout; where SQLite
+/// answers "busy" without waiting (it does when waiting could deadlock, or while another connection
+/// recovers the WAL), or its wait runs out, a write or transaction is rolled back and tried again, for
+/// up to ``retryWindow``.
 final class SQLiteBackend: SQLBackend {
     private let writer: SQLiteConnectionPool
     private let readers: SQLiteConnectionPool
@@ -14,8 +17,10 @@ final class SQLiteBackend: SQLBackend {
     /// thread, and must not block the statements of other stores in the process (tests open several).
     private let threads: NIOThreadPool
 
-    /// How long a statement waits for another process's write lock before failing.
+    /// How long a statement waits for another process's write lock before SQLite answers busy.
     static let busyTimeoutMilliseconds = 10_000
+    /// How long a write or transaction that SQLite answered busy is tried again before the error stands.
+    static let retryWindow = Duration.seconds(120)
 
     private init(path: String, writer: SQLiteConnectionPool, readers: SQLiteConnectionPool, threads: NIOThreadPool) {
         self.threads = threads
@@ -67,7 +72,7 @@ final class SQLiteBackend: SQLBackend {
     /// waiting and deadlock with another replica's first transaction) and retried for a while.
     private static func switchToWAL(_ connection: SQLiteConnection, path: String, logger: Logger) async throws {
         _ = try await connection.query("PRAGMA busy_timeout = 0")
-        let deadline = ContinuousClock.now + .milliseconds(busyTimeoutMilliseconds)
+        let deadline = ContinuousClock.now + retryWindow
         while true {
             do {
                 let mode = try await connection.query("PRAGMA journal_mode = WAL")
@@ -75,7 +80,7 @@ final class SQLiteBackend: SQLBackend {
                     logger.warning("SQLite did not switch to WAL mode", metadata: ["path": "\(path)"])
                 }
                 return
-            } catch let error as SQLiteError where error.reason == .busy || error.reason == .locked {
+            } catch let error as SQLiteError where isBusy(error) {
                 guard ContinuousClock.now < deadline else { throw error }
                 try await Task.sleep(for: .milliseconds(Int.random(in: 10...50)))
             }
@@ -84,8 +89,10 @@ final class SQLiteBackend: SQLBackend {
 
     func query(_ sql: String, _ binds: [SQLValue]) async throws(ChatStoreError) -> [SQLRow] {
         let pool = Self.isReadOnly(sql) ? readers : writer
-        return try await pool.withConnection { connection throws(ChatStoreError) in
-            try await Self.run(sql, binds, on: connection)
+        return try await Self.retryingWhileBusy { () async throws(ChatStoreError) -> [SQLRow] in
+            try await pool.withConnection { connection throws(ChatStoreError) in
+                try await Self.run(sql, binds, on: connection)
+            }
         }
     }
 
@@ -94,16 +101,46 @@ final class SQLiteBackend: SQLBackend {
     ) async throws(ChatStoreError) -> T {
         // Every transaction here may write, so each takes the write lock up front (IMMEDIATE): a deferred
         // transaction upgrading to a writer could fail at once with SQLITE_BUSY instead of waiting.
-        try await writer.withConnection { connection throws(ChatStoreError) in
-            _ = try await Self.run("BEGIN IMMEDIATE", [], on: connection)
-            do throws(ChatStoreError) {
-                let result = try await body(SQLiteTransaction(connection: connection))
-                _ = try await Self.run("COMMIT", [], on: connection)
-                return result
-            } catch {
-                _ = try? await Self.run("ROLLBACK", [], on: connection)
-                throw error
+        try await Self.retryingWhileBusy { () async throws(ChatStoreError) -> T in
+            try await writer.withConnection { connection throws(ChatStoreError) in
+                _ = try await Self.run("BEGIN IMMEDIATE", [], on: connection)
+                do throws(ChatStoreError) {
+                    let result = try await body(SQLiteTransaction(connection: connection))
+                    _ = try await Self.run("COMMIT", [], on: connection)
+                    return result
+                } catch {
+                    _ = try? await Self.run("ROLLBACK", [], on: connection)
+                    throw error
+                }
             }
+        }
+    }
+
+    /// Runs `attempt` again, after a short random pause, while it fails because SQLite answered busy or
+    /// locked, for up to ``retryWindow``; a failed attempt has changed nothing (a statement that fails
+    /// busy does nothing, and a transaction was rolled back).
+    private static func retryingWhileBusy<T: Sendable>(
+        _ attempt: () async throws(ChatStoreError) -> T
+    ) async throws(ChatStoreError) -> T {
+        let deadline = ContinuousClock.now + retryWindow
+        while true {
+            do throws(ChatStoreError) {
+                return try await attempt()
+            } catch {
+                guard let cause = error.underlying as? SQLiteError, isBusy(cause), ContinuousClock.now < deadline,
+                      !Task.isCancelled else {
+                    throw error
+                }
+                try? await Task.sleep(for: .milliseconds(Int.random(in: 10...100)))
+            }
+        }
+    }
+
+    /// Whether SQLite refused for a lock another connection holds.
+    private static func isBusy(_ error: SQLiteError) -> Bool {
+        switch error.reason {
+        case .busy, .locked, .busyInRecovery, .busyInSnapshot, .busyTimeout, .lockedBySharedCache: true
+        default: false
         }
     }
 
