@@ -99,13 +99,28 @@ struct AnswerStreamer: Sendable {
         logger[metadataKey: "conversation"] = "\(conversation.id)"
         logger[metadataKey: "answer"] = "\(answer.id)"
         do {
-            let model = try await state.model(for: conversation)
-            var turns: [ChatTurn] = []
-            if !conversation.settings.systemPrompt.isEmpty {
-                turns.append(ChatTurn(role: "system", content: conversation.settings.systemPrompt))
+            let served = try await state.model(for: conversation)
+            let model = served.id
+            let system = conversation.settings.systemPrompt.isEmpty
+                ? nil : ChatTurn(role: "system", content: conversation.settings.systemPrompt)
+            let history = history.filter { !($0.role == .assistant && ($0.state == .failed || $0.content.isEmpty)) }
+                .map { ChatTurn(role: $0.role.rawValue, content: $0.content) }
+            var turns = (system.map { [$0] } ?? []) + history
+            var omitted = 0
+            if let contextLength = served.contextLength {
+                // A service that states its context gets only what fits; its tokenizer counts where it has one.
+                (turns, omitted) = await ContextWindow(contextLength: contextLength, maxTokens: conversation.settings.maxTokens)
+                    .fit(system: system, history: history) { candidate in
+                        // Without a tokenizer endpoint, or when it fails, an estimate that errs towards leaving out more.
+                        (try? await state.upstream.promptTokenCount(model: model, messages: candidate))
+                            ?? ContextWindow.tokenEstimate(candidate)
+                    }
             }
-            for message in history where !(message.role == .assistant && (message.state == .failed || message.content.isEmpty)) {
-                turns.append(ChatTurn(role: message.role.rawValue, content: message.content))
+            if omitted > 0 {
+                events.yield(#"{"type":"context","omittedMessages":\#(omitted),"contextLength":\#(served.contextLength ?? 0)}"#)
+                logger.info("older messages left out to fit the model's context", metadata: [
+                    "omitted_messages": "\(omitted)", "sent_messages": "\(turns.count)", "context": "\(served.contextLength ?? 0)",
+                ])
             }
             let request = ChatCompletionRequest(
                 model: model, messages: turns, temperature: conversation.settings.temperature,
@@ -124,7 +139,7 @@ struct AnswerStreamer: Sendable {
             let stats = MessageStats(
                 promptTokens: summary.promptTokens, completionTokens: summary.completionTokens,
                 timeToFirstTokenMilliseconds: summary.timeToFirstToken?.milliseconds,
-                durationMilliseconds: summary.duration.milliseconds)
+                durationMilliseconds: summary.duration.milliseconds, omittedMessages: omitted > 0 ? omitted : nil)
             await finalSave(state, answer, text, .complete, nil, stats, model: summary.model ?? model)
             events.yield(#"{"type":"done","state":"complete","stats":\#(JSONText.stats(stats))}"#)
             logger.info(
@@ -196,6 +211,6 @@ enum JSONText {
     static func stats(_ stats: MessageStats) -> String {
         func number(_ value: Double?) -> String { value.map { String(format: "%.1f", $0) } ?? "null" }
         func integer(_ value: Int?) -> String { value.map(String.init) ?? "null" }
-        return #"{"promptTokens":\#(integer(stats.promptTokens)),"completionTokens":\#(integer(stats.completionTokens)),"ttftMs":\#(number(stats.timeToFirstTokenMilliseconds)),"durationMs":\#(number(stats.durationMilliseconds))}"#
+        return #"{"promptTokens":\#(integer(stats.promptTokens)),"completionTokens":\#(integer(stats.completionTokens)),"ttftMs":\#(number(stats.timeToFirstTokenMilliseconds)),"durationMs":\#(number(stats.durationMilliseconds)),"omittedMessages":\#(integer(stats.omittedMessages))}"#
     }
 }

@@ -15,7 +15,7 @@ final class ChatState: Sendable {
     let templates: MustacheLibrary
     let logger: Logger
     private let drainingFlag = Atomic<Bool>(false)
-    private let modelCache = Mutex<(ids: [String], fetched: ContinuousClock.Instant)?>(nil)
+    private let modelCache = Mutex<(models: [ServedModel], fetched: ContinuousClock.Instant)?>(nil)
     private let modelServiceState = Mutex<String>("unknown")
     /// Answers streaming now, so a drain can wait for them.
     let streams = StreamRegistry()
@@ -34,12 +34,17 @@ final class ChatState: Sendable {
     func startDraining() { drainingFlag.store(true, ordering: .relaxed) }
 
     /// The model service's models, remembered for 30 s (they change only when the service restarts).
-    func models() async throws(UpstreamError) -> [String] {
+    func servedModels() async throws(UpstreamError) -> [ServedModel] {
         let now = ContinuousClock.now
-        if let cached = modelCache.withLock({ $0 }), now - cached.fetched < .seconds(30) { return cached.ids }
-        let ids = try await upstream.models()
-        modelCache.withLock { $0 = (ids, now) }
-        return ids
+        if let cached = modelCache.withLock({ $0 }), now - cached.fetched < .seconds(30) { return cached.models }
+        let models = try await upstream.models()
+        modelCache.withLock { $0 = (models, now) }
+        return models
+    }
+
+    /// The ids of the model service's models.
+    func models() async throws(UpstreamError) -> [String] {
+        try await servedModels().map(\.id)
     }
 
     /// The model service's state at its last check: `ok`, an `UpstreamError.Kind` (`unreachable`, `busy`, ...),
@@ -50,8 +55,8 @@ final class ChatState: Sendable {
     func checkModelService(timeout: Duration = .seconds(2)) async {
         let status: String
         do {
-            let ids = try await upstream.models(timeout: timeout)
-            modelCache.withLock { $0 = (ids, ContinuousClock.now) }
+            let models = try await upstream.models(timeout: timeout)
+            modelCache.withLock { $0 = (models, ContinuousClock.now) }
             status = "ok"
         } catch {
             status = error.kind.rawValue
@@ -59,10 +64,14 @@ final class ChatState: Sendable {
         modelServiceState.withLock { $0 = status }
     }
 
-    /// The model for a conversation: its own setting, else the service's first model.
-    func model(for conversation: Conversation) async throws(UpstreamError) -> String {
-        if let model = conversation.settings.model, !model.isEmpty { return model }
-        guard let first = try await models().first else {
+    /// The model for a conversation: its own setting, else the service's first model; with its context
+    /// length where the service states it.
+    func model(for conversation: Conversation) async throws(UpstreamError) -> ServedModel {
+        if let id = conversation.settings.model, !id.isEmpty {
+            // The list only adds the context length: without it the answer is still asked for.
+            return (try? await servedModels())?.first { $0.id == id } ?? ServedModel(id: id)
+        }
+        guard let first = try await servedModels().first else {
             throw UpstreamError(.rejected, "The model service serves no model.")
         }
         return first

@@ -124,6 +124,9 @@ struct PageRoutes: Sendable {
         if let prompt = stats.promptTokens, let completion = stats.completionTokens {
             parts.append("\(prompt) prompt + \(completion) answer tokens")
         }
+        if let omitted = stats.omittedMessages, omitted > 0 {
+            parts.append("\(omitted) earlier message\(omitted == 1 ? "" : "s") left out to fit the model's context")
+        }
         return parts.isEmpty ? nil : parts.joined(separator: " · ")
     }
 

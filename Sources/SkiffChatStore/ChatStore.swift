@@ -60,6 +60,11 @@ public final class ChatStore: Sendable {
     /// - Returns: the versions this call applied (empty when the schema was current).
     @discardableResult
     public func migrate() async throws(ChatStoreError) -> [Int] {
+        try await migrate(through: Migrations.latestVersion)
+    }
+
+    /// Brings the schema to `lastVersion` (tests start from an older schema this way).
+    func migrate(through lastVersion: Int) async throws(ChatStoreError) -> [Int] {
         do {
             let applied = try await backend.transaction(exclusive: true) { db throws(ChatStoreError) in
                 _ = try await db.query(
@@ -73,7 +78,7 @@ public final class ChatStore: Sendable {
                     )
                 }
                 var applied: [Int] = []
-                for step in Migrations.steps where !done.contains(step.version) {
+                for step in Migrations.steps where !done.contains(step.version) && step.version <= lastVersion {
                     for statement in step.statements {
                         _ = try await db.query(statement, [])
                     }
@@ -381,13 +386,15 @@ public final class ChatStore: Sendable {
         try await !backend.query(
             """
             UPDATE messages SET content = $1, state = $2, error = $3, prompt_tokens = $4, completion_tokens = $5,
-                ttft_ms = $6, duration_ms = $7, updated_at = $8, model = COALESCE($10, model)
+                ttft_ms = $6, duration_ms = $7, updated_at = $8, model = COALESCE($10, model),
+                omitted_messages = $11
             WHERE id = $9 RETURNING id
             """,
             [
                 .text(content), .text(state.rawValue), SQLValue(error), SQLValue(stats.promptTokens),
                 SQLValue(stats.completionTokens), SQLValue(stats.timeToFirstTokenMilliseconds),
                 SQLValue(stats.durationMilliseconds), SQLValue(Date()), .text(id), SQLValue(model),
+                SQLValue(stats.omittedMessages),
             ]
         ).isEmpty
     }
@@ -423,7 +430,7 @@ public final class ChatStore: Sendable {
     /// The columns of `messages`, for queries that name them.
     private static let messageColumns = [
         "id", "conversation_id", "seq", "role", "content", "state", "error", "model", "prompt_tokens",
-        "completion_tokens", "ttft_ms", "duration_ms", "created_at", "updated_at",
+        "completion_tokens", "ttft_ms", "duration_ms", "omitted_messages", "created_at", "updated_at",
     ]
 
     /// A message from `row`, whose message columns are named `prefix` + the column's name.
@@ -441,7 +448,8 @@ public final class ChatStore: Sendable {
                 promptTokens: try row.optionalInt(prefix + "prompt_tokens"),
                 completionTokens: try row.optionalInt(prefix + "completion_tokens"),
                 timeToFirstTokenMilliseconds: try row.optionalDouble(prefix + "ttft_ms"),
-                durationMilliseconds: try row.optionalDouble(prefix + "duration_ms")),
+                durationMilliseconds: try row.optionalDouble(prefix + "duration_ms"),
+                omittedMessages: try row.optionalInt(prefix + "omitted_messages")),
             createdAt: try row.date(prefix + "created_at"), updatedAt: try row.date(prefix + "updated_at"))
     }
 

@@ -61,7 +61,15 @@ enum Migrations {
                 )
                 """,
             ]
-        )
+        ),
+        (
+            2,
+            [
+                // How many of the conversation's oldest messages an answer's request left out to fit the
+                // model's context (null: none).
+                "ALTER TABLE messages ADD COLUMN omitted_messages BIGINT"
+            ]
+        ),
     ]
 
     /// The newest schema version this build knows.

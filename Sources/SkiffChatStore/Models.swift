@@ -79,14 +79,17 @@ public struct MessageStats: Sendable, Equatable, Codable {
     public var timeToFirstTokenMilliseconds: Double?
     /// Milliseconds from sending the request to the last token.
     public var durationMilliseconds: Double?
+    /// How many of the conversation's oldest messages the request left out to fit the model's context.
+    public var omittedMessages: Int?
 
     public init(
         promptTokens: Int? = nil, completionTokens: Int? = nil, timeToFirstTokenMilliseconds: Double? = nil,
-        durationMilliseconds: Double? = nil
+        durationMilliseconds: Double? = nil, omittedMessages: Int? = nil
     ) {
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
         self.timeToFirstTokenMilliseconds = timeToFirstTokenMilliseconds
+        self.omittedMessages = omittedMessages
         self.durationMilliseconds = durationMilliseconds
     }
 }

@@ -33,6 +33,20 @@ public struct ChatCompletionRequest: Sendable, Equatable {
     }
 }
 
+/// A model the service serves.
+public struct ServedModel: Sendable, Equatable {
+    /// The id requests name.
+    public var id: String
+    /// The longest sequence, prompt plus answer, in tokens, where the service says (vLLM's and skiff's
+    /// `max_model_len`); nil where it does not (OpenAI's own API).
+    public var contextLength: Int?
+
+    public init(id: String, contextLength: Int? = nil) {
+        self.id = id
+        self.contextLength = contextLength
+    }
+}
+
 /// How a streamed answer ended, with what the service reported about it.
 public struct ChatCompletionSummary: Sendable, Equatable {
     /// The model that answered, as the service names it.
@@ -118,8 +132,8 @@ public final class UpstreamClient: Sendable {
         for (_, client) in clients { try await client.shutdown() }
     }
 
-    /// The ids of the models the service serves (`GET /models`), within `timeout`.
-    public func models(timeout: Duration = .seconds(10)) async throws(UpstreamError) -> [String] {
+    /// The models the service serves (`GET /models`), within `timeout`.
+    public func models(timeout: Duration = .seconds(10)) async throws(UpstreamError) -> [ServedModel] {
         var request = HTTPClientRequest(url: configuration.baseURL + "/models")
         addHeaders(to: &request)
         do {
@@ -133,7 +147,38 @@ public final class UpstreamClient: Sendable {
                     .malformed, "The model service's model list is not an OpenAI model list.",
                     detail: String(decoding: body.readableBytesView.prefix(200), as: UTF8.self))
             }
-            return list.data.map(\.id)
+            return list.data.map { ServedModel(id: $0.id, contextLength: $0.maxModelLength) }
+        } catch let error as UpstreamError {
+            throw error
+        } catch {
+            throw Self.transportError(error, streaming: false)
+        }
+    }
+
+    /// How many tokens `messages` take as `model`'s prompt, chat template and generation prompt included,
+    /// asked of the service's tokenizer (`POST /tokenize` beside the `/v1` root, as vLLM and skiff serve
+    /// it); nil when the service has no such endpoint (404, 405, 501).
+    public func promptTokenCount(model: String, messages: [ChatTurn], timeout: Duration = .seconds(30)) async throws(UpstreamError) -> Int? {
+        let root = configuration.baseURL.hasSuffix("/v1") ? String(configuration.baseURL.dropLast(3)) : configuration.baseURL
+        var request = HTTPClientRequest(url: root + "/tokenize")
+        request.method = .POST
+        addHeaders(to: &request)
+        request.headers.add(name: "Content-Type", value: "application/json")
+        do {
+            let body = TokenizeRequestBody(model: model, messages: messages.map { .init(role: $0.role, content: $0.content) })
+            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
+            let response = try await http.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
+            let bytes = try await response.body.collect(upTo: 16 << 20)
+            if [.notFound, .methodNotAllowed, .notImplemented].contains(response.status) { return nil }
+            guard response.status == .ok else {
+                throw Self.error(status: response.status, headers: response.headers, body: Array(bytes.readableBytesView))
+            }
+            guard let answer = try? JSONDecoder().decode(TokenizeResponseBody.self, from: Data(bytes.readableBytesView)) else {
+                throw UpstreamError(
+                    .malformed, "The model service's tokenizer answered something that is not a token count.",
+                    detail: String(decoding: bytes.readableBytesView.prefix(200), as: UTF8.self))
+            }
+            return answer.count
         } catch let error as UpstreamError {
             throw error
         } catch {

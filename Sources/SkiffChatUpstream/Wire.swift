@@ -83,6 +83,39 @@ struct ErrorEnvelope: Decodable {
 
 /// `GET /models`.
 struct ModelList: Decodable {
-    struct Model: Decodable { var id: String }
+    struct Model: Decodable {
+        var id: String
+        /// vLLM's and skiff's extension: the longest sequence (prompt plus answer) the model takes.
+        var maxModelLength: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case id
+            case maxModelLength = "max_model_len"
+        }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            id = try c.decode(String.self, forKey: .id)
+            maxModelLength = try? c.decodeIfPresent(Int.self, forKey: .maxModelLength)
+        }
+    }
+
     var data: [Model]
+}
+
+/// `POST /tokenize` with a conversation (vLLM's and skiff's tokenizer endpoint, beside `/v1`).
+struct TokenizeRequestBody: Encodable {
+    var model: String
+    var messages: [ChatCompletionRequestBody.Message]
+    var addGenerationPrompt = true
+
+    enum CodingKeys: String, CodingKey {
+        case model, messages
+        case addGenerationPrompt = "add_generation_prompt"
+    }
+}
+
+/// The answer of `POST /tokenize` (only what the chat reads).
+struct TokenizeResponseBody: Decodable {
+    var count: Int
 }

@@ -40,7 +40,7 @@ struct ChatStoreTests {
         let store = try await ChatStore.open(url, logger: testLogger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await store.run() }
-            #expect(try await store.migrate() == [1])
+            #expect(try await store.migrate() == Migrations.steps.map(\.version))
             #expect(try await store.migrate() == [])
             try await store.ping()
             group.cancelAll()
@@ -73,8 +73,37 @@ struct ChatStoreTests {
             return all
         }
         #expect(results.count == 6)
-        #expect(results.filter { $0 == [1] }.count == 1)
+        #expect(results.filter { $0 == Migrations.steps.map(\.version) }.count == 1)
         #expect(results.filter { $0.isEmpty }.count == 5)
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aDatabaseOfTheFirstSchemaKeepsItsConversationsThroughTheMigrations(backend: Backend) async throws {
+        let url = try await backend.makeDatabase()
+        let store = try await ChatStore.open(url, logger: testLogger)
+        let (userID, conversationID) = try await withThrowingTaskGroup(of: (String, String)?.self) { group in
+            group.addTask {
+                await store.run()
+                return nil
+            }
+            #expect(try await store.migrate(through: 1) == [1])
+            let user = try await store.ensureUser(name: "ada")
+            let conversation = try await store.createConversation(userID: user.id, title: "Old")
+            _ = try await store.appendMessages(
+                [NewMessage(role: .user, content: "Hi"), NewMessage(role: .assistant, content: "Hello")],
+                conversationID: conversation.id, userID: user.id)
+            group.cancelAll()
+            return (user.id, conversation.id)
+        }
+        try await withStore(url) { store in
+            let messages = try #require(try await store.messages(conversationID: conversationID, userID: userID))
+            #expect(messages.map(\.content) == ["Hi", "Hello"])
+            #expect(messages.allSatisfy { $0.stats.omittedMessages == nil })
+            let answer = try #require(messages.last)
+            #expect(try await store.updateMessage(
+                id: answer.id, content: "Hello", state: .complete, stats: MessageStats(omittedMessages: 3)))
+            #expect(try await store.messages(conversationID: conversationID, userID: userID)?.last?.stats.omittedMessages == 3)
+        }
     }
 
     @Test(arguments: Backend.allCases)

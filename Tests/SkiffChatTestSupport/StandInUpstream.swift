@@ -14,6 +14,10 @@ import NIOCore
 ///   `paced-N-MS`: N tokens MS milliseconds apart (`paced-300-40`: a 12-second answer at 25 tokens a second)
 /// - `markdown`: `markdownAnswer` (a heading, a list, a table and a fenced code block), in small chunks
 /// - `injection`: `injectionAnswer` (a `<script>` element and an `<img onerror>`), in small chunks
+///
+/// `GET /v1/models` lists `standin-a` and `standin-b`; only `standin-b` states a context length
+/// (`contextLength`, as vLLM's `max_model_len`). `POST /tokenize` counts a conversation's tokens by
+/// ``tokenCount(_:)``.
 public struct StandInUpstream: Sendable {
     public let port: Int
     public let log: StandInLog
@@ -45,12 +49,30 @@ public struct StandInUpstream: Sendable {
 
     public var baseURL: String { "http://127.0.0.1:\(port)/v1" }
 
+    /// `standin-b`'s context length.
+    public static let contextLength = 400
+
+    /// The stand-in tokenizer's count for a conversation: a token per whitespace-separated word, four
+    /// per message for the template, two for the generation prompt.
+    public static func tokenCount(_ messages: [[String: Any]]) -> Int {
+        messages.reduce(2) { total, message in
+            total + 4 + ((message["content"] as? String) ?? "").split(whereSeparator: \.isWhitespace).count
+        }
+    }
+
     /// Runs `body` with a server on a loopback port (`port` 0: an ephemeral one).
     public static func with<T: Sendable>(port: Int = 0, _ body: @Sendable (StandInUpstream) async throws -> T) async throws -> T {
         let log = StandInLog()
         let router = Router()
         router.get("/v1/models") { _, _ -> Response in
-            json(.ok, #"{"object":"list","data":[{"id":"standin-a","object":"model"},{"id":"standin-b","object":"model"}]}"#)
+            json(.ok, #"{"object":"list","data":[{"id":"standin-a","object":"model"},{"id":"standin-b","object":"model","max_model_len":\#(contextLength)}]}"#)
+        }
+        router.post("/tokenize") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            let decoded = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]
+            let messages = decoded?["messages"] as? [[String: Any]] ?? []
+            await log.recordTokenize()
+            return json(.ok, #"{"count":\#(tokenCount(messages)),"max_model_len":\#(contextLength),"tokens":[]}"#)
         }
         router.post("/v1/chat/completions") { request, _ -> Response in
             let body = try await request.body.collect(upTo: 1 << 20)
@@ -186,6 +208,10 @@ public actor StandInLog {
     public private(set) var bodies: [String] = []
     public private(set) var authorizations: [String?] = []
     public private(set) var cancelledStreams = 0
+    /// How many times `POST /tokenize` was asked.
+    public private(set) var tokenizeCalls = 0
+
+    func recordTokenize() { tokenizeCalls += 1 }
 
     func record(body: String, authorization: String?) {
         bodies.append(body)

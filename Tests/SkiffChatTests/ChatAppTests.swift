@@ -264,7 +264,8 @@ func withChatApp(
             _ = try await reading.value
             let user = try #require(try await state.store.user(named: SessionMiddleware.localUserName))
             var answer: Message?
-            for _ in 0..<250 {
+            let deadline = ContinuousClock.now + .seconds(120)
+            while ContinuousClock.now < deadline {
                 answer = try await state.store.messages(conversationID: id, userID: user.id)?.last
                 if answer?.state == .stopped, await standIn.log.cancelledStreams == 1 { break }
                 try await Task.sleep(for: .milliseconds(20))
@@ -297,6 +298,50 @@ func withChatApp(
             #expect(lastRequest.contains(#""content":"second""#))
             #expect(!lastRequest.contains("first"))
             #expect(!lastRequest.contains("Hello"))
+        }
+    }
+
+    @Test func aConversationLongerThanTheContextSendsTheNewestTurnsThatFitAndKeepsAll() async throws {
+        try await withChatApp { client, state, standIn in
+            var browser = Browser()
+            browser.read(try await client.execute(uri: "/", method: .get))
+            // standin-b states a 400-token context; 100 tokens stay free for the answer.
+            let id = try await Self.newConversation(
+                client, browser, settings: #"{"model":"standin-b","systemPrompt":"Be brief.","maxTokens":100}"#)
+            let question = (1...60).map { "word\($0)" }.joined(separator: " ")
+            var lastEvents = ""
+            for turn in 1...8 {
+                let answer = try await client.execute(
+                    uri: "/api/conversations/\(id)/messages", method: .post, headers: browser.headers,
+                    body: ByteBuffer(string: #"{"content":"turn \#(turn) \#(question)"}"#))
+                #expect(answer.status == .ok)
+                lastEvents = String(buffer: answer.body)
+                #expect(lastEvents.contains(#""type":"done","state":"complete""#), "\(lastEvents)")
+            }
+            // The last request: the system prompt, then the newest turns from a user turn on, within 300 tokens.
+            let body = try #require(await standIn.log.bodies.last)
+            let sent = try #require(
+                (try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["messages"] as? [[String: Any]])
+            #expect(sent.first?["role"] as? String == "system")
+            #expect(sent.dropFirst().first?["role"] as? String == "user")
+            #expect(StandInUpstream.tokenCount(sent) <= 300)
+            #expect((sent.last?["content"] as? String)?.hasPrefix("turn 8 ") == true)
+            let omitted = 16 - 1 - (sent.count - 1)
+            #expect(omitted >= 2)
+            #expect(lastEvents.contains(#""type":"context","omittedMessages":\#(omitted)"#))
+            #expect(lastEvents.contains(#""omittedMessages":\#(omitted)}"#))
+            // One more user turn and its answer would not have fitted.
+            #expect(StandInUpstream.tokenCount([sent[0]] + [["content": "turn 7 " + question], ["content": "Hello, world!"]] + sent.dropFirst())
+                    > 300)
+            // The conversation itself is whole, and the answer says what was left out.
+            let user = try #require(try await state.store.user(named: SessionMiddleware.localUserName))
+            let messages = try #require(try await state.store.messages(conversationID: id, userID: user.id))
+            #expect(messages.count == 16)
+            #expect(messages.last?.stats.omittedMessages == omitted)
+            let page = String(buffer: try await client.execute(uri: "/c/\(id)", method: .get, headers: browser.headers).body)
+            #expect(page.contains("\(omitted) earlier messages left out to fit the model&#39;s context")
+                    || page.contains("\(omitted) earlier messages left out to fit the model's context"))
+            #expect(await standIn.log.tokenizeCalls > 0)
         }
     }
 

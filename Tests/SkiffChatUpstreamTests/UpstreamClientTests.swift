@@ -59,7 +59,9 @@ func request(_ model: String) -> ChatCompletionRequest {
         try await StandInUpstream.with { standIn in
             try await withClient(standIn) { client in
                 let models = try await client.models()
-                #expect(models == ["standin-a", "standin-b"])
+                #expect(models == [ServedModel(id: "standin-a"), ServedModel(id: "standin-b", contextLength: StandInUpstream.contextLength)])
+                let turns = [ChatTurn(role: "system", content: "Be brief."), ChatTurn(role: "user", content: "Count these four words")]
+                #expect(try await client.promptTokenCount(model: "standin-b", messages: turns) == 2 + 4 + 2 + 4 + 4)
             }
         }
     }

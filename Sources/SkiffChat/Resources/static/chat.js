@@ -231,6 +231,11 @@ const Markdown = (() => {
     note.textContent = text;
   }
 
+  // The same words as the server's stats line (PageRoutes.statsLine).
+  function omittedText(count) {
+    return `${count} earlier message${count === 1 ? "" : "s"} left out to fit the model's context`;
+  }
+
   function statsLine(stats) {
     const parts = [];
     if (stats.ttftMs != null) parts.push(`first token ${Math.round(stats.ttftMs)} ms`);
@@ -241,6 +246,7 @@ const Markdown = (() => {
     if (stats.promptTokens != null && stats.completionTokens != null) {
       parts.push(`${stats.promptTokens} prompt + ${stats.completionTokens} answer tokens`);
     }
+    if (stats.omittedMessages > 0) parts.push(omittedText(stats.omittedMessages));
     return parts.join(" · ");
   }
 
@@ -300,6 +306,8 @@ const Markdown = (() => {
             answer.dataset.id = event.answerId;
             answer.dataset.sequence = event.answerSequence;
             if (userNode && event.userMessageId) { userNode.dataset.id = event.userMessageId; userNode.dataset.sequence = event.userMessageSequence; }
+          } else if (event.type === "context") {
+            setNote(answer, "stats", omittedText(event.omittedMessages));
           } else if (event.type === "delta") {
             text += event.text;
             if (!frame) frame = requestAnimationFrame(paint);
