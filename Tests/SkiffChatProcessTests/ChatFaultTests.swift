@@ -83,10 +83,15 @@ import Testing
         let (chat, url) = try await Programs.chat(llmURL: "http://127.0.0.1:\(port)/v1", database: database)
         let session = try await ChatSession.open(url)
         let id = try await session.newConversation(settings: #"{"model":"slow"}"#)
-        // The stand-in sends a "." every 20 ms; the text so far is saved every 0.5 s: after 1.2 s at least once.
-        let started = ContinuousClock.now
+        // The stand-in sends a "." every 20 ms and the chat saves the text so far every 0.5 s: once the saved
+        // answer has text (the export reads the database), the replica is killed.
+        var savedBeforeKill = ""
         let kill = AfterDeltas(1) {
-            try await Task.sleep(until: started + .milliseconds(1200))
+            while savedBeforeKill.isEmpty {
+                let messages = try await session.export(id)
+                savedBeforeKill = messages.count == 2 ? messages[1]["content"] as? String ?? "" : ""
+                if savedBeforeKill.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+            }
             await chat.stop(SIGKILL)
         }
         let events = try await session.send("Tell me everything", to: id, onEvent: kill.callAsFunction)
@@ -95,6 +100,7 @@ import Testing
 
         var logger = Logger(label: "chat-fault-tests")
         logger.logLevel = .warning
+        let seenBeforeKill = savedBeforeKill
         try await ChatStore.withStore(.sqlite(path: database), logger: logger) { store in
             let user = try #require(try await store.user(named: "local"))
             let messages = try #require(try await store.messages(conversationID: id, userID: user.id))
@@ -103,7 +109,8 @@ import Testing
             #expect(messages.last?.role == .assistant)
             #expect(messages.last?.state == .streaming)
             let saved = messages.last?.content ?? ""
-            #expect(saved.count >= 10 && saved.allSatisfy { $0 == "." }, "\(saved)")
+            #expect(!seenBeforeKill.isEmpty && saved.count >= seenBeforeKill.count && saved.allSatisfy { $0 == "." },
+                    "saved \(saved), seen before the kill \(seenBeforeKill)")
         }
     }
 
@@ -111,20 +118,22 @@ import Testing
         let (standIn, port) = try await Programs.standIn()
         let database = try Programs.databasePath()
         let (chat, url) = try await Programs.chat(
-            llmURL: "http://127.0.0.1:\(port)/v1", database: database, extra: ["--grace-period", "3"])
+            llmURL: "http://127.0.0.1:\(port)/v1", database: database, extra: ["--grace-period", "20"])
         let session = try await ChatSession.open(url)
         let id = try await session.newConversation(settings: #"{"model":"slow"}"#)
         var readyWhileDraining: (status: Int, text: String)?
+        // The "slow" answer never ends, so the grace period always runs out; it is long only so that the
+        // readiness probe, asked once the chat logs that it drains, lands inside it on a busy machine.
         let terminate = AfterDeltas(3) {
             kill(chat.pid, SIGTERM)
-            try await Task.sleep(for: .milliseconds(200))
+            _ = try await chat.waitFor("draining.*answers_in_flight")
             readyWhileDraining = try await session.get("/ready")
         }
         let events = try await session.send("Keep going", to: id, onEvent: terminate.callAsFunction)
         #expect(!events.contains { $0["type"] as? String == "done" })
         #expect(readyWhileDraining?.status == 503)
         #expect(readyWhileDraining?.text.contains(#""draining":true"#) == true)
-        #expect(await chat.waitForExit(timeout: .seconds(10)) == 0)
+        #expect(await chat.waitForExit(timeout: .seconds(120)) == 0)
         await standIn.stop()
 
         var logger = Logger(label: "chat-fault-tests")

@@ -73,7 +73,7 @@ final class ChildProcess {
 
     /// Sends `signal` and waits (at most `timeout`) for the process to end; SIGKILL after that.
     @discardableResult
-    func stop(_ signal: Int32 = SIGTERM, timeout: Duration = .seconds(10)) async -> Int32 {
+    func stop(_ signal: Int32 = SIGTERM, timeout: Duration = .seconds(60)) async -> Int32 {
         if process.isRunning { kill(process.processIdentifier, signal) }
         return await waitForExit(timeout: timeout)
     }

@@ -14,7 +14,10 @@ import time
 
 from playwright.sync_api import expect, sync_playwright
 
-TIMEOUT_MS = 90_000
+# Deadlines only catch hangs: a busy 2-core machine may take many seconds per answer. playwright's
+# `expect` has a default of its own (5 s) that the page's default timeout does not change.
+TIMEOUT_MS = 120_000
+expect.set_options(timeout=TIMEOUT_MS)
 problems = []
 
 
