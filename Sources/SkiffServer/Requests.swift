@@ -2,9 +2,9 @@ import Foundation
 import SkiffChatTemplate
 import SkiffEngine
 
-// The request bodies of the OpenAI endpoints, decoded and checked. Unknown fields are ignored, as
-// OpenAI does; fields with the wrong type or an unsupported value are refused with a message that
-// names the field.
+// The request bodies of the OpenAI endpoints, decoded and checked. Fields with the wrong type or an
+// unsupported value are refused with a message that names the field; which fields a completion request
+// may carry besides those decoded here is decided in RequestFields.swift.
 
 /// Options chat and text completions share: the model, sampling, limits and streaming.
 struct GenerationOptions: Decodable, Sendable {
@@ -27,24 +27,35 @@ struct GenerationOptions: Decodable, Sendable {
     /// How many alternatives to report per token when log-probabilities are asked for; nil when not.
     var logprobs: Int?
 
-    enum CodingKeys: String, CodingKey {
-        case model, temperature, seed, stop, stream, n, logprobs, echo
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case model, temperature, seed, stop, stream, logprobs
         case maxTokens = "max_tokens", maxCompletionTokens = "max_completion_tokens"
         case topP = "top_p", topK = "top_k", minP = "min_p"
         case presencePenalty = "presence_penalty", frequencyPenalty = "frequency_penalty"
-        case streamOptions = "stream_options", topLogprobs = "top_logprobs", bestOf = "best_of"
+        case streamOptions = "stream_options", topLogprobs = "top_logprobs"
         case minTokens = "min_tokens", ignoreEOS = "ignore_eos"
     }
 
     struct StreamOptions: Decodable {
         var includeUsage: Bool?
-        enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
+        enum CodingKeys: String, CodingKey, CaseIterable { case includeUsage = "include_usage" }
+
+        init(from decoder: any Decoder) throws {
+            try RequestFieldPolicy.streamOptions.check(decoder)
+            includeUsage = try decoder.container(keyedBy: CodingKeys.self).field(Bool.self, .includeUsage)
+        }
     }
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         model = try c.field(String.self, .model)
-        maxTokens = try c.field(Int.self, .maxCompletionTokens) ?? c.field(Int.self, .maxTokens)
+        // Both limits are read and checked, so that one is never ignored unseen; max_completion_tokens wins.
+        let maxCompletionTokens = try c.field(Int.self, .maxCompletionTokens)
+        let legacyMaxTokens = try c.field(Int.self, .maxTokens)
+        for (limit, name) in [(maxCompletionTokens, "max_completion_tokens"), (legacyMaxTokens, "max_tokens")] {
+            if let limit, limit < 1 { throw APIError.invalidRequest("\(name) must be at least 1.", param: name) }
+        }
+        maxTokens = maxCompletionTokens ?? legacyMaxTokens
         temperature = try c.field(Double.self, .temperature).map(Float.init)
         topP = try c.field(Double.self, .topP)
         topK = try c.field(Int.self, .topK)
@@ -56,15 +67,6 @@ struct GenerationOptions: Decodable, Sendable {
         includeUsage = try c.field(StreamOptions.self, .streamOptions)?.includeUsage ?? false
         stop = try c.decodeIfPresent(OneOrMany<String>.self, forKey: .stop)?.values ?? []
 
-        if let n = try c.field(Int.self, .n), n != 1 {
-            throw APIError.invalidRequest("n=\(n) is not supported yet; this server returns exactly one choice (n=1).", param: "n")
-        }
-        if let bestOf = try c.field(Int.self, .bestOf), bestOf != 1 {
-            throw APIError.invalidRequest("best_of is not supported yet; omit it or set it to 1.", param: "best_of")
-        }
-        if try c.field(Bool.self, .echo) == true {
-            throw APIError.invalidRequest("echo is not supported yet.", param: "echo")
-        }
         minTokens = try c.field(Int.self, .minTokens) ?? 0
         ignoreEOS = try c.field(Bool.self, .ignoreEOS) ?? false
         // `logprobs` is a bool for chat (with `top_logprobs` alternatives) and a count of alternatives for
@@ -130,9 +132,6 @@ struct GenerationOptions: Decodable, Sendable {
 
     /// Checks the fields that do not depend on the prompt.
     func validate() throws(APIError) {
-        if let maxTokens, maxTokens < 1 {
-            throw .invalidRequest("max_tokens must be at least 1.", param: "max_tokens")
-        }
         guard stop.count <= 16 else { throw .invalidRequest("stop takes at most 16 sequences.", param: "stop") }
         guard minTokens >= 0 else { throw .invalidRequest("min_tokens must be 0 or more.", param: "min_tokens") }
 
@@ -145,9 +144,10 @@ struct ChatCompletionRequest: Decodable, Sendable {
     var messages: [ChatMessage]
     var options: GenerationOptions
 
-    enum CodingKeys: String, CodingKey { case messages }
+    enum CodingKeys: String, CodingKey, CaseIterable { case messages }
 
     init(from decoder: any Decoder) throws {
+        try RequestFieldPolicy.chatCompletion.check(decoder)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         messages = try c.decode([MessageInput].self, forKey: .messages).map(\.message)
         guard !messages.isEmpty else { throw APIError.invalidRequest("messages must contain at least one message.", param: "messages") }
@@ -167,9 +167,10 @@ struct CompletionRequest: Decodable, Sendable {
         case tokens([Int32])
     }
 
-    enum CodingKeys: String, CodingKey { case prompt, suffix }
+    enum CodingKeys: String, CodingKey, CaseIterable { case prompt }
 
     init(from decoder: any Decoder) throws {
+        try RequestFieldPolicy.textCompletion.check(decoder)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         if let text = try? c.decode(String.self, forKey: .prompt) {
             prompt = .text(text)
@@ -189,9 +190,6 @@ struct CompletionRequest: Decodable, Sendable {
             throw APIError.invalidRequest("prompt must be a string, a list of one string, or a list of token ids.", param: "prompt")
         } else {
             throw APIError.invalidRequest("prompt is required.", param: "prompt")
-        }
-        if let suffix = try c.decodeIfPresent(String.self, forKey: .suffix), !suffix.isEmpty {
-            throw APIError.invalidRequest("suffix is not supported.", param: "suffix")
         }
         options = try GenerationOptions(from: decoder)
         try options.validate()
@@ -237,7 +235,7 @@ struct DetokenizeRequest: Decodable, Sendable {
 struct MessageInput: Decodable {
     var message: ChatMessage
 
-    enum CodingKeys: String, CodingKey { case role, content }
+    enum CodingKeys: String, CodingKey, CaseIterable { case role, content }
 
     struct Part: Decodable {
         var type: String
@@ -245,6 +243,7 @@ struct MessageInput: Decodable {
     }
 
     init(from decoder: any Decoder) throws {
+        try RequestFieldPolicy.message.check(decoder)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let role = try c.decode(String.self, forKey: .role)
         let content: String
@@ -286,6 +285,8 @@ extension KeyedDecodingContainer {
     func field<T: Decodable>(_ type: T.Type, _ key: Key) throws -> T? {
         do {
             return try decodeIfPresent(T.self, forKey: key)
+        } catch let error as APIError {
+            throw error
         } catch {
             let name = (codingPath + [key]).map(\.stringValue).joined(separator: ".")
             throw APIError.invalidRequest("'\(name)' has the wrong type or is out of range: expected \(typeName(T.self)).", param: name)
@@ -323,7 +324,8 @@ func decodeBody<Body: Decodable>(_ type: Body.Type, from data: Data) throws(APIE
     }
 }
 
-private func fieldName(_ path: [any CodingKey]) -> String {
+/// A field's path as `param` names it: `messages[0].role`, `stream_options.include_usage`.
+func fieldName(_ path: [any CodingKey]) -> String {
     var name = ""
     for key in path {
         if let index = key.intValue {

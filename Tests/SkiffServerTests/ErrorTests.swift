@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import SkiffServer
 
 /// Every refusal in OpenAI's error shape with the right status.
 @Suite struct ErrorTests {
@@ -41,7 +42,7 @@ import Testing
     @Test func unsupportedFeaturesSayWhy() async throws {
         try await TestServer.with { (server: TestServer) async throws in
             let n = expectError(try await server.post("/v1/chat/completions", ["messages": [hello], "n": 2]), 400, param: "n")
-            #expect((n["message"] as? String)?.contains("n=2") == true)
+            #expect((n["message"] as? String)?.contains("'n' does not support 2") == true)
             expectError(try await server.post("/v1/chat/completions", ["messages": [hello], "logprobs": true, "top_logprobs": 21]),
                         400, param: "top_logprobs")
             expectError(try await server.post("/v1/chat/completions", ["messages": [hello], "top_logprobs": 2]), 400, param: "top_logprobs")
@@ -57,6 +58,112 @@ import Testing
                 "messages": [["role": "user", "content": [["type": "text", "text": "Hi"]]]], "max_tokens": 1,
             ])
             #expect(parts.status == 200)
+        }
+    }
+
+    /// Requests that ask for what Skiff does not implement, as clients send them (the value as JSON text):
+    /// each is refused, naming the field.
+    static let unimplementedRequests: [(path: String, field: String, value: String)] = [
+        ("/v1/chat/completions", "tools", #"[{"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}]"#),
+        ("/v1/chat/completions", "tool_choice", #""required""#),
+        ("/v1/chat/completions", "tool_choice", #"{"type": "function", "function": {"name": "weather"}}"#),
+        ("/v1/chat/completions", "functions", #"[{"name": "weather", "parameters": {"type": "object"}}]"#),
+        ("/v1/chat/completions", "function_call", #"{"name": "weather"}"#),
+        ("/v1/chat/completions", "response_format", #"{"type": "json_object"}"#),
+        ("/v1/chat/completions", "response_format", #"{"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}"#),
+        ("/v1/chat/completions", "logit_bias", #"{"42": 100}"#),
+        ("/v1/chat/completions", "n", "3"),
+        ("/v1/chat/completions", "modalities", #"["text", "audio"]"#),
+        ("/v1/chat/completions", "reasoning_effort", #""high""#),
+        ("/v1/chat/completions", "repetition_penalty", "1.3"),
+        ("/v1/chat/completions", "guided_json", #"{"type": "object"}"#),
+        ("/v1/chat/completions", "frobnicate", "true"),
+        ("/v1/completions", "logit_bias", #"{"42": -100}"#),
+        ("/v1/completions", "n", "2"),
+        ("/v1/completions", "best_of", "2"),
+        ("/v1/completions", "echo", "true"),
+        ("/v1/completions", "suffix", #""return x""#),
+        ("/v1/completions", "response_format", #"{"type": "json_object"}"#),
+        ("/v1/completions", "frobnicate", "1"),
+    ]
+
+    @Test(.serialized, arguments: unimplementedRequests.indices)
+    func unimplementedFieldsAreRefused(_ index: Int) async throws {
+        let (path, field, value) = Self.unimplementedRequests[index]
+        let request = path == "/v1/completions" ? #""prompt": "Hi""# : #""messages": [{"role": "user", "content": "Hi"}]"#
+        try await TestServer.with { (server: TestServer) async throws in
+            let reply = try await server.post(path, raw: #"{\#(request), "max_tokens": 1, "\#(field)": \#(value)}"#)
+            let error = expectError(reply, 400, param: field)
+            #expect((error["message"] as? String)?.contains("'\(field)'") == true)
+        }
+    }
+
+    /// Every field Skiff does not implement: with `null` or a value that asks for what Skiff does anyway it
+    /// is accepted (200); an ignored field is accepted whatever its value; with any other value a refused
+    /// field gets 400 naming it.
+    @Test(.serialized, arguments: UnimplementedField.requestFields.map(\.name))
+    func unimplementedFieldsAskingForNothingAreAccepted(_ name: String) async throws {
+        let field = try #require(UnimplementedField.requestFields.first { $0.name == name })
+        try await TestServer.with { (server: TestServer) async throws in
+            var accepted: [Any] = [NSNull()]
+            switch field.handling {
+            case .ignored:
+                accepted += ["x", 7, ["key": "value"], [1, 2]]
+            case .refused(let noOps):
+                accepted += noOps.map(\.foundationObject)
+                for path in ["/v1/chat/completions", "/v1/completions"] {
+                    var body: [String: Any] = path == "/v1/completions" ? ["prompt": "Hi"] : ["messages": [hello]]
+                    body[name] = "something Skiff does not do"
+                    expectError(try await server.post(path, body), 400, param: name)
+                }
+            }
+            for value in accepted {
+                let reply = try await server.post("/v1/chat/completions", ["messages": [hello], "max_tokens": 1, name: value])
+                #expect(reply.status == 200, "\(name): \(value) → \(reply.body)")
+            }
+        }
+    }
+
+    @Test func messageAndStreamOptionFields() async throws {
+        try await TestServer.with { (server: TestServer) async throws in
+            let chat = "/v1/chat/completions"
+            // What the OpenAI Python client's model_dump() of an earlier answer carries is accepted.
+            let echoed: [String: Any] = ["role": "assistant", "content": "Hello!", "refusal": NSNull(), "tool_calls": NSNull(),
+                                         "function_call": NSNull(), "audio": NSNull(), "annotations": []]
+            #expect(try await server.post(chat, ["messages": [hello, echoed, hello], "max_tokens": 1]).status == 200)
+            expectError(try await server.post(chat, ["messages": [["role": "user", "content": "Hi", "name": "ann"]]]),
+                        400, param: "messages[0].name")
+            let call: [String: Any] = ["id": "c1", "type": "function", "function": ["name": "weather", "arguments": "{}"]]
+            expectError(try await server.post(chat, ["messages": [hello, ["role": "assistant", "content": NSNull(), "tool_calls": [call]]]]),
+                        400, param: "messages[1].tool_calls")
+            expectError(try await server.post(chat, ["messages": [hello, ["role": "tool", "content": "sunny", "tool_call_id": "c1"]]]),
+                        400, param: "messages[1].tool_call_id")
+            expectError(try await server.post(chat, ["messages": [["role": "user", "content": "Hi", "weight": 2]]]),
+                        400, param: "messages[0].weight")
+            expectError(try await server.post("/tokenize", ["messages": [["role": "user", "content": "Hi", "name": "ann"]]]),
+                        400, param: "messages[0].name")
+
+            let stream: [String: Any] = ["messages": [hello], "max_tokens": 1, "stream": true]
+            var options = stream
+            options["stream_options"] = ["include_usage": true, "include_obfuscation": true, "continuous_usage_stats": false]
+            #expect(try await server.post(chat, options).status == 200)
+            options["stream_options"] = ["continuous_usage_stats": true]
+            expectError(try await server.post(chat, options), 400, param: "stream_options.continuous_usage_stats")
+            options["stream_options"] = ["include_usage": true, "chunk_size": 4]
+            expectError(try await server.post(chat, options), 400, param: "stream_options.chunk_size")
+            options["stream_options"] = ["include_usage": "yes"]
+            expectError(try await server.post(chat, options), 400, param: "stream_options.include_usage")
+        }
+    }
+
+    /// docs/openapi.yaml lists every field the server knows of but does not implement, and docs/serving.md
+    /// says why each is ignored or refused.
+    @Test func everyUnimplementedFieldIsDocumented() throws {
+        let api = try String(contentsOf: PythonTools.packageRoot.appendingPathComponent("docs/openapi.yaml"), encoding: .utf8)
+        let serving = try String(contentsOf: PythonTools.packageRoot.appendingPathComponent("docs/serving.md"), encoding: .utf8)
+        for field in UnimplementedField.requestFields + UnimplementedField.messageFields + UnimplementedField.streamOptionFields {
+            #expect(api.contains("\n    \(field.name):") || api.contains("\n        \(field.name):"), "openapi.yaml: \(field.name)")
+            #expect(serving.contains("`\(field.name)`"), "serving.md: \(field.name)")
         }
     }
 
@@ -138,12 +245,26 @@ import Testing
             var chunks = running.body.makeAsyncIterator()
             _ = try await chunks.next()
             let waiting = Task { try await server.post("/v1/completions", ["prompt": "Hello", "max_tokens": 1]) }
-            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await eventually { try await server.metric("vllm:num_requests_waiting") == 1 })
             let refused = try await server.post("/v1/completions", ["prompt": "Hi", "max_tokens": 1])
             expectError(refused, 429, code: "queue_full")
             #expect(refused.header("retry-after") == "1")
             waiting.cancel()
             _ = try? await waiting.value
+        }
+    }
+}
+
+extension JSONValue {
+    /// The value as `JSONSerialization` writes it.
+    var foundationObject: Any {
+        switch self {
+        case .null: NSNull()
+        case .bool(let value): value
+        case .number(let value): value
+        case .string(let value): value
+        case .array(let values): values.map(\.foundationObject)
+        case .object(let values): values.mapValues(\.foundationObject)
         }
     }
 }
