@@ -17,6 +17,7 @@ GPU_PROFILES = {None: "nvidia.com/gpu", "vllm": "nvidia.com/gpu", "keda": "nvidi
 EVERYTHING = ("inferencePool.enabled=true", "ingress.modelAPI.enabled=true",
               "monitoring.serviceMonitor.enabled=true")
 CONCURRENCY = ("autoscaling.metric=concurrency",)
+WAITING = ("autoscaling.metric=waiting",)
 ADAPTER_RULES = "rel-skiff-prometheus-adapter-rules"
 
 
@@ -213,13 +214,13 @@ def test_autoscaling_metrics_are_ones_skiff_exports():
     served = _metric_names_in((ROOT / "Sources/SkiffServer/Metrics.swift").read_text())
     assert "vllm:num_requests_waiting" in served
     for profile in (None, "keda"):
-        for sets in (EVERYTHING, EVERYTHING + CONCURRENCY):
+        for sets in (EVERYTHING, EVERYTHING + WAITING):
             text = yaml.safe_dump_all(render(profile, sets))
             used = _metric_names_in(text)
             assert used and used <= served, f"chart uses metrics Skiff does not export: {used - served}"
 
 
-def test_hpa_scales_on_queue_depth_through_the_adapter_rules():
+def test_hpa_scales_on_a_pods_metric_through_the_adapter_rules():
     docs = render()
     hpa = one(docs, "HorizontalPodAutoscaler", MODEL)
     assert hpa["apiVersion"] == "autoscaling/v2"
@@ -232,7 +233,7 @@ def test_hpa_scales_on_queue_depth_through_the_adapter_rules():
     assert behavior["scaleUp"]["policies"][0]["type"] == "Pods"
     config = yaml.safe_load(one(docs, "ConfigMap", ADAPTER_RULES)["data"]["config.yaml"])
     exposed = {r["name"]["as"]: r["seriesQuery"] for r in config["rules"]}
-    assert exposed[metric["pods"]["metric"]["name"]].startswith("vllm:num_requests_waiting{")
+    assert exposed[metric["pods"]["metric"]["name"]].startswith("vllm:num_requests_running{")
     assert "replicas" not in one(docs, "Deployment", MODEL)["spec"], "the autoscaler owns the replica count"
 
 
@@ -255,17 +256,29 @@ def _check_adapter_rule(rule: dict):
     assert query.count("(") == query.count(")") and query.count("{") == query.count("}")
 
 
-def test_default_metric_is_queue_depth():
+def test_default_metric_is_concurrency():
+    """docs/sizing.md's step scenario: 90.5% within the objective on running + waiting, 68.5% on waiting alone."""
     docs = render()
+    hpa = one(docs, "HorizontalPodAutoscaler", MODEL)
+    assert hpa["spec"]["metrics"] == [{"type": "Pods", "pods": {
+        "metric": {"name": "vllm_num_requests_active"}, "target": {"type": "AverageValue", "averageValue": "12"}}}]
+    trigger = one(render("keda"), "ScaledObject", MODEL)["spec"]["triggers"][0]["metadata"]
+    assert trigger["query"] == ('sum({__name__=~"vllm:num_requests_running|vllm:num_requests_waiting",'
+                                'namespace="skiff",pod=~"rel-skiff-model-.*"})')
+    assert trigger["threshold"] == "12"
+    assert render() == render(None, CONCURRENCY)
+
+
+def test_queue_depth_is_still_selectable():
+    docs = render(None, WAITING)
     hpa = one(docs, "HorizontalPodAutoscaler", MODEL)
     assert hpa["spec"]["metrics"] == [{"type": "Pods", "pods": {
         "metric": {"name": "vllm_num_requests_waiting"}, "target": {"type": "AverageValue", "averageValue": "5"}}}]
     rules = _adapter_rules(docs)
     assert rules["vllm_num_requests_waiting"]["metricsQuery"] == "max(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)"
-    trigger = one(render("keda"), "ScaledObject", MODEL)["spec"]["triggers"][0]["metadata"]
+    trigger = one(render("keda", WAITING), "ScaledObject", MODEL)["spec"]["triggers"][0]["metadata"]
     assert trigger["query"] == 'sum(vllm:num_requests_waiting{namespace="skiff",pod=~"rel-skiff-model-.*"})'
     assert trigger["threshold"] == "5"
-    assert render() == render(None, ("autoscaling.metric=waiting",))
 
 
 def test_hpa_on_concurrency_reads_running_plus_waiting_through_the_adapter_rules():
@@ -325,7 +338,7 @@ def test_keda_mode_renders_a_scaled_object_instead_of_the_hpa():
     assert scaled["spec"]["scaleTargetRef"]["name"] == MODEL
     trigger = scaled["spec"]["triggers"][0]
     assert trigger["type"] == "prometheus"
-    assert 'vllm:num_requests_waiting{namespace="skiff"' in trigger["metadata"]["query"]
+    assert 'namespace="skiff",pod=~"rel-skiff-model-.*"' in trigger["metadata"]["query"]
     assert scaled["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= 300
     assert one(docs, "ServiceMonitor", MODEL)["spec"]["endpoints"][0]["path"] == "/metrics"
 

@@ -64,15 +64,15 @@ def test_templates_refuse_incoherent_values(sets, message):
 
 
 @pytest.mark.parametrize("profile", [None, "keda", "vllm"])
-def test_helm_lint_strict_scaling_on_concurrency(profile):
+def test_helm_lint_strict_scaling_on_queue_depth(profile):
     result = run([tool("helm"), "lint", "--strict", str(CHART)]
-                 + helm_args(profile, ("autoscaling.metric=concurrency",)))
+                 + helm_args(profile, ("autoscaling.metric=waiting",)))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("profile, sets", [(p, ()) for p in PROFILE_NAMES]
-                         + [(None, ("autoscaling.metric=concurrency",))])
+                         + [(None, ("autoscaling.metric=waiting",))])
 def test_kubernetes_validate_strict(profile, sets, version, tmp_path):
     manifest = tmp_path / "chart.yaml"
     manifest.write_text(render_text(profile, EVERYTHING + sets))
