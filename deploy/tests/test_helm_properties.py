@@ -12,8 +12,9 @@ from conftest import PROFILE_NAMES, ROOT, env_of, find, one, pod_specs, render, 
 MODEL = "rel-skiff-model"
 CHAT = "rel-skiff-chat"
 GPU_TAINT_KEY = "nvidia.com/gpu"
-GPU_PROFILES = {None: "nvidia.com/gpu", "vllm": "nvidia.com/gpu", "keda": "nvidia.com/gpu",
-                "mig": "nvidia.com/mig-1g.10gb", "time-sliced": "nvidia.com/gpu.shared"}
+# Only vLLM uses GPUs: every GPU profile runs it. Skiff's engine (the defaults) computes on the CPU only.
+GPU_PROFILES = {"vllm": "nvidia.com/gpu", "mig": "nvidia.com/mig-1g.10gb", "time-sliced": "nvidia.com/gpu.shared"}
+CPU_PROFILES = (None, "cpu-only", "keda")
 EVERYTHING = ("inferencePool.enabled=true", "ingress.modelAPI.enabled=true",
               "monitoring.serviceMonitor.enabled=true")
 CONCURRENCY = ("autoscaling.metric=concurrency",)
@@ -37,12 +38,14 @@ def gpu_resources(container) -> dict:
 
 
 def test_every_profile_is_covered():
-    assert set(PROFILE_NAMES) == set(GPU_PROFILES) | {"cpu-only"}
+    assert set(PROFILE_NAMES) == set(GPU_PROFILES) | set(CPU_PROFILES)
 
 
-@pytest.mark.parametrize("profile", sorted(GPU_PROFILES, key=str))
+@pytest.mark.parametrize("profile", sorted(GPU_PROFILES))
 def test_gpu_pods_select_gpu_nodes_tolerate_taint_and_request_the_gpu(profile):
-    spec = model_spec(render(profile))
+    docs = render(profile)
+    assert one(docs, "Deployment", MODEL)["metadata"]["labels"]["skiff.dev/engine"] == "vllm", "only vLLM uses the GPU"
+    spec = model_spec(docs)
     assert spec["nodeSelector"] == {"role": "gpu-nodes"}
     assert {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"} in spec["tolerations"]
     server = spec["containers"][0]
@@ -59,19 +62,35 @@ def test_gpu_count_is_configurable_and_vllm_shards_over_it():
     assert "--tensor-parallel-size=4" in server["args"]
 
 
-def test_cpu_only_profile_has_no_gpu_request_and_no_gpu_toleration():
-    docs = render("cpu-only")
+@pytest.mark.parametrize("profile", CPU_PROFILES)
+def test_engine_skiff_holds_no_gpu_and_runs_on_the_app_nodes(profile):
+    """Skiff's engine computes on the CPU only: no GPU request, toleration, node selector or runtime class."""
+    docs = render(profile, EVERYTHING)
+    assert one(docs, "Deployment", MODEL)["metadata"]["labels"]["skiff.dev/engine"] == "skiff"
     spec = model_spec(docs)
     assert not tolerates_gpu_taint(spec)
     assert spec.get("nodeSelector") == {"role": "app-nodes"}
+    assert "runtimeClassName" not in spec
     assert "nvidia.com" not in yaml.safe_dump(docs)
+    assert not find(docs, "PriorityClass")
+    limits = spec["containers"][0]["resources"]["limits"]
+    assert set(limits) == {"cpu", "memory"}, "the CPU and memory limits are the engine's compute and KV cache"
+    assert env_of(spec["containers"][0])["SKIFF_THREADS"]["valueFrom"]["resourceFieldRef"]["resource"] == "limits.cpu"
+
+
+def test_defaults_fit_the_reference_app_nodes():
+    """The defaults' model pod must be schedulable on one app node of the Terraform (m6i.large: 2 vCPUs, 8 GiB)."""
+    requests = model_spec(render())["containers"][0]["resources"]["requests"]
+    cpu = float(str(requests["cpu"]).rstrip("m")) / (1000 if str(requests["cpu"]).endswith("m") else 1)
+    assert cpu <= 1.5
+    assert requests["memory"].endswith("Gi") and float(requests["memory"][:-2]) <= 4
 
 
 @pytest.mark.parametrize("profile", PROFILE_NAMES)
 def test_only_gpu_model_pods_tolerate_the_gpu_taint_or_request_gpus(profile):
     docs = render(profile, EVERYTHING)
     for name, spec in pod_specs(docs):
-        gpu_pod = name == MODEL and profile != "cpu-only"
+        gpu_pod = name == MODEL and profile in GPU_PROFILES
         containers = spec["containers"] + spec.get("initContainers", [])
         requests_gpu = any(gpu_resources(c) for c in containers)
         assert tolerates_gpu_taint(spec) == gpu_pod, name
@@ -104,7 +123,7 @@ def test_chat_tier_can_be_turned_off():
 def test_probes_and_grace_periods_line_up(profile):
     spec = model_spec(render(profile))
     server = spec["containers"][0]
-    vllm = profile == "vllm"
+    vllm = profile in GPU_PROFILES
     ready_path = "/health" if vllm else "/ready"
     assert server["startupProbe"]["httpGet"]["path"] == ready_path
     service = one(render(profile), "Service", MODEL)
@@ -453,3 +472,13 @@ def test_names_the_docs_and_terraform_use_exist_for_a_release_named_skiff():
     terraform = (ROOT / "deploy" / "terraform" / "eks" / "main.tf").read_text()
     assert 'existing = "skiff-prometheus-adapter-rules"' in terraform
     assert 'name      = "skiff"' in terraform
+
+
+
+def test_the_gpu_profiles_run_vllm_on_the_models_vllm_loads():
+    for profile in GPU_PROFILES:
+        server = model_spec(render(profile))["containers"][0]
+        assert server["image"].startswith("vllm/vllm-openai:")
+        assert "--served-model-name=qwen2.5-1.5b-instruct" in server["args"]
+    time_sliced = model_spec(render("time-sliced"))["containers"][0]["args"]
+    assert "--gpu-memory-utilization=0.45" in time_sliced, "replicas sharing a GPU must not each take 90% of it"

@@ -57,7 +57,15 @@ def test_schema_refuses_bad_values(sets, message):
     (("chat.tolerations[0].key=nvidia.com/gpu", "chat.tolerations[0].operator=Exists"),
      "chat.tolerations must not tolerate nvidia.com/gpu"),
     (("chat.databaseSecret.name=",), "chat.databaseSecret.name is required"),
-    (("model.gpu.count=0",), "model.gpu.count must be at least 1"),
+    (("model.engine=vllm", "model.gpu.enabled=true", "model.gpu.count=0"), "model.gpu.count must be at least 1"),
+    # Skiff's engine computes on the CPU only: no GPU request, GPU toleration or GPU node selector.
+    (("model.gpu.enabled=true",), "model.engine=skiff computes on the CPU only and would hold a GPU it does not use"),
+    (("model.tolerations[0].key=nvidia.com/gpu", "model.tolerations[0].operator=Exists"),
+     "model.tolerations must not tolerate nvidia.com/gpu with model.engine=skiff"),
+    (("model.tolerations[0].operator=Exists",), "model.tolerations must not tolerate nvidia.com/gpu with model.engine=skiff"),
+    (("model.resources.limits.nvidia\\.com/gpu=1",), "model.resources.limits.nvidia.com/gpu: model.engine=skiff"),
+    (("model.resources.requests.nvidia\\.com/mig-1g\\.10gb=1",), "model.resources.requests.nvidia.com/mig-1g.10gb"),
+    (("model.cpuNodeSelector.role=gpu-nodes",), "model.cpuNodeSelector role=gpu-nodes selects the GPU nodes"),
 ])
 def test_templates_refuse_incoherent_values(sets, message):
     assert message in render_error(None, sets)
@@ -84,7 +92,8 @@ def test_kubernetes_validate_strict(profile, sets, version, tmp_path):
 
 def _all_profiles_manifest(tmp_path):
     manifest = tmp_path / "all-profiles.yaml"
-    manifest.write_text("\n---\n".join(render_text(p, EVERYTHING) for p in PROFILE_NAMES))
+    renders = [render_text(p, EVERYTHING) for p in PROFILE_NAMES]
+    manifest.write_text("\n---\n".join(renders))
     return manifest
 
 
@@ -105,7 +114,7 @@ def test_trivy_no_high_or_critical(tmp_path):
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
-@pytest.mark.parametrize("profile, caveat", [(None, True), ("vllm", False), ("cpu-only", False)])
+@pytest.mark.parametrize("profile, caveat", [(None, True), ("vllm", False), ("cpu-only", True)])
 def test_install_notes_render(profile, caveat, tmp_path):
     """NOTES.txt only renders on install (which needs a cluster), so render it as a ConfigMap."""
     chart = tmp_path / "skiff"
@@ -123,4 +132,5 @@ def test_install_notes_render(profile, caveat, tmp_path):
     assert "http://skiff-model.skiff.svc:8080/v1" in text
     assert ("kubectl -n skiff logs deploy/skiff-model -c pull-weights -f" in text) == (profile != "vllm")
     assert "kubectl -n skiff logs deploy/skiff-model -c model -f" in text
-    assert ("computes on the CPU today" in text) == caveat
+    assert ("computes on the CPU today, so it requests no GPU" in text) == caveat
+    assert ("CPU only, no GPU" in text) == caveat
