@@ -11,6 +11,7 @@ from conftest import PROFILE_NAMES, ROOT, env_of, find, one, pod_specs, render, 
 
 MODEL = "rel-skiff-model"
 CHAT = "rel-skiff-chat"
+PLACEHOLDER = "rel-skiff-gpu-placeholder"
 GPU_TAINT_KEY = "nvidia.com/gpu"
 # Only vLLM uses GPUs: every GPU profile runs it. Skiff's engine (the defaults) computes on the CPU only.
 GPU_PROFILES = {"vllm": "nvidia.com/gpu", "mig": "nvidia.com/mig-1g.10gb", "time-sliced": "nvidia.com/gpu.shared"}
@@ -473,6 +474,66 @@ def test_names_the_docs_and_terraform_use_exist_for_a_release_named_skiff():
     assert 'existing = "skiff-prometheus-adapter-rules"' in terraform
     assert 'name      = "skiff"' in terraform
 
+
+# Warm GPU nodes: the cluster autoscaler's overprovisioning pattern (model.gpu.warmNodes).
+
+WARM = ("model.gpu.warmNodes=3",)
+
+
+def test_warm_nodes_render_low_priority_placeholders_that_request_a_replicas_gpus():
+    docs = render("vllm", WARM)
+    priority = one(docs, "PriorityClass", PLACEHOLDER)
+    assert priority["apiVersion"] == "scheduling.k8s.io/v1"
+    # Below every real pod (0), at the cluster autoscaler's default --expendable-pods-priority-cutoff (-10):
+    # lower, and a Pending placeholder would no longer make it add a node.
+    assert priority["value"] == -10
+    assert priority["globalDefault"] is False
+    assert "preemptionPolicy" not in priority
+    placeholders = one(docs, "Deployment", PLACEHOLDER)
+    assert placeholders["spec"]["replicas"] == 3
+    spec = placeholders["spec"]["template"]["spec"]
+    assert spec["priorityClassName"] == PLACEHOLDER
+    assert spec["terminationGracePeriodSeconds"] == 0, "a preempting replica should not wait for the placeholder"
+    model = model_spec(docs)
+    assert spec["nodeSelector"] == model["nodeSelector"] == {"role": "gpu-nodes"}
+    assert spec["tolerations"] == model["tolerations"]
+    pause = spec["containers"][0]
+    assert pause["image"].startswith("registry.k8s.io/pause:")
+    assert pause["resources"] == model["containers"][0]["resources"], "a placeholder holds exactly one replica's room"
+    assert gpu_resources(pause) == {"nvidia.com/gpu": 1}
+    anti = spec["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    assert anti["topologyKey"] == "kubernetes.io/hostname", "one placeholder per node: warmNodes counts nodes"
+    labels = placeholders["spec"]["template"]["metadata"]["labels"]
+    assert anti["labelSelector"]["matchLabels"].items() <= labels.items()
+    assert placeholders["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    # Nothing that selects the model pods selects the placeholders, and they may talk to nothing.
+    model_labels = one(docs, "Deployment", MODEL)["spec"]["selector"]["matchLabels"]
+    assert not model_labels.items() <= labels.items()
+    policy = one(docs, "NetworkPolicy", PLACEHOLDER)["spec"]
+    assert policy["podSelector"]["matchLabels"].items() <= labels.items()
+    assert policy["policyTypes"] == ["Ingress", "Egress"] and "ingress" not in policy and "egress" not in policy
+
+
+@pytest.mark.parametrize("profile", sorted(GPU_PROFILES))
+def test_placeholders_follow_each_gpu_profile(profile):
+    docs = render(profile, WARM + ("resourceQuota.gpus=16",))
+    pause = one(docs, "Deployment", PLACEHOLDER)["spec"]["template"]["spec"]["containers"][0]
+    assert gpu_resources(pause) == {GPU_PROFILES[profile]: 1}
+
+
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
+def test_no_warm_nodes_by_default(profile):
+    docs = render(profile)
+    assert not find(docs, "PriorityClass")
+    assert not find(docs, "Deployment", PLACEHOLDER)
+    assert render("vllm") == render("vllm", ("model.gpu.warmNodes=0",))
+
+
+def test_warm_nodes_count_against_the_gpu_quota():
+    docs = render("mig", ("model.gpu.warmNodes=3",))
+    assert one(docs, "ResourceQuota", "rel-skiff-quota")["spec"]["hard"]["requests.nvidia.com/mig-1g.10gb"] == "7"
+    error = render_error("mig", ("model.gpu.warmNodes=4",))
+    assert "resourceQuota.gpus (7) is below the 8 nvidia.com/mig-1g.10gb" in error
 
 
 def test_the_gpu_profiles_run_vllm_on_the_models_vllm_loads():

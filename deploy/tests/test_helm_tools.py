@@ -18,6 +18,9 @@ EVERYTHING = ("inferencePool.enabled=true", "inferencePool.httpRoute.enabled=tru
               "monitoring.serviceMonitor.enabled=true", "resourceQuota.enabled=true",
               "model.server.apiKeySecret.name=skiff-api-keys", "model.weights.tokenSecret.name=hf")
 
+# The warm GPU nodes' placeholders and their PriorityClass (quota raised to hold them).
+WARM_NODES = ("model.gpu.warmNodes=2", "resourceQuota.gpus=6")
+
 # Kinds from CRDs that kubernetes-validate has no schema for; their key fields are asserted in
 # test_helm_properties.py instead.
 CRD_KINDS = {"InferencePool", "HTTPRoute", "ServiceMonitor", "ScaledObject"}
@@ -41,6 +44,7 @@ def test_helm_lint_strict(profile):
     (("autoscaling.targetConcurrentRequestsPerPod=0",), "autoscaling.targetConcurrentRequestsPerPod"),
     (("autoscaling.prometheusAdapter.concurrencyMetricName=vllm:active",),
      "autoscaling.prometheusAdapter.concurrencyMetricName"),
+    (("model.gpu.warmNodes=-1",), "model.gpu.warmNodes"),
 ])
 def test_schema_refuses_bad_values(sets, message):
     result = run([tool("helm"), "lint", "--strict", str(CHART)] + helm_args(None, sets))
@@ -66,6 +70,7 @@ def test_schema_refuses_bad_values(sets, message):
     (("model.resources.limits.nvidia\\.com/gpu=1",), "model.resources.limits.nvidia.com/gpu: model.engine=skiff"),
     (("model.resources.requests.nvidia\\.com/mig-1g\\.10gb=1",), "model.resources.requests.nvidia.com/mig-1g.10gb"),
     (("model.cpuNodeSelector.role=gpu-nodes",), "model.cpuNodeSelector role=gpu-nodes selects the GPU nodes"),
+    (("model.gpu.warmNodes=2",), "model.gpu.warmNodes keeps GPU nodes warm for vLLM replicas"),
 ])
 def test_templates_refuse_incoherent_values(sets, message):
     assert message in render_error(None, sets)
@@ -80,7 +85,7 @@ def test_helm_lint_strict_scaling_on_queue_depth(profile):
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("profile, sets", [(p, ()) for p in PROFILE_NAMES]
-                         + [(None, ("autoscaling.metric=waiting",))])
+                         + [(None, ("autoscaling.metric=waiting",)), ("vllm", WARM_NODES)])
 def test_kubernetes_validate_strict(profile, sets, version, tmp_path):
     manifest = tmp_path / "chart.yaml"
     manifest.write_text(render_text(profile, EVERYTHING + sets))
@@ -92,7 +97,7 @@ def test_kubernetes_validate_strict(profile, sets, version, tmp_path):
 
 def _all_profiles_manifest(tmp_path):
     manifest = tmp_path / "all-profiles.yaml"
-    renders = [render_text(p, EVERYTHING) for p in PROFILE_NAMES]
+    renders = [render_text(p, EVERYTHING) for p in PROFILE_NAMES] + [render_text("vllm", EVERYTHING + WARM_NODES)]
     manifest.write_text("\n---\n".join(renders))
     return manifest
 
