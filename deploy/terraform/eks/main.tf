@@ -2,6 +2,11 @@
 # roles, EBS/EFS CSI, ECR, PostgreSQL), then the cluster software with Helm: the NVIDIA device
 # plugin, the AWS Load Balancer Controller, the Cluster Autoscaler, Prometheus with the Prometheus
 # Adapter, and the Skiff chart. Step by step: docs/deploy.md.
+#
+# model_engine picks what serves the model. skiff (the default): Skiff's own engine, which computes
+# on the CPU only, on the app nodes with no GPU request; the GPU group then starts empty (min and
+# desired 0) and stays so unless something asks for a GPU. vllm: the chart's vLLM profile on the
+# GPU nodes, with the GPU group's sizes as configured and gpu_warm_nodes kept warm.
 
 provider "aws" {
   region = var.region
@@ -21,7 +26,7 @@ module "cluster" {
   app_instance_types      = var.app_instance_types
   app_sizes               = { min = var.app_min_size, desired = var.app_desired_size, max = var.app_max_size }
   gpu_instance_types      = var.gpu_instance_types
-  gpu_sizes               = { min = var.gpu_min_size, desired = var.gpu_desired_size, max = var.gpu_max_size }
+  gpu_sizes               = local.gpu_sizes
   gpus_per_node           = var.gpus_per_node
   gpu_capacity_type       = var.gpu_capacity_type
   gpu_disk_size_gib       = var.gpu_disk_size_gib
@@ -33,6 +38,14 @@ module "cluster" {
 resource "random_password" "chat_database" {
   length  = 32
   special = false
+}
+
+locals {
+  vllm = var.model_engine == "vllm"
+  # With Skiff's engine nothing requests a GPU: no GPU node is started for it, and none is kept.
+  gpu_sizes = local.vllm ? {
+    min = var.gpu_min_size, desired = var.gpu_desired_size, max = var.gpu_max_size
+  } : { min = 0, desired = 0, max = var.gpu_max_size }
 }
 
 # Both providers authenticate with a fresh token from the AWS CLI on each run.
@@ -196,9 +209,13 @@ resource "helm_release" "skiff" {
   namespace = kubernetes_namespace_v1.skiff.metadata[0].name
   chart     = "${path.module}/../../helm/skiff"
   values = compact([
+    # The chart's defaults are Skiff's engine on the app nodes, with no GPU request; vllm adds the
+    # chart's vLLM profile (GPU request, GPU node selector and toleration).
+    local.vllm ? file("${path.module}/../../helm/skiff/profiles/vllm.yaml") : "",
     yamlencode({
       model = {
         image = { repository = module.cluster.ecr_repository_urls["skiff"], tag = var.skiff_image_tag }
+        gpu   = { warmNodes = var.gpu_warm_nodes }
       }
       chat = {
         image          = { repository = module.cluster.ecr_repository_urls["skiff-chat"], tag = var.skiff_image_tag }
@@ -223,6 +240,17 @@ resource "helm_release" "skiff" {
   # The first start downloads the weights and may wait for a GPU node: do not block on it.
   wait    = false
   timeout = 900
+
+  lifecycle {
+    precondition {
+      condition     = local.vllm || var.gpu_warm_nodes == 0
+      error_message = "gpu_warm_nodes keeps GPU nodes warm for vLLM replicas; with model_engine = \"skiff\" nothing uses a GPU: set it to 0, or model_engine = \"vllm\"."
+    }
+    precondition {
+      condition     = var.gpu_warm_nodes <= var.gpu_max_size
+      error_message = "gpu_warm_nodes cannot exceed gpu_max_size: each warm node is a GPU node of the gpu-nodes group."
+    }
+  }
 
   depends_on = [
     helm_release.nvidia_device_plugin,

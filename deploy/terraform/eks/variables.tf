@@ -43,8 +43,19 @@ variable "api_public_access_cidrs" {
   }
 }
 
+variable "model_engine" {
+  description = "What serves the model: skiff (Skiff's own engine, CPU only, on the app nodes; the GPU group stays empty) or vllm (vLLM on the GPU nodes, the chart's profiles/vllm.yaml)."
+  type        = string
+  default     = "skiff"
+
+  validation {
+    condition     = contains(["skiff", "vllm"], var.model_engine)
+    error_message = "model_engine must be skiff or vllm."
+  }
+}
+
 variable "app_instance_types" {
-  description = "Instance types of the app-nodes group (chat tier, controllers, Prometheus)."
+  description = "Instance types of the app-nodes group (chat tier, controllers, Prometheus, and the model service with model_engine skiff)."
   type        = list(string)
   default     = ["m6i.large"]
 }
@@ -80,7 +91,7 @@ variable "gpus_per_node" {
 }
 
 variable "gpu_min_size" {
-  description = "Fewest GPU nodes; 0 lets the autoscaler remove every GPU node when nothing needs one."
+  description = "Fewest GPU nodes with model_engine vllm (always 0 with skiff); 0 lets the autoscaler remove every GPU node when nothing needs one."
   type        = number
   default     = 0
 
@@ -91,7 +102,7 @@ variable "gpu_min_size" {
 }
 
 variable "gpu_desired_size" {
-  description = "GPU nodes at creation."
+  description = "GPU nodes at creation with model_engine vllm (always 0 with skiff)."
   type        = number
   default     = 1
 }
@@ -104,6 +115,17 @@ variable "gpu_max_size" {
   validation {
     condition     = var.gpu_max_size >= 1
     error_message = "gpu_max_size must be at least 1."
+  }
+}
+
+variable "gpu_warm_nodes" {
+  description = "GPU nodes kept warm for the next vLLM replicas by low-priority placeholder pods (the chart's model.gpu.warmNodes; `skiff plan --peak-rps` gives warm_nodes). model_engine vllm only."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.gpu_warm_nodes >= 0
+    error_message = "gpu_warm_nodes must be 0 or more."
   }
 }
 
@@ -137,7 +159,7 @@ variable "skiff_image_tag" {
 }
 
 variable "skiff_values" {
-  description = "Extra Helm values for the Skiff chart, as YAML (for example the contents of profiles/vllm.yaml)."
+  description = "Extra Helm values for the Skiff chart, as YAML, applied last (for example the file `skiff plan --helm-values` writes)."
   type        = string
   default     = ""
 }
