@@ -204,7 +204,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SkiffSizingTests",
-            dependencies: ["SkiffSizing", "SkiffGGUF", "SkiffEngine"],
+            dependencies: ["SkiffSizing", "SkiffGGUF", "SkiffEngine", "SkiffModels"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),

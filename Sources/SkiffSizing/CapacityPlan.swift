@@ -25,6 +25,8 @@ public struct CapacityPlan: Sendable, Equatable, Codable {
         public var experts: Int?
         /// Experts per token (MoE).
         public var expertsPerToken: Int?
+        /// Why Skiff's own engine cannot run this model (`ServingEngine.skiffRefusal(for:)`); nil when it can.
+        public var skiffEngineRefusal: String?
     }
 
     /// The smallest MIG slice that holds the needed concurrency.
@@ -61,6 +63,9 @@ public struct CapacityPlan: Sendable, Equatable, Codable {
         public var warmReplicas: Int
         /// Seconds from asking for a node to a replica serving.
         public var secondsToReady: Double
+        /// Seconds from scheduling a replica on a node already up (a warm node) to it serving: the pod start and the
+        /// model load, without the node start.
+        public var secondsToReadyOnWarmNode: Double
         /// The metric the plan recommends the autoscaler watch (running plus waiting requests per replica, with
         /// `autoscalerTargetRunningPerReplica`); a queue-depth autoscaler gets `autoscalerTargetWaitingPerReplica`.
         public var autoscalerMetric: String
@@ -144,4 +149,7 @@ public struct CapacityPlan: Sendable, Equatable, Codable {
     public var nodes: Int?
     /// What the user must know.
     public var warnings: [String]
+    /// The engine that serves this plan (`ServingEngine.choose`): vLLM on GPUs, Skiff's engine on `cpu` for a model it
+    /// runs; nil on `cpu` for a model it does not run (then `model.skiffEngineRefusal` says why).
+    public var engine: ServingEngine?
 }

@@ -80,6 +80,11 @@ public struct CapacityPlanner: Sendable {
         if r.hardware.isCPU, r.cacheBytes == nil {
             warnings.append("cpu: memory is what the kernel reports available now (before the model is loaded)")
         }
+        let engine = ServingEngine.choose(model: r.model, hardware: r.hardware)
+        let refusal = ServingEngine.skiffRefusal(for: r.model)
+        if engine == nil, let refusal {
+            warnings.append("cpu: \(refusal), so no engine the chart offers serves this model on CPUs (vLLM runs on GPUs only)")
+        }
         if r.contextLength > r.model.contextLength {
             warnings.append("the context \(r.contextLength) is longer than the \(r.model.contextLength) tokens the model was trained for")
         }
@@ -95,7 +100,8 @@ public struct CapacityPlanner: Sendable {
         return CapacityPlan(
             model: .init(name: m.name, architecture: m.architecture, parameters: m.parameterCount, activeParameters: m.activeParameterCount,
                          layers: m.layerCount, fullAttentionLayers: m.fullAttentionLayers, slidingWindowLayers: m.slidingWindowLayers,
-                         stateSpaceLayers: m.stateSpace?.layers ?? 0, experts: m.experts?.count, expertsPerToken: m.experts?.activePerToken),
+                         stateSpaceLayers: m.stateSpace?.layers ?? 0, experts: m.experts?.count, expertsPerToken: m.experts?.activePerToken,
+                         skiffEngineRefusal: refusal),
             hardware: r.hardware.name, gpu: r.hardware.gpu?.name, gpuResourceName: r.hardware.resourceName,
             weightsPrecision: r.weightPrecision?.rawValue ?? "as stored (\(m.storedWeightsTypes ?? "GGUF"))",
             kvCachePrecision: r.cachePrecision.rawValue, contextLength: r.contextLength, memoryBytesPerGpu: memory.deviceMemoryBytes,
@@ -108,7 +114,7 @@ public struct CapacityPlanner: Sendable {
             bytesPerRequestAtMean: memory.meanRequestTokens.map(memory.bytesPerRequest(tokens:)), maxConcurrency: memory.maxConcurrency,
             maxConcurrencyAtMean: memory.maxConcurrencyAtMean, tensorParallel: memory.tensorParallel, pipelineStages: memory.pipelineStages,
             gpusPerReplica: memory.gpusPerReplica, replicasPerGpu: r.hardware.replicasPerGPU, migSuggestion: mig, fleet: fleet,
-            replicas: fleet?.replicas, nodes: fleet?.nodes, warnings: warnings)
+            replicas: fleet?.replicas, nodes: fleet?.nodes, warnings: warnings, engine: engine)
     }
 
     /// Activations of one step plus, on GPUs, about 1 GiB of CUDA context, cuBLAS workspace and CUDA graphs.
@@ -232,7 +238,8 @@ public struct CapacityPlanner: Sendable {
 
         // Warm capacity: what the load can grow by while a new node starts and the model loads.
         let loadSeconds = 20 + Double(weights) / r.modelLoadBytesPerSecond
-        let toReady = (r.hardware.isCPU ? 0 : r.nodeStartSeconds) + r.podStartSeconds + loadSeconds
+        let onWarmNode = r.podStartSeconds + loadSeconds
+        let toReady = (r.hardware.isCPU ? 0 : r.nodeStartSeconds) + onWarmNode
         let ramp = r.rampRequestsPerSecondPerMinute ?? w.peakRequestsPerSecond / 10
         let warmReplicas = min(replicas, Int((ramp / 60 * toReady / throughput.requestsPerSecond).rounded(.up)))
         let warmNodes = min(nodes, Int((Double(warmReplicas) / Double(replicasPerNode)).rounded(.up)) * memory.pipelineStages)
@@ -244,6 +251,7 @@ public struct CapacityPlanner: Sendable {
         return CapacityPlan.Fleet(
             workload: w, throughputPerReplica: throughput, replicas: replicas, instanceType: instance?.name, gpusPerNode: instance?.gpus,
             replicasPerNode: replicasPerNode, nodes: nodes, warmNodes: warmNodes, warmReplicas: warmReplicas, secondsToReady: toReady,
+            secondsToReadyOnWarmNode: onWarmNode,
             autoscalerMetric: "vllm:num_requests_running + vllm:num_requests_waiting", autoscalerTargetWaitingPerReplica: targetWaiting,
             autoscalerTargetRunningPerReplica: max(1, Int(throughput.runningRequests.rounded(.up))),
             onDemandUsdPerMonth: instance.map { Double(nodes) * $0.onDemandUsdPerHour * hours },

@@ -1,14 +1,20 @@
 /// The Helm values a plan implies, in the keys of the chart in `deploy/helm/skiff` (its `values.yaml` and
 /// `values.schema.json`), so that `helm install -f` takes them as they are:
 ///
-/// - `model.engine`: `vllm` on GPUs (Skiff's own engine computes on CPUs today), `skiff` on `cpu`;
+/// - `model.engine`: the plan's `engine` (`ServingEngine.choose`): `vllm` on GPUs, since Skiff's own engine computes
+///   on the CPU only; `skiff` on `cpu`, only for a model Skiff's engine runs. A `cpu` plan for a model it does not run
+///   has no values: the chart runs vLLM on GPUs only, so `values(for:)` throws, saying why;
 /// - `model.replicaCount`; `model.gpu.{enabled, resourceName, count, nodeSelector}` (the GPU or MIG resource,
 ///   the tensor-parallel degree, the instance type as a node label merged with the chart's own selector);
+///   on `cpu`, `enabled: false` and no other GPU key (the chart refuses GPU settings with engine `skiff`);
+/// - `model.gpu.warmNodes`: the plan's warm nodes, kept up by the chart's placeholder pods (GPU plans with a fleet);
 /// - `model.server.{contextLength, maxRunning, kvCacheBytes}` (`kvCacheBytes` on `cpu` only: vLLM sizes its cache
 ///   from `model.vllm.gpuMemoryUtilization`); pipeline stages go to `model.vllm.extraArgs`;
 /// - `autoscaling.{enabled, mode, minReplicas, maxReplicas, metric, targetConcurrentRequestsPerPod,
 ///   targetQueuedRequestsPerPod}`: the plan's recommendation, scaling on running + waiting requests per pod
-///   (`metric: concurrency`), with the queue-depth target beside it for `metric: waiting`.
+///   (`metric: concurrency`), with the queue-depth target beside it for `metric: waiting`. On GPUs the warm
+///   capacity is the warm nodes, so `minReplicas` is 1; on `cpu` (no node to wait for, no placeholder) it is the
+///   plan's warm replicas, kept running.
 public enum HelmValues {
     /// A node of the values tree: a scalar as YAML text, a list of scalars, or a map in key order.
     public indirect enum Node: Sendable {
@@ -24,41 +30,55 @@ public enum HelmValues {
     }
 
     /// The values for `plan` as a tree (what `yaml(for:command:)` renders).
-    public static func values(for plan: CapacityPlan) -> Node {
+    ///
+    /// Throws for a `cpu` plan whose model Skiff's engine does not run (`plan.engine` nil): no engine the chart
+    /// offers serves it on CPUs.
+    public static func values(for plan: CapacityPlan) throws(SizingError) -> Node {
+        guard let engine = plan.engine else {
+            throw SizingError(.model, "no Helm values for \(plan.model.name) on \(plan.hardware): "
+                + "\(plan.model.skiffEngineRefusal ?? "Skiff's engine does not run it"), and the chart runs vLLM on GPUs only; "
+                + "plan for a GPU (--gpu l4, --gpu l40s, ...) to get values for vLLM")
+        }
+        let onGPU = engine == .vllm
         var gpu: [Node.Entry]
-        if plan.gpu != nil {
+        if onGPU {
             gpu = [("enabled", nil, .scalar("true")), ("resourceName", nil, .scalar(quoted(plan.gpuResourceName))),
                    ("count", "GPUs per replica (vLLM's --tensor-parallel-size)", .scalar("\(plan.tensorParallel)"))]
             if let instance = plan.fleet?.instanceType {
                 gpu.append(("nodeSelector", nil, .map([("node.kubernetes.io/instance-type", nil, .scalar(quoted(instance)))])))
             }
+            if let fleet = plan.fleet {
+                gpu.append(("warmNodes", String(format: "GPU nodes kept up for growth while a node starts (placeholder pods that replicas preempt): "
+                    + "a replica on one serves after %.0f s instead of %.0f s", fleet.secondsToReadyOnWarmNode, fleet.secondsToReady),
+                    .scalar("\(fleet.warmNodes)")))
+            }
         } else {
-            gpu = [("enabled", nil, .scalar("false"))]
+            gpu = [("enabled", "Skiff's engine computes on the CPU only: no GPU", .scalar("false"))]
         }
         var server: [Node.Entry] = [
             ("contextLength", nil, .scalar("\(plan.contextLength)")),
             ("maxRunning", nil, .scalar("\(min(plan.maxConcurrencyAtMean ?? plan.maxConcurrency, 4096))")),
         ]
-        if plan.gpu == nil { server.append(("kvCacheBytes", nil, .scalar("\(plan.cacheBudgetBytes)"))) }
+        if !onGPU { server.append(("kvCacheBytes", nil, .scalar("\(plan.cacheBudgetBytes)"))) }
         var model: [Node.Entry] = [
-            ("engine", plan.gpu == nil ? nil : "Skiff's own engine computes on CPUs; GPUs are served by vLLM",
-             .scalar(plan.gpu == nil ? "skiff" : "vllm")),
+            ("engine", onGPU ? "Skiff's own engine computes on the CPU only; GPUs are served by vLLM" : nil, .scalar(engine.rawValue)),
             ("replicaCount", "replicas when autoscaling is off: the peak's", .scalar("\(plan.fleet?.replicas ?? plan.replicas ?? 1)")),
             ("gpu", nil, .map(gpu)),
             ("server", nil, .map(server)),
         ]
-        if plan.gpu != nil {
+        if onGPU {
             var vllm: [Node.Entry] = [("gpuMemoryUtilization", nil, .scalar("\(plan.memoryUtilization)"))]
             if plan.pipelineStages > 1 { vllm.append(("extraArgs", nil, .list([quoted("--pipeline-parallel-size=\(plan.pipelineStages)")]))) }
             model.append(("vllm", nil, .map(vllm)))
         }
         var root: [Node.Entry] = [("model", nil, .map(model))]
         if let fleet = plan.fleet {
-            let minimum = max(fleet.warmReplicas, 1)
+            let minimum = onGPU ? 1 : max(fleet.warmReplicas, 1)
             root.append(("autoscaling", nil, .map([
                 ("enabled", nil, .scalar("true")),
                 ("mode", nil, .scalar("hpa")),
-                ("minReplicas", "replicas kept up: growth while a node starts, the pod starts and the model loads", .scalar("\(minimum)")),
+                ("minReplicas", onGPU ? "the warm capacity is model.gpu.warmNodes"
+                    : "replicas kept up: growth while the pod starts and the model loads", .scalar("\(minimum)")),
                 ("maxReplicas", nil, .scalar("\(max(fleet.replicas, minimum))")),
                 ("metric",
                  "running + waiting requests per pod: a queue-depth HPA sees 0 while replicas keep up and scales down until requests queue",
@@ -71,14 +91,14 @@ public enum HelmValues {
         return .map(root)
     }
 
-    /// YAML for `plan`, with a comment saying where it came from.
-    public static func yaml(for plan: CapacityPlan, command: String) -> String {
+    /// YAML for `plan`, with a comment saying where it came from. Throws as `values(for:)` does.
+    public static func yaml(for plan: CapacityPlan, command: String) throws(SizingError) -> String {
         var lines = [
             "# Generated by: \(command)",
             "# \(plan.model.name) on \(plan.hardware): \(plan.maxConcurrency) requests at \(plan.contextLength) tokens per replica.",
             "# For the chart in deploy/helm/skiff: helm install skiff deploy/helm/skiff -f THIS_FILE",
         ]
-        render(values(for: plan), indent: "", into: &lines)
+        render(try values(for: plan), indent: "", into: &lines)
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -89,7 +89,8 @@ extension ModelShape {
             layerCount: layers, headCount: heads, kvHeadCount: kvHeads, keyLength: keyLength, valueLength: valueLength,
             attentionWindows: windows, stateSpace: stateSpace, experts: experts, parameterCount: parameters,
             activeParameterCount: active, storedWeightsBytes: bytes,
-            storedWeightsTypes: typeCounts.sorted { $0.value > $1.value }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
+            storedWeightsTypes: typeCounts.sorted { $0.value > $1.value }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "),
+            storedTensorTypes: Set(typeCounts.keys))
     }
 
     /// Every how many layers a full-attention layer comes, for architectures that interleave sliding windows.

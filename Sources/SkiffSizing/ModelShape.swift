@@ -1,3 +1,5 @@
+import SkiffGGUF
+
 /// What sizing needs to know about a model: its layer geometry and parameter counts, never its weights.
 ///
 /// Read from a GGUF file's metadata and tensor table (`init(gguf:)`) or from a Hugging Face `config.json`
@@ -36,12 +38,14 @@ public struct ModelShape: Sendable, Equatable {
     public var storedWeightsBytes: Int?
     /// How the stored weights are typed (`Q4_1 ×210, F32 ×61`), when the shape came from a GGUF file.
     public var storedWeightsTypes: String?
+    /// The tensor types the GGUF file stores, when the shape came from one (nil for a `config.json`).
+    public var storedTensorTypes: Set<GGMLType>?
 
     /// Creates a shape from its parts (the readers below are the usual way).
     public init(name: String, architecture: String, contextLength: Int, hiddenSize: Int, layerCount: Int,
                 headCount: Int, kvHeadCount: Int, keyLength: Int, valueLength: Int, attentionWindows: [Int?],
                 stateSpace: StateSpaceShape?, experts: ExpertShape?, parameterCount: Int, activeParameterCount: Int,
-                storedWeightsBytes: Int? = nil, storedWeightsTypes: String? = nil) {
+                storedWeightsBytes: Int? = nil, storedWeightsTypes: String? = nil, storedTensorTypes: Set<GGMLType>? = nil) {
         self.name = name
         self.architecture = architecture
         self.contextLength = contextLength
@@ -58,6 +62,7 @@ public struct ModelShape: Sendable, Equatable {
         self.activeParameterCount = activeParameterCount
         self.storedWeightsBytes = storedWeightsBytes
         self.storedWeightsTypes = storedWeightsTypes
+        self.storedTensorTypes = storedTensorTypes
     }
 
     /// Attention layers with full (global) attention.

@@ -149,14 +149,6 @@ struct PlanCommand: ParsableCommand {
                                         timeToFirstTokenP95Seconds: ttftP95Ms / 1000, timePerOutputTokenSeconds: tpotMs / 1000)
         }
         let plan = try CapacityPlanner.plan(request)
-        if let helmValues {
-            let command = (["skiff"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
-            do {
-                try HelmValues.yaml(for: plan, command: command).write(toFile: helmValues, atomically: true, encoding: .utf8)
-            } catch {
-                throw ValidationError("cannot write \(helmValues): \(error.localizedDescription)")
-            }
-        }
         if json {
             let encoder = JSONEncoder()
             encoder.keyEncodingStrategy = .convertToSnakeCase
@@ -164,6 +156,16 @@ struct PlanCommand: ParsableCommand {
             print(String(decoding: try encoder.encode(plan), as: UTF8.self))
         } else {
             print(PlanTable.render(plan))
+        }
+        // After the plan, so that a plan with no Helm values (a model no engine of the chart serves there) is still shown.
+        if let helmValues {
+            let command = (["skiff"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+            let values = try HelmValues.yaml(for: plan, command: command)
+            do {
+                try values.write(toFile: helmValues, atomically: true, encoding: .utf8)
+            } catch {
+                throw ValidationError("cannot write \(helmValues): \(error.localizedDescription)")
+            }
         }
     }
 }

@@ -15,6 +15,12 @@ enum PlanTable {
         if m.stateSpaceLayers > 0 { layers += ", \(m.stateSpaceLayers) Mamba-2" }
         row("", layers)
         row("hardware", "\(p.hardware) (\(p.gpuResourceName))")
+        let engine = switch p.engine {
+        case .vllm: "vllm (Skiff's own engine computes on the CPU only)"
+        case .skiff: "skiff"
+        case nil: "none: Skiff's engine does not run this model, and vLLM needs a GPU (see the warning)"
+        }
+        row("engine", engine)
         row("weights", "\(bytes(p.weightsBytes)) (\(p.weightsPrecision))" + (p.gpusPerReplica > 1 ? ", \(bytes(p.weightsBytesPerGpu)) per GPU" : ""))
         row("memory per GPU", "\(bytes(p.memoryBytesPerGpu)) × \(p.memoryUtilization) usable = \(bytes(p.usableBytesPerGpu))")
         row("runtime overhead", bytes(p.runtimeOverheadBytes))
@@ -54,7 +60,8 @@ enum PlanTable {
                                       t.timeToFirstTokenP95Seconds * 1000, t.limitedBy, mean))
             row("replicas", "\(f.replicas)")
             row("nodes", "\(f.nodes)" + (f.instanceType.map { " × \($0) (\(f.replicasPerNode) replicas per node)" } ?? ""))
-            row("warm", String(format: "%d nodes (%d replicas): a new one is ready after %.0f s", f.warmNodes, f.warmReplicas, f.secondsToReady))
+            row("warm", String(format: "%d nodes (%d replicas): a new one is ready after %.0f s, %.0f s on a warm node", f.warmNodes, f.warmReplicas,
+                               f.secondsToReady, f.secondsToReadyOnWarmNode))
             row("autoscaler", "\(f.autoscalerMetric) target \(f.autoscalerTargetRunningPerReplica) per replica "
                 + "(on queue depth alone, vllm:num_requests_waiting: \(f.autoscalerTargetWaitingPerReplica))")
             if let onDemand = f.onDemandUsdPerMonth {

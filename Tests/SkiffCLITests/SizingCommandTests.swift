@@ -14,6 +14,35 @@ import Testing
         #expect((object["max_concurrency"] as? Int ?? 0) > 0)
     }
 
+    /// `--helm-values` names Skiff's engine only for a model it runs: the default model on `cpu`; a GPU plan is vLLM's,
+    /// and a `cpu` plan for a model Skiff's engine does not run has no values (the plan is still printed).
+    @Test func helmValuesNameSkiffOnlyForAModelItRuns() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-helm-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cpuFile = directory.appendingPathComponent("cpu.yaml")
+        let cpu = try cli.skiff(["plan", "--gpu", "cpu", "--memory-bytes", "4294967296", "--context", "4096", "--helm-values", cpuFile.path])
+        #expect(cpu.status == 0, "\(cpu.stderr)")
+        let cpuValues = try String(contentsOf: cpuFile, encoding: .utf8)
+        #expect(cpuValues.contains("  engine: skiff\n") && cpuValues.contains("    enabled: false\n") && !cpuValues.contains("nvidia.com"))
+
+        let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("SkiffSizingTests/Fixtures/qwen2.5-7b.json").path
+        let gpuFile = directory.appendingPathComponent("gpu.yaml")
+        let gpu = try cli.skiff(["plan", "-m", config, "--gpu", "l4", "--context", "4096", "--peak-rps", "2", "--helm-values", gpuFile.path])
+        #expect(gpu.status == 0, "\(gpu.stderr)")
+        let gpuValues = try String(contentsOf: gpuFile, encoding: .utf8)
+        #expect(gpuValues.contains("  engine: vllm\n") && gpuValues.contains("    warmNodes: "))
+
+        let refusedFile = directory.appendingPathComponent("refused.yaml")
+        let refused = try cli.skiff(["plan", "-m", config, "--gpu", "cpu", "--precision", "int4", "--memory-bytes", "68719476736",
+                                     "--helm-values", refusedFile.path])
+        #expect(refused.status != 0)
+        #expect(refused.stdout.contains("none: Skiff's engine does not run this model"), "the plan is printed before the error")
+        #expect(refused.stderr.contains("not a GGUF file") && refused.stderr.contains("plan for a GPU"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: refusedFile.path))
+    }
+
     @Test func unknownGPUIsAnActionableError() throws {
         let result = try cli.skiff(["plan", "--gpu", "b300"])
         #expect(result.status != 0)

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffGGUF
 import SkiffSizing
 import Testing
 
@@ -11,8 +12,15 @@ import Testing
     let workload = Workload(peakRequestsPerSecond: 4, promptTokensMean: 500, promptTokensP95: 1500, outputTokensMean: 200,
                             outputTokensP95: 600, timeToFirstTokenP95Seconds: 3, timePerOutputTokenSeconds: 0.15)
 
+    /// SmolLM2-135M-Instruct as its Q4_1 GGUF file describes it (the default model): a model Skiff's engine runs.
+    static let smolLM2 = ModelShape(
+        name: "SmolLM2 135M Instruct", architecture: "llama", contextLength: 8192, hiddenSize: 576, layerCount: 30, headCount: 9,
+        kvHeadCount: 3, keyLength: 64, valueLength: 64, attentionWindows: Array(repeating: nil, count: 30), stateSpace: nil, experts: nil,
+        parameterCount: 134_515_008, activeParameterCount: 134_515_008, storedWeightsBytes: 96_576_768, storedWeightsTypes: "Q4_1 ×210, F32 ×61, Q8_0 ×1",
+        storedTensorTypes: [.q4_1, .f32, .q8_0])
+
     /// Plans that exercise every branch of the values: one GPU with a fleet, tensor and pipeline parallelism,
-    /// a MIG slice, and the CPU target.
+    /// a MIG slice, and the CPU target with a model Skiff's engine runs.
     func plans() throws -> [(String, CapacityPlan)] {
         var l4 = CapacityPlanner.Request(model: try fixtureModel("llama-3.1-8b"), hardware: .whole(try catalog.gpu(named: "l4")),
                                          catalog: catalog, weightPrecision: .bf16, contextLength: 8192)
@@ -22,11 +30,10 @@ import Testing
         big.workload = workload
         let mig = CapacityPlanner.Request(model: try fixtureModel("qwen2.5-7b"), hardware: try .mig(try catalog.gpu(named: "h100"), profile: "3g.40gb"),
                                           catalog: catalog, weightPrecision: .fp8, contextLength: 8192)
-        var cpu = CapacityPlanner.Request(model: try fixtureModel("qwen2.5-7b"),
-                                          hardware: try .cpu(memoryBytes: 64 << 30, measured: CPUProfile.defaultModel.stepTime),
-                                          catalog: catalog, weightPrecision: .int4, contextLength: 4096)
-        cpu.workload = Workload(peakRequestsPerSecond: 0.2, promptTokensMean: 200, promptTokensP95: 400, outputTokensMean: 100,
-                                outputTokensP95: 200, timeToFirstTokenP95Seconds: 20, timePerOutputTokenSeconds: 1)
+        var cpu = CapacityPlanner.Request(model: Self.smolLM2, hardware: try .cpu(memoryBytes: 8 << 30, measured: CPUProfile.defaultModel.stepTime),
+                                          catalog: catalog, weightPrecision: nil, contextLength: 4096)
+        cpu.workload = Workload(peakRequestsPerSecond: 2, promptTokensMean: 200, promptTokensP95: 400, outputTokensMean: 100,
+                                outputTokensP95: 200, timeToFirstTokenP95Seconds: 2, timePerOutputTokenSeconds: 0.1)
         return [("l4", try CapacityPlanner.plan(l4)), ("405b", try CapacityPlanner.plan(big)), ("mig", try CapacityPlanner.plan(mig)),
                 ("cpu", try CapacityPlanner.plan(cpu))]
     }
@@ -36,7 +43,7 @@ import Testing
         let schema = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         for (name, plan) in try plans() {
             var problems: [String] = []
-            check(HelmValues.values(for: plan), against: schema, path: "", problems: &problems)
+            check(try HelmValues.values(for: plan), against: schema, path: "", problems: &problems)
             #expect(problems.isEmpty, "\(name): \(problems)")
         }
     }
@@ -44,8 +51,13 @@ import Testing
     @Test func valuesCarryThePlan() throws {
         let all = Dictionary(uniqueKeysWithValues: try plans())
         let l4 = try #require(all["l4"]), big = try #require(all["405b"]), mig = try #require(all["mig"]), cpu = try #require(all["cpu"])
-        let l4Values = HelmValues.yaml(for: l4, command: "skiff plan")
+        let l4Values = try HelmValues.yaml(for: l4, command: "skiff plan")
+        #expect(l4.engine == .vllm)
         #expect(l4Values.contains("  engine: vllm\n"))
+        let l4Fleet = try #require(l4.fleet)
+        #expect(l4Fleet.warmNodes >= 1)
+        #expect(l4Values.contains("    warmNodes: \(l4Fleet.warmNodes)\n"))
+        #expect(l4Values.contains("  minReplicas: 1\n"), "on GPUs the warm capacity is the warm nodes, not replicas kept running")
         #expect(l4Values.contains("    resourceName: \"nvidia.com/gpu\"\n    # GPUs per replica (vLLM's --tensor-parallel-size)\n    count: 1\n"))
         #expect(l4Values.contains("      node.kubernetes.io/instance-type: \"g6."))
         #expect(l4Values.contains("  maxReplicas: \(l4.fleet?.replicas ?? -1)\n"))
@@ -53,15 +65,72 @@ import Testing
         #expect(l4Values.contains("  targetConcurrentRequestsPerPod: \(l4.fleet?.autoscalerTargetRunningPerReplica ?? -1)\n"))
         #expect(l4Values.contains("  targetQueuedRequestsPerPod: \(l4.fleet?.autoscalerTargetWaitingPerReplica ?? -1)\n"))
         #expect(!l4Values.contains("kvCacheBytes"))
-        let bigValues = HelmValues.yaml(for: big, command: "skiff plan")
+        let bigValues = try HelmValues.yaml(for: big, command: "skiff plan")
         #expect(big.pipelineStages > 1)
         #expect(bigValues.contains("    count: 8\n"))
         #expect(bigValues.contains("extraArgs: [\"--pipeline-parallel-size=\(big.pipelineStages)\"]"))
-        #expect(HelmValues.yaml(for: mig, command: "skiff plan").contains("resourceName: \"nvidia.com/mig-3g.40gb\""))
-        let cpuValues = HelmValues.yaml(for: cpu, command: "skiff plan")
+        let migValues = try HelmValues.yaml(for: mig, command: "skiff plan")
+        #expect(migValues.contains("resourceName: \"nvidia.com/mig-3g.40gb\""))
+        #expect(migValues.contains("  engine: vllm\n"))
+        #expect(!migValues.contains("warmNodes"), "no fleet, no warm nodes")
+        let cpuValues = try HelmValues.yaml(for: cpu, command: "skiff plan")
+        #expect(cpu.engine == .skiff)
         #expect(cpuValues.contains("  engine: skiff\n"))
         #expect(cpuValues.contains("    enabled: false\n"))
         #expect(cpuValues.contains("    kvCacheBytes: \(cpu.cacheBudgetBytes)\n"))
+        // Skiff's engine uses no GPU: no GPU key beyond `enabled: false`, no warm GPU nodes.
+        for key in ["resourceName", "count:", "warmNodes", "nodeSelector", "\n  vllm:", "gpuMemoryUtilization"] {
+            #expect(!cpuValues.contains(key), "cpu values carry \(key)")
+        }
+        #expect(cpuValues.contains("  minReplicas: \(max(cpu.fleet?.warmReplicas ?? 1, 1))\n"))
+    }
+
+    /// `engine: skiff` only for a model Skiff's engine runs: a GPU plan is vLLM's whatever the model, and a `cpu`
+    /// plan for a model the engine refuses has no values (the chart runs vLLM on GPUs only).
+    @Test func skiffOnlyForAModelSkiffRuns() throws {
+        let cpu = try HardwareTarget.cpu(memoryBytes: 64 << 30, measured: CPUProfile.defaultModel.stepTime)
+        func plan(_ model: ModelShape, on hardware: HardwareTarget, precision: WeightPrecision? = nil) throws -> CapacityPlan {
+            try CapacityPlanner.plan(.init(model: model, hardware: hardware, catalog: catalog, weightPrecision: precision, contextLength: 4096))
+        }
+        #expect(try plan(Self.smolLM2, on: cpu).engine == .skiff)
+        #expect(try plan(Self.smolLM2, on: .whole(try catalog.gpu(named: "l4"))).engine == .vllm)
+        #expect(try plan(Self.smolLM2, on: .whole(try catalog.gpu(named: "l4"))).model.skiffEngineRefusal == nil)
+
+        var kQuant = Self.smolLM2
+        kQuant.storedTensorTypes = [.q4_K, .q6_K, .f32]
+        var gemma = Self.smolLM2
+        gemma.architecture = "gemma3"
+        var wideHeads = Self.smolLM2
+        wideHeads.keyLength = 72
+        let refused: [(ModelShape, WeightPrecision?, String)] = [
+            (try fixtureModel("qwen2.5-7b"), .int4, "not a GGUF file"),
+            (kQuant, nil, "stores tensors as Q4_K, Q6_K"),
+            (gemma, nil, "architecture 'gemma3'; Skiff's engine runs llama"),
+            (wideHeads, nil, "attention heads of 72"),
+        ]
+        for (model, precision, reason) in refused {
+            let onCPU = try plan(model, on: cpu, precision: precision)
+            #expect(onCPU.engine == nil)
+            #expect(onCPU.model.skiffEngineRefusal?.contains(reason) == true, "\(String(describing: onCPU.model.skiffEngineRefusal))")
+            #expect(onCPU.warnings.contains { $0.contains(reason) && $0.contains("vLLM runs on GPUs only") })
+            do {
+                _ = try HelmValues.yaml(for: onCPU, command: "skiff plan")
+                Issue.record("Helm values for \(model.name) on cpu, which Skiff's engine does not run")
+            } catch {
+                #expect(error.message.contains(reason) && error.message.contains("plan for a GPU"), "\(error.message)")
+            }
+            let onGPU = try plan(model, on: .whole(try catalog.gpu(named: "h100")), precision: precision ?? .bf16)
+            #expect(onGPU.engine == .vllm)
+            #expect(try HelmValues.yaml(for: onGPU, command: "skiff plan").contains("  engine: vllm\n"))
+        }
+    }
+
+    /// The GGUF files `make test` pulls: SmolLM2 (llama, Q4_1) is Skiff's; Gemma 3 (gemma3, K-quants) is not.
+    @Test func theTestModelsAsSkiffRunsThem() throws {
+        let smol = try ModelShape(ggufPath: try #require(cachedModelPath(defaultModelFile), "run `skiff pull` first"))
+        #expect(ServingEngine.skiffRefusal(for: smol) == nil)
+        let gemma = try ModelShape(ggufPath: try #require(cachedModelPath(gemmaModelFile), "run `skiff pull gemma-3-270m` first"))
+        #expect(ServingEngine.skiffRefusal(for: gemma)?.contains("gemma3") == true)
     }
 
     /// Renders the chart with each plan's values (Helm checks them against the schema, and the templates'
@@ -79,6 +148,17 @@ import Testing
             if plan.gpu != nil {
                 #expect(result.stdout.contains("\(plan.gpuResourceName): \(plan.tensorParallel)"), "\(name): GPU request missing")
                 #expect(result.stdout.contains("--tensor-parallel-size=\(plan.tensorParallel)"), "\(name)")
+                #expect(result.stdout.contains("key: nvidia.com/gpu"), "\(name): no GPU toleration")
+            } else {
+                #expect(!result.stdout.contains("nvidia.com"), "\(name): engine skiff requests, tolerates or selects a GPU")
+                #expect(result.stdout.contains("skiff.dev/engine: skiff"), "\(name)")
+            }
+            // The plan's warm nodes become placeholder pods on GPUs: as many as it says, in the low priority class.
+            let warm = plan.gpu == nil ? 0 : plan.fleet?.warmNodes ?? 0
+            #expect(result.stdout.contains("kind: PriorityClass") == (warm > 0), "\(name)")
+            if warm > 0 {
+                #expect(result.stdout.contains("priorityClassName: sized-skiff-gpu-placeholder"), "\(name)")
+                #expect(result.stdout.contains("  replicas: \(warm)\n"), "\(name): \(warm) placeholders expected")
             }
             if let fleet = plan.fleet {
                 #expect(result.stdout.contains("name: vllm_num_requests_active"), "\(name): HPA does not scale on concurrency")

@@ -1,0 +1,52 @@
+import SkiffGGUF
+
+/// The engine that serves a plan in the Helm chart (`model.engine`), and the one place sizing states which
+/// models Skiff's own engine runs.
+///
+/// Skiff's engine computes on the CPU only, so a plan for a GPU is served by vLLM; a plan for `cpu` is served
+/// by Skiff's engine if it runs the model. Sizing links no engine code, so the rule is restated here from what
+/// the engine checks when it loads a file (`TransformerConfiguration.supportedArchitectures`, the kernels'
+/// tensor types and the attention kernels' head sizes in `SkiffModels`); `SkiffSizingTests` keeps the
+/// architectures equal to the engine's own list. The engine checks more at load time (RoPE scaling, the
+/// tokenizer's pre-tokenizer) than a shape holds; this rule does not promise those.
+public enum ServingEngine: String, Sendable, Codable, Equatable {
+    /// Skiff's own engine (`skiff serve`), on CPUs.
+    case skiff
+    /// vLLM's OpenAI-compatible server, on NVIDIA GPUs.
+    case vllm
+
+    /// `general.architecture` values Skiff's engine implements.
+    public static let skiffArchitectures: Set<String> = ["llama"]
+
+    /// GGUF tensor types Skiff's kernels compute with.
+    public static let skiffTensorTypes: Set<GGMLType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1]
+
+    /// Why Skiff's own engine cannot run `model`, in words a user can act on; nil when it can.
+    ///
+    /// It runs GGUF files only (a `config.json` describes weights it cannot load), of the `llama` architecture,
+    /// whose tensors are all of `skiffTensorTypes`, with attention heads whose size is a multiple of 16 up to 512.
+    public static func skiffRefusal(for model: ModelShape) -> String? {
+        guard let types = model.storedTensorTypes else {
+            return "\(model.name) is described by a config.json, not a GGUF file: Skiff's engine loads GGUF files only"
+        }
+        guard skiffArchitectures.contains(model.architecture) else {
+            return "\(model.name) has architecture '\(model.architecture)'; Skiff's engine runs \(skiffArchitectures.sorted().joined(separator: ", "))"
+        }
+        let unsupported = types.subtracting(skiffTensorTypes)
+        guard unsupported.isEmpty else {
+            return "\(model.name) stores tensors as \(unsupported.map(\.description).sorted().joined(separator: ", ")); Skiff's kernels compute with "
+                + skiffTensorTypes.map(\.description).sorted().joined(separator: ", ")
+        }
+        guard model.keyLength % 16 == 0, model.keyLength <= 512 else {
+            return "\(model.name) has attention heads of \(model.keyLength); Skiff's attention kernels need a multiple of 16, at most 512"
+        }
+        return nil
+    }
+
+    /// The engine for `model` on `hardware`: vLLM on a GPU (whole, MIG or time-sliced), Skiff's engine on `cpu`
+    /// when it runs the model, nil on `cpu` when it does not (the chart runs vLLM on GPUs only).
+    public static func choose(model: ModelShape, hardware: HardwareTarget) -> ServingEngine? {
+        if !hardware.isCPU { return .vllm }
+        return skiffRefusal(for: model) == nil ? .skiff : nil
+    }
+}
