@@ -15,6 +15,8 @@ public final class LoadedModel: Sendable {
     public let tokenizer: Tokenizer
     /// The file's chat template, if it has one.
     public let chatTemplate: ChatTemplate?
+    /// The sampling settings the file recommends (`general.sampling.*`), if any.
+    public let samplingRecommendation: SamplingRecommendation
 
     /// Loads the model at `path`. `progress` gets (tensors done, total) while weights are repacked.
     public init(path: String, progress: (Int, Int) -> Void = { _, _ in }) throws(EngineError) {
@@ -30,6 +32,7 @@ public final class LoadedModel: Sendable {
         } catch {
             throw EngineError(error)
         }
+        samplingRecommendation = try SamplingRecommendation(metadata: file.metadata)
         if let source = file.metadata.string("tokenizer.chat_template") {
             do {
                 chatTemplate = try ChatTemplate(source: source)

@@ -24,6 +24,8 @@ struct Completions: Sendable {
     let metrics: ServerMetrics
     /// The longest sequence (prompt plus output) the engine accepts.
     let contextLength: Int
+    /// The sampling settings for what a request leaves out.
+    let samplingDefaults: SamplingParameters
 
     /// Answers a request whose prompt is already tokenized. `arrival` is when the request arrived, for
     /// the time to first token.
@@ -42,7 +44,7 @@ struct Completions: Sendable {
             throw APIError.invalidRequest("Token id \(bad) is outside the vocabulary (0..<\(vocabulary)).", param: "prompt")
         }
         let maxTokens = min(options.maxTokens ?? .max, configuration.maxTokensCap ?? .max, contextLength - prompt.count)
-        let request = GenerationRequest(prompt: prompt, sampling: try options.samplingParameters(), maxTokens: maxTokens,
+        let request = GenerationRequest(prompt: prompt, sampling: try options.samplingParameters(defaults: samplingDefaults), maxTokens: maxTokens,
                                         stop: options.stop, minTokens: min(options.minTokens, maxTokens),
                                         ignoreEndOfGeneration: options.ignoreEOS, logprobs: options.logprobs,
                                         deadline: configuration.requestTimeout.map { arrival + $0 })

@@ -99,35 +99,24 @@ struct GenerationOptions: Decodable, Sendable {
     /// The most alternatives reported per token (vLLM's default `max_logprobs`).
     static let maxLogprobs = 20
 
-    /// The sampling parameters, checked against the ranges OpenAI and vLLM accept.
-    func samplingParameters() throws(APIError) -> SamplingParameters {
-        var p = SamplingParameters()
-        if let temperature {
-            guard temperature >= 0, temperature <= 2 else { throw .invalidRequest("temperature must be between 0 and 2.", param: "temperature") }
-            p.temperature = temperature
+    /// The sampling settings the request names, checked against the ranges OpenAI and vLLM accept.
+    func samplingOverrides() throws(APIError) -> SamplingOverrides {
+        if let topK, topK < -1 { throw .invalidRequest("top_k must be -1 or 0 (disabled) or a positive number.", param: "top_k") }
+        let overrides = SamplingOverrides(
+            temperature: temperature, topK: topK.map { max($0, 0) }, topP: topP.map { max(Float($0), .leastNormalMagnitude) },
+            minP: minP, presencePenalty: presencePenalty, frequencyPenalty: frequencyPenalty)
+        if let topP, !(topP > 0 && topP <= 1) { throw .invalidRequest("top_p must be in (0, 1].", param: "top_p") }
+        if let (name, requirement) = overrides.rangeProblem() {
+            throw .invalidRequest("\(name) must be \(requirement).", param: name)
         }
-        if let topP {
-            guard topP > 0, topP <= 1 else { throw .invalidRequest("top_p must be in (0, 1].", param: "top_p") }
-            p.topP = max(Float(topP), .leastNormalMagnitude)
-        }
-        if let topK {
-            guard topK >= -1 else { throw .invalidRequest("top_k must be -1 or 0 (disabled) or a positive number.", param: "top_k") }
-            p.topK = max(topK, 0)
-        }
-        if let minP {
-            guard minP >= 0, minP <= 1 else { throw .invalidRequest("min_p must be in [0, 1].", param: "min_p") }
-            p.minP = minP
-        }
-        if let presencePenalty {
-            guard presencePenalty >= -2, presencePenalty <= 2 else { throw .invalidRequest("presence_penalty must be between -2 and 2.", param: "presence_penalty") }
-            p.presencePenalty = presencePenalty
-        }
-        if let frequencyPenalty {
-            guard frequencyPenalty >= -2, frequencyPenalty <= 2 else { throw .invalidRequest("frequency_penalty must be between -2 and 2.", param: "frequency_penalty") }
-            p.frequencyPenalty = frequencyPenalty
-        }
-        p.seed = seed.map { UInt64(bitPattern: $0) }
-        return p
+        return overrides
+    }
+
+    /// The sampling parameters: what the request names over `defaults` (the server's settings in force).
+    func samplingParameters(defaults: SamplingParameters) throws(APIError) -> SamplingParameters {
+        var parameters = try samplingOverrides().applied(to: defaults)
+        parameters.seed = seed.map { UInt64(bitPattern: $0) }
+        return parameters
     }
 
     /// Checks the fields that do not depend on the prompt.
@@ -135,7 +124,7 @@ struct GenerationOptions: Decodable, Sendable {
         guard stop.count <= 16 else { throw .invalidRequest("stop takes at most 16 sequences.", param: "stop") }
         guard minTokens >= 0 else { throw .invalidRequest("min_tokens must be 0 or more.", param: "min_tokens") }
 
-        _ = try samplingParameters()
+        _ = try samplingOverrides()
     }
 }
 

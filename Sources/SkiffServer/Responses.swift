@@ -102,10 +102,36 @@ struct ModelList: Encodable, Sendable {
         var created: Int
         var ownedBy = "skiff"
         var maxModelLength: Int
+        /// What a request that names no sampling setting gets (a Skiff extension, like vLLM's `max_model_len`).
+        var samplingDefaults: SamplingDefaults
 
         enum CodingKeys: String, CodingKey {
             case id, object, created
-            case ownedBy = "owned_by", maxModelLength = "max_model_len"
+            case ownedBy = "owned_by", maxModelLength = "max_model_len", samplingDefaults = "sampling_defaults"
+        }
+    }
+
+    /// The sampling settings in force, by their OpenAI (and vLLM) request field names.
+    struct SamplingDefaults: Encodable, Sendable {
+        var temperature: Float
+        var topK: Int
+        var topP: Float
+        var minP: Float
+        var presencePenalty: Float
+        var frequencyPenalty: Float
+
+        init(_ parameters: SamplingParameters) {
+            temperature = parameters.temperature
+            topK = parameters.topK
+            topP = parameters.topP
+            minP = parameters.minP
+            presencePenalty = parameters.presencePenalty
+            frequencyPenalty = parameters.frequencyPenalty
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case temperature, topK = "top_k", topP = "top_p", minP = "min_p"
+            case presencePenalty = "presence_penalty", frequencyPenalty = "frequency_penalty"
         }
     }
 

@@ -15,8 +15,9 @@ struct Routes: Sendable {
         self.engine = engine
         self.configuration = configuration
         self.metrics = metrics
-        completions = Completions(engine: engine, configuration: configuration, metrics: metrics,
-                                  contextLength: Self.contextLength(of: engine))
+        completions = Completions(
+            engine: engine, configuration: configuration, metrics: metrics, contextLength: Self.contextLength(of: engine),
+            samplingDefaults: engine.model.samplingRecommendation.defaults(overriddenBy: configuration.sampling))
     }
 
     /// The longest sequence the engine accepts: the configured context, at most the model's.
@@ -139,7 +140,8 @@ struct Routes: Sendable {
 
     fileprivate func models() throws -> Response {
         try Completions.json(ModelList(data: [.init(id: configuration.servedModelName, created: started,
-                                                     maxModelLength: completions.contextLength)]))
+                                                     maxModelLength: completions.contextLength,
+                                                     samplingDefaults: .init(completions.samplingDefaults))]))
     }
 
     fileprivate func tokenize(_ request: Request) async throws -> Response {

@@ -1,3 +1,5 @@
+import SkiffEngine
+
 /// How `InferenceServer` listens, whom it serves and what it allows.
 ///
 /// Engine limits (running and waiting requests, context, KV cache) are the engine's
@@ -26,12 +28,16 @@ public struct ServerConfiguration: Sendable {
     public var logPrompts: Bool
     /// The version `/version` reports.
     public var version: String
+    /// Sampling settings for what a request leaves out, over the model file's recommendation and
+    /// llama.cpp's defaults (``SamplingRecommendation/defaults(overriddenBy:)``).
+    public var sampling: SamplingOverrides
 
     /// Creates a configuration; the defaults suit a local server.
     public init(host: String = "127.0.0.1", port: Int = 8080, servedModelName: String, apiKeys: [String] = [],
                 maxBodyBytes: Int = 4 << 20, maxTokensCap: Int? = nil,
                 maxPromptTokens: Int? = nil, gracePeriod: Duration = .seconds(30),
-                requestTimeout: Duration? = nil, logPrompts: Bool = false, version: String) {
+                requestTimeout: Duration? = nil, logPrompts: Bool = false, version: String,
+                sampling: SamplingOverrides = SamplingOverrides()) {
         self.host = host
         self.port = port
         self.servedModelName = servedModelName
@@ -43,5 +49,6 @@ public struct ServerConfiguration: Sendable {
         self.requestTimeout = requestTimeout
         self.logPrompts = logPrompts
         self.version = version
+        self.sampling = sampling
     }
 }

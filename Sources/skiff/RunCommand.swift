@@ -13,8 +13,9 @@ struct RunCommand: ParsableCommand {
             With PROMPT, answers it once and exits. Without, reads one message per line from standard \
             input and keeps the conversation (type /reset to start over, /exit or end of input to quit). \
             The conversation goes through the model's own chat template; answers stream as they are \
-            generated. Sampling defaults are llama.cpp's (temperature 0.8, top-k 40, top-p 0.95, \
-            min-p 0.05); --temperature 0 is greedy.
+            generated. A sampling option left out takes the model file's recommendation \
+            (general.sampling.*), else llama.cpp's default (temperature 0.8, top-k 40, top-p 0.95, \
+            min-p 0.05), as skiff serve does; --temperature 0 is greedy.
             """
     )
 
@@ -26,17 +27,17 @@ struct RunCommand: ParsableCommand {
     @Option(help: "A system message to start the conversation with.")
     var system: String?
 
-    @Option(help: "Sampling temperature (0 = greedy).")
-    var temperature: Float = 0.8
+    @Option(help: "Sampling temperature (0 = greedy; default: the model's, else 0.8).")
+    var temperature: Float?
 
-    @Option(help: "Keep only the K most likely tokens (0 = off).")
-    var topK: Int = 40
+    @Option(help: "Keep only the K most likely tokens (0 = off; default: the model's, else 40).")
+    var topK: Int?
 
-    @Option(help: "Nucleus sampling threshold (1 = off).")
-    var topP: Float = 0.95
+    @Option(help: "Nucleus sampling threshold (1 = off; default: the model's, else 0.95).")
+    var topP: Float?
 
-    @Option(help: "Drop tokens below this fraction of the top token's probability (0 = off).")
-    var minP: Float = 0.05
+    @Option(help: "Drop tokens below this fraction of the top token's probability (0 = off; default: the model's, else 0.05).")
+    var minP: Float?
 
     @Option(help: "Random seed, for reproducible sampling.")
     var seed: UInt64?
@@ -51,17 +52,23 @@ struct RunCommand: ParsableCommand {
     var verbose = false
 
     func validate() throws {
-        guard temperature >= 0 else { throw ValidationError("--temperature must be 0 or more") }
-        guard topK >= 0 else { throw ValidationError("--top-k must be 0 or more") }
-        guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
-        guard minP >= 0, minP <= 1 else { throw ValidationError("--min-p must be in [0, 1]") }
+        if let (name, requirement) = samplingOptions.rangeProblem() {
+            throw ValidationError("--\(name.replacingOccurrences(of: "_", with: "-")) must be \(requirement)")
+        }
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
+    }
+
+    /// The sampling options given on the command line.
+    private var samplingOptions: SamplingOverrides {
+        SamplingOverrides(temperature: temperature, topK: topK, topP: topP, minP: minP)
     }
 
     func run() throws {
         let model = try modelOptions.load(quiet: prompt != nil && !verbose)
         let session = try GenerationSession(model: model, contextLength: contextLength, threads: modelOptions.threads)
-        var sampler = Sampler(SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP, seed: seed))
+        var parameters = model.samplingRecommendation.defaults(overriddenBy: samplingOptions)
+        parameters.seed = seed
+        var sampler = Sampler(parameters)
         var messages: [ChatMessage] = system.map { [ChatMessage(role: "system", content: $0)] } ?? []
 
         if let prompt {

@@ -17,7 +17,10 @@ struct ServeCommand: AsyncParsableCommand {
             POST /detokenize, GET /version, GET /health, GET /ready, GET /metrics (Prometheus, vLLM's \
             metric names). Every option can also be set by the environment variable in brackets; an \
             option on the command line wins. SIGTERM drains: /ready turns 503, new requests get 503, \
-            in-flight requests get --grace-period seconds to finish, then the process exits 0.
+            in-flight requests get --grace-period seconds to finish, then the process exits 0. \
+            A sampling setting a request leaves out takes the value of its option here, else the model \
+            file's recommendation (general.sampling.*), else llama.cpp's default; GET /v1/models shows \
+            the values in force (sampling_defaults).
             """
     )
 
@@ -87,6 +90,24 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Let logs contain prompt and completion text (off by default) [SKIFF_LOG_PROMPTS=1].")
     var logPrompts = false
 
+    @Option(help: "Temperature for requests that name none; 0 is greedy (default: the model's, else 0.8) [SKIFF_TEMPERATURE].")
+    var temperature: Float?
+
+    @Option(help: "Top-k for requests that name none; 0 disables (default: the model's, else 40) [SKIFF_TOP_K].")
+    var topK: Int?
+
+    @Option(help: "Top-p for requests that name none; 1 disables (default: the model's, else 0.95) [SKIFF_TOP_P].")
+    var topP: Float?
+
+    @Option(help: "Min-p for requests that name none; 0 disables (default: the model's, else 0.05) [SKIFF_MIN_P].")
+    var minP: Float?
+
+    @Option(help: "Presence penalty for requests that name none (default 0) [SKIFF_PRESENCE_PENALTY].")
+    var presencePenalty: Float?
+
+    @Option(help: "Frequency penalty for requests that name none (default 0) [SKIFF_FREQUENCY_PENALTY].")
+    var frequencyPenalty: Float?
+
     func run() async throws {
         let settings = try Settings(self)
         LoggingSystem.bootstrap { label in
@@ -117,6 +138,18 @@ struct ServeCommand: AsyncParsableCommand {
                 threads: settings.threads, maxStepTokens: settings.maxStepTokens, maxRunning: settings.maxRunning,
                 maxWaiting: settings.maxWaiting, contextLength: context, cacheBlocks: plan.blocks,
                 blockSize: plan.blockSize, prefixCaching: !settings.noPrefixCache))
+            let recommendation = loaded.samplingRecommendation
+            let sampling = recommendation.defaults(overriddenBy: settings.sampling)
+            logger.info("sampling defaults", metadata: [
+                "temperature": "\(sampling.temperature)", "top_k": "\(sampling.topK)", "top_p": "\(sampling.topP)",
+                "min_p": "\(sampling.minP)", "presence_penalty": "\(sampling.presencePenalty)",
+                "frequency_penalty": "\(sampling.frequencyPenalty)",
+                "model_recommends": "\(recommendation.settings)", "server_sets": "\(settings.sampling)",
+            ])
+            for (key, value) in recommendation.notApplied {
+                logger.warning("the model file recommends a sampling setting Skiff does not implement; not applied",
+                               metadata: ["key": "\(key)", "value": "\(value)"])
+            }
             logger.info("model loaded", metadata: [
                 "model": "\(loaded.name)", "served_model_name": "\(settings.servedModelName)", "context": "\(context)",
                 "threads": "\(settings.threads)", "max_running": "\(settings.maxRunning)", "max_waiting": "\(settings.maxWaiting)",
@@ -132,7 +165,7 @@ struct ServeCommand: AsyncParsableCommand {
             gracePeriod: .milliseconds(Int(settings.gracePeriod * 1000)),
             requestTimeout: settings.requestTimeout > 0 ? .milliseconds(Int(settings.requestTimeout * 1000)) : nil,
             logPrompts: settings.logPrompts,
-            version: SkiffVersion.current), logger: logger)
+            version: SkiffVersion.current, sampling: settings.sampling), logger: logger)
         try await server.runService()
         logger.info("stopped")
     }
@@ -160,6 +193,7 @@ struct ServeCommand: AsyncParsableCommand {
         var jsonLogs: Bool
         var logLevel: Logger.Level
         var logPrompts: Bool
+        var sampling: SamplingOverrides
 
         init(_ c: ServeCommand) throws {
             let env = ProcessInfo.processInfo.environment
@@ -206,6 +240,14 @@ struct ServeCommand: AsyncParsableCommand {
             guard let parsedLevel = Logger.Level(rawValue: level) else { throw ValidationError("--log-level \(level) is not a log level") }
             logLevel = parsedLevel
             logPrompts = flag(c.logPrompts, "SKIFF_LOG_PROMPTS")
+            sampling = SamplingOverrides(
+                temperature: try value(c.temperature, "SKIFF_TEMPERATURE"), topK: try value(c.topK, "SKIFF_TOP_K"),
+                topP: try value(c.topP, "SKIFF_TOP_P"), minP: try value(c.minP, "SKIFF_MIN_P"),
+                presencePenalty: try value(c.presencePenalty, "SKIFF_PRESENCE_PENALTY"),
+                frequencyPenalty: try value(c.frequencyPenalty, "SKIFF_FREQUENCY_PENALTY"))
+            if let (name, requirement) = sampling.rangeProblem() {
+                throw ValidationError("--\(name.replacingOccurrences(of: "_", with: "-")) must be \(requirement)")
+            }
 
             guard (1 ... 512).contains(threads) else { throw ValidationError("--threads must be between 1 and 512") }
             guard (0 ... 65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }

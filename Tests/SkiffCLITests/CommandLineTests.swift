@@ -20,10 +20,11 @@ import Testing
         return URL(fileURLWithPath: "skiff")
     }
 
-    func skiff(_ arguments: [String], input: String? = nil) throws -> Output {
+    func skiff(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws -> Output {
         let process = Process()
         process.executableURL = Self.executable
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe(), inPipe = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -87,5 +88,16 @@ import Testing
         let result = try skiff(["run", "--top-p", "0", "hi"])
         #expect(result.status != 0)
         #expect(result.stderr.contains("--top-p"), "\(result.stderr)")
+        // skiff serve's sampling defaults, as flags and as variables, before any model is loaded.
+        let flag = try skiff(["serve", "--port", "0", "--temperature", "3"])
+        #expect(flag.status != 0)
+        #expect(flag.stderr.contains("--temperature must be between 0 and 2"), "\(flag.stderr)")
+        let variable = try skiff(["serve", "--port", "0"], environment: ["SKIFF_MIN_P": "1.5"])
+        #expect(variable.status != 0)
+        #expect(variable.stderr.contains("--min-p must be in [0, 1]"), "\(variable.stderr)")
+        let help = try skiff(["serve", "--help"])
+        for option in ["--temperature", "--top-k", "--top-p", "--min-p", "SKIFF_TEMPERATURE", "sampling_defaults"] {
+            #expect(help.stdout.contains(option), "\(option)")
+        }
     }
 }

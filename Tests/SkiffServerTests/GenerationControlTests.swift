@@ -1,5 +1,7 @@
 import Foundation
+import SkiffEngine
 import Testing
+@testable import SkiffServer
 
 /// Output-length controls and log-probabilities over real HTTP with the real model.
 @Suite struct GenerationControlTests {
@@ -23,6 +25,45 @@ import Testing
             atLeast["min_tokens"] = natural + 5
             let longer = try await server.post("/v1/chat/completions", atLeast).json
             #expect((longer.usage?["completion_tokens"] as? Int ?? 0) >= natural + 5)
+        }
+    }
+
+    @Test func samplingSettingsARequestLeavesOutAreTheServersDefaults() async throws {
+        let question: [String: Any] = ["role": "user", "content": "What is 17 multiplied by 3?"]
+        func answer(_ server: TestServer, _ settings: [String: Any]) async throws -> String {
+            var request: [String: Any] = ["messages": [question], "max_tokens": 24, "seed": 11]
+            request.merge(settings) { $1 }
+            let reply = try await server.post("/v1/chat/completions", request)
+            try #require(reply.status == 200, "\(reply.body)")
+            return try #require((reply.json.choice?["message"] as? [String: Any])?["content"] as? String)
+        }
+        func defaults(_ server: TestServer) async throws -> [String: Double] {
+            let model = try #require((try await server.get("/v1/models").json["data"] as? [[String: Any]])?.first)
+            return try #require(model["sampling_defaults"] as? [String: Any]).compactMapValues { ($0 as? NSNumber)?.doubleValue }
+        }
+        // The test model's file recommends nothing: llama.cpp's defaults are in force, and /v1/models says so.
+        try await TestServer.with { (server: TestServer) async throws in
+            let inForce = try await defaults(server)
+            #expect(abs((inForce["temperature"] ?? 0) - 0.8) < 1e-6)
+            #expect(inForce["top_k"] == 40)
+            #expect(abs((inForce["top_p"] ?? 0) - 0.95) < 1e-6)
+            #expect(abs((inForce["min_p"] ?? 0) - 0.05) < 1e-6)
+            #expect(inForce["presence_penalty"] == 0 && inForce["frequency_penalty"] == 0)
+            // With one seed, naming nothing samples as naming llama.cpp's settings does, and not as OpenAI's.
+            let implicit = try await answer(server, [:])
+            #expect(implicit == (try await answer(server, ["temperature": 0.8, "top_k": 40, "top_p": 0.95, "min_p": 0.05])))
+            #expect(implicit != (try await answer(server, ["temperature": 1, "top_k": -1, "top_p": 1, "min_p": 0])))
+        }
+        // The server's own settings come before them: temperature 0 makes a request that names none greedy.
+        try await TestServer.with(configure: { $0.sampling = SamplingOverrides(temperature: 0, topK: 5) }) { (server: TestServer) async throws in
+            let inForce = try await defaults(server)
+            #expect(inForce["temperature"] == 0)
+            #expect(inForce["top_k"] == 5)
+            #expect(abs((inForce["min_p"] ?? 0) - 0.05) < 1e-6)
+            let greedy = try await answer(server, ["temperature": 0])
+            #expect(try await answer(server, [:]) == greedy)
+            #expect(try await answer(server, ["seed": 12]) == greedy)
+            #expect(greedy.contains("51"), "\(greedy)")
         }
     }
 

@@ -1,0 +1,54 @@
+import SkiffGGUF
+
+/// The sampling settings a model file recommends (`general.sampling.*`, the keys llama.cpp's converter
+/// writes from a model's `generation_config.json`).
+public struct SamplingRecommendation: Sendable {
+    /// The settings Skiff applies: temperature, top-k, top-p and min-p.
+    public var settings: SamplingOverrides
+    /// The file's other `general.sampling.*` keys with their values (repetition penalty, mirostat, XTC, a
+    /// sampler order): Skiff does not implement them, so they are reported, not applied.
+    public var notApplied: [(key: String, value: String)]
+
+    /// Reads the recommendation; a key Skiff applies that holds no number, or a number out of range, is
+    /// an error naming the key and the value.
+    public init(metadata: GGUFMetadata) throws(EngineError) {
+        func number(_ key: String) throws(EngineError) -> Double? {
+            guard let value = metadata[key] else { return nil }
+            guard let number = value.double, number.isFinite else {
+                throw EngineError(.model, "GGUF key '\(key)' is \(Self.describe(value)); it must be a finite number")
+            }
+            return number
+        }
+        settings = SamplingOverrides(
+            temperature: try number(Self.temperatureKey).map(Float.init),
+            topK: try number(Self.topKKey).map { $0 <= 0 ? 0 : Int(min($0.rounded(), Double(Int32.max))) },
+            topP: try number(Self.topPKey).map(Float.init),
+            minP: try number(Self.minPKey).map(Float.init))
+        if let (name, requirement) = settings.rangeProblem() {
+            let key = [("temperature", Self.temperatureKey), ("top_k", Self.topKKey), ("top_p", Self.topPKey),
+                       ("min_p", Self.minPKey)].first { $0.0 == name }?.1 ?? name
+            throw EngineError(.model, "GGUF key '\(key)' is \(metadata[key].map(Self.describe) ?? "?"); it must be \(requirement)")
+        }
+        let applied: Set = [Self.temperatureKey, Self.topKKey, Self.topPKey, Self.minPKey]
+        notApplied = metadata.keys.filter { $0.hasPrefix("general.sampling.") && !applied.contains($0) }
+            .map { key in (key, metadata[key].map(Self.describe) ?? "") }
+    }
+
+    /// The settings in force when a request names none: `overrides` (the server's own settings), then
+    /// this recommendation, then llama.cpp's defaults.
+    public func defaults(overriddenBy overrides: SamplingOverrides) -> SamplingParameters {
+        overrides.applied(to: settings.applied(to: .llamaCppDefaults))
+    }
+
+    static let temperatureKey = "general.sampling.temp"
+    static let topKKey = "general.sampling.top_k"
+    static let topPKey = "general.sampling.top_p"
+    static let minPKey = "general.sampling.min_p"
+
+    private static func describe(_ value: GGUFValue) -> String {
+        if let number = value.int { return String(number) }
+        if let number = value.double { return String(number) }
+        if let text = value.string { return text }
+        return "\(value)"
+    }
+}
