@@ -15,7 +15,8 @@ public struct GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
         case truncated
         /// A count or length that cannot fit in the rest of the file.
         case implausibleCount
-        /// A metadata value type, bool value or string encoding outside the specification.
+        /// A metadata value type, bool value or string encoding outside the specification, or a value of the
+        /// wrong type or out of the range a reader needs.
         case invalidValue
         /// A tensor whose type id is not a known ggml type.
         case unknownTensorType
@@ -37,4 +38,10 @@ public struct GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { message }
+
+    /// A metadata value a reader cannot use, in words that name the key, the value and what would do:
+    /// "GGUF key 'general.alignment' is 24; it must be a power of two from 8 to 1048576".
+    public static func invalidValue(key: String, value: GGUFValue, requirement: String) -> GGUFError {
+        GGUFError(.invalidValue, "GGUF key '\(key)' is \(value); it must be \(requirement)")
+    }
 }

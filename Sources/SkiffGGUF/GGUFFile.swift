@@ -67,6 +67,7 @@ struct GGUFReader {
     static let maxArrayNesting = 8
     static let maxDimensions = 4
     static let maxTensorNameBytes = 1024
+    static let maxAlignment = 1 << 20
 
     let bytes: UnsafeRawBufferPointer
     var offset = 0
@@ -106,10 +107,12 @@ struct GGUFReader {
         }
         let metadata = GGUFMetadata(keys: keys, values: values)
 
+        // A power of two, as ggml requires; at least 8, so that tensor data is aligned for the types it holds.
         var alignment = 32
         if let value = metadata["general.alignment"] {
-            guard let a = value.int, a > 0, a % 8 == 0, a <= 1 << 20 else {
-                throw GGUFError(.invalidValue, "general.alignment is \(value), expected a positive multiple of 8")
+            guard let a = value.int, (8 ... Self.maxAlignment).contains(a), a & (a - 1) == 0 else {
+                throw GGUFError.invalidValue(key: "general.alignment", value: value,
+                                             requirement: "a power of two from 8 to \(Self.maxAlignment)")
             }
             alignment = a
         }
@@ -173,6 +176,12 @@ struct GGUFReader {
             }
             tensors.append(GGUFTensorInfo(name: t.name, dimensions: t.dimensions, type: t.type,
                                           fileOffset: start, byteCount: t.byteCount))
+        }
+        // No two tensors share bytes (ggml lays them out one after another), so together they fit in the file.
+        let byOffset = tensors.sorted { $0.fileOffset < $1.fileOffset }
+        for (previous, next) in zip(byOffset, byOffset.dropFirst()) where next.fileOffset < previous.fileOffset + previous.byteCount {
+            throw GGUFError(.invalidTensor, "tensor '\(next.name)' starts at byte \(next.fileOffset), inside tensor '\(previous.name)' "
+                            + "(bytes \(previous.fileOffset) to \(previous.fileOffset + previous.byteCount))")
         }
         return Header(version: version, metadata: metadata, alignment: alignment, tensors: tensors)
     }

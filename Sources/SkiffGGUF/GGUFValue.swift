@@ -1,5 +1,5 @@
 /// One metadata value of a GGUF file.
-public enum GGUFValue: Sendable, Equatable {
+public enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
     case uint8(UInt8)
     case int8(Int8)
     case uint16(UInt16)
@@ -51,6 +51,24 @@ public enum GGUFValue: Sendable, Equatable {
     /// The elements, if the value is an array.
     public var array: [GGUFValue]? {
         if case .array(let v) = self { v } else { nil }
+    }
+
+    /// The value as an error message shows it: a number or boolean as written, a string quoted (its first
+    /// 64 characters), an array by its length.
+    public var description: String {
+        switch self {
+        case .float32(let v): String(v)
+        case .float64(let v): String(v)
+        case .bool(let v): String(v)
+        case .string(let v): v.count > 64 ? "\"\(v.prefix(64))...\"" : "\"\(v)\""
+        case .array(let v): "an array of \(v.count) values"
+        default: int.map(String.init) ?? uint64Description
+        }
+    }
+
+    /// A `uint64` too large for `Int`, which `int` does not give.
+    private var uint64Description: String {
+        if case .uint64(let v) = self { String(v) } else { "?" }
     }
 }
 
@@ -114,5 +132,44 @@ public struct GGUFMetadata: Sendable {
             result.append(Float(v))
         }
         return result
+    }
+}
+
+extension GGUFMetadata {
+    /// The integer stored under `key`, or nil when the file lacks the key.
+    /// - Throws: `GGUFError` (`.invalidValue`) naming the key and the value when it is not an integer in `range`.
+    public func int(_ key: String, in range: ClosedRange<Int>) throws(GGUFError) -> Int? {
+        guard let value = self[key] else { return nil }
+        guard let v = value.int, range.contains(v) else {
+            throw .invalidValue(key: key, value: value, requirement: "an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return v
+    }
+
+    /// The number stored under `key` (of any numeric type), or nil when the file lacks the key.
+    /// - Throws: `GGUFError` (`.invalidValue`) naming the key and the value when it is not a finite number
+    ///   above zero.
+    public func positiveNumber(_ key: String) throws(GGUFError) -> Double? {
+        guard let value = self[key] else { return nil }
+        guard let v = value.double, v.isFinite, v > 0 else {
+            throw .invalidValue(key: key, value: value, requirement: "a finite number above 0")
+        }
+        return v
+    }
+
+    /// The boolean stored under `key`, or nil when the file lacks the key.
+    /// - Throws: `GGUFError` (`.invalidValue`) naming the key and the value when it is not a boolean.
+    public func checkedBool(_ key: String) throws(GGUFError) -> Bool? {
+        guard let value = self[key] else { return nil }
+        guard let v = value.bool else { throw .invalidValue(key: key, value: value, requirement: "a boolean") }
+        return v
+    }
+
+    /// The string stored under `key`, or nil when the file lacks the key.
+    /// - Throws: `GGUFError` (`.invalidValue`) naming the key and the value when it is not a string.
+    public func checkedString(_ key: String) throws(GGUFError) -> String? {
+        guard let value = self[key] else { return nil }
+        guard let v = value.string else { throw .invalidValue(key: key, value: value, requirement: "a string") }
+        return v
     }
 }

@@ -165,6 +165,64 @@ import Testing
         #expect { try parse(b.build()) } throws: { ($0 as? GGUFError)?.code == .invalidValue }
     }
 
+    @Test func alignmentIsAPowerOfTwoFrom8() throws {
+        for bad: GGUFValue in [.uint32(24), .uint32(12), .uint32(0), .uint32(4), .uint32(1 << 21), .int64(-32), .string("32")] {
+            var b = validBuilder()
+            b.metadata.append(("general.alignment", bad))
+            let error = #expect(throws: GGUFError.self, "\(bad)") { try parse(b.build()) }
+            #expect(error?.code == .invalidValue)
+            #expect(error?.message == "GGUF key 'general.alignment' is \(bad); it must be a power of two from 8 to 1048576")
+        }
+        var b = validBuilder()
+        b.alignment = 16
+        b.metadata.append(("general.alignment", .uint32(16)))
+        #expect(try parse(b.build()).alignment == 16)
+        #expect(GGUFValue.uint32(24).description == "24")
+    }
+
+    @Test func rejectsTensorsThatShareBytes() {
+        var b = validBuilder()
+        b.tensors[1].relativeOffset = 64  // inside a.weight, which takes bytes 0 to 120 of the data
+        let error = #expect(throws: GGUFError.self) { try parse(b.build()) }
+        #expect(error?.code == .invalidTensor)
+        #expect(error?.message.contains("'b.weight'") == true && error?.message.contains("inside tensor 'a.weight'") == true)
+        b = validBuilder()
+        b.tensors[1].relativeOffset = 0
+        #expect(throws: GGUFError.self) { try parse(b.build()) }
+    }
+
+    /// The checked readers name the key and the value, and what would do.
+    @Test func checkedMetadataReaders() throws {
+        var b = validBuilder()
+        b.metadata += [("m.count", .uint32(0)), ("m.big", .uint64(UInt64.max)), ("m.eps", .float32(.nan)),
+                       ("m.base", .float64(-1)), ("m.flag", .uint8(1)), ("m.name", .array([.string("x")]))]
+        let m = try parse(b.build()).metadata
+        #expect(try m.int("t.u32", in: 1 ... 4_000_000_000) == 4_000_000_000)
+        #expect(try m.int("absent", in: 1 ... 2) == nil)
+        #expect(try m.positiveNumber("t.f32") == 1.5)
+        #expect(try m.checkedBool("t.bool") == true)
+        #expect(try m.checkedString("t.str") == "héllo ✓")
+        let cases: [(() throws(GGUFError) -> Void, String)] = [
+            ({ () throws(GGUFError) in _ = try m.int("m.count", in: 1 ... 10) }, "GGUF key 'm.count' is 0; it must be an integer from 1 to 10"),
+            ({ () throws(GGUFError) in _ = try m.int("m.big", in: 1 ... 10) },
+             "GGUF key 'm.big' is 18446744073709551615; it must be an integer from 1 to 10"),
+            ({ () throws(GGUFError) in _ = try m.int("t.str", in: 1 ... 10) }, "GGUF key 't.str' is \"héllo ✓\"; it must be an integer from 1 to 10"),
+            ({ () throws(GGUFError) in _ = try m.positiveNumber("m.eps") }, "GGUF key 'm.eps' is nan; it must be a finite number above 0"),
+            ({ () throws(GGUFError) in _ = try m.positiveNumber("m.base") }, "GGUF key 'm.base' is -1.0; it must be a finite number above 0"),
+            ({ () throws(GGUFError) in _ = try m.checkedBool("m.flag") }, "GGUF key 'm.flag' is 1; it must be a boolean"),
+            ({ () throws(GGUFError) in _ = try m.checkedString("m.name") }, "GGUF key 'm.name' is an array of 1 values; it must be a string"),
+        ]
+        for (read, message) in cases {
+            do {
+                try read()
+                Issue.record("no error; expected \(message)")
+            } catch {
+                #expect(error.code == .invalidValue)
+                #expect(error.message == message)
+            }
+        }
+    }
+
     @Test func rejectsDeeplyNestedArrays() {
         var value = GGUFValue.int32(1)
         for _ in 0 ..< 20 { value = .array([value]) }
