@@ -1,6 +1,6 @@
 /// The role of a vocabulary entry, as stored in `tokenizer.ggml.token_type` (SentencePiece's piece types).
 enum TokenType: UInt8, Sendable {
-    /// No type given, or a value outside the known range; rendered as nothing.
+    /// No type given; rendered as nothing.
     case undefined = 0
     /// Ordinary text.
     case normal = 1
@@ -16,9 +16,10 @@ enum TokenType: UInt8, Sendable {
     /// A byte-fallback token `<0xNN>` standing for one raw byte.
     case byte = 6
 
-    /// The type for a raw metadata value; unknown values become `.undefined`.
-    init(metadataValue: Int) {
-        self = TokenType(rawValue: UInt8(clamping: max(0, metadataValue))) ?? .undefined
+    /// The type for a raw metadata value; nil for a value outside 0 to 6.
+    init?(metadataValue: Int) {
+        guard let value = UInt8(exactly: metadataValue) else { return nil }
+        self.init(rawValue: value)
     }
 
     /// Whether the matcher looks for this token in text before the model splits it, when special tokens are parsed.

@@ -36,14 +36,19 @@ public struct Tokenizer: Sendable {
     /// ids and `.add_bos_token` / `.add_eos_token` / `.add_space_prefix`; when a flag or id is absent, uses
     /// llama.cpp's default for the model type (SentencePiece: BOS 1, EOS 2, unknown 0, add BOS, add a space
     /// prefix; BPE: no BOS unless the pre-tokenizer is Llama 3's). Does not read the chat template.
+    ///
+    /// Every value read is checked: a special-token id outside the vocabulary, a token type outside 0 to 6,
+    /// a per-token array of another length than the vocabulary, a score that is not finite, or a value of
+    /// the wrong type is an error naming the key and the value (llama.cpp instead warns about a bad id and
+    /// uses the default).
     /// - Throws: `TokenizerError` naming the missing or unsupported key or value.
     public init(metadata: GGUFMetadata) throws(TokenizerError) {
-        guard let model = metadata.string("tokenizer.ggml.model") else {
+        guard let model = try metadata.tokenizerString("tokenizer.ggml.model") else {
             throw TokenizerError(.missingKey, "the model has no tokenizer: tokenizer.ggml.model is missing")
         }
         switch model {
         case "gpt2":
-            let preTokenizer = try PreTokenizer(name: metadata.string("tokenizer.ggml.pre"))
+            let preTokenizer = try PreTokenizer(name: metadata.tokenizerString("tokenizer.ggml.pre"))
             vocabulary = try Vocabulary(metadata: metadata, defaults: .init(addsBOS: preTokenizer.addsBOSByDefault))
             guard let merges = metadata.strings("tokenizer.ggml.merges") else {
                 throw TokenizerError(.missingKey, "byte-level BPE needs tokenizer.ggml.merges, which is missing or not an array of strings")
@@ -54,14 +59,19 @@ public struct Tokenizer: Sendable {
         case "llama":
             vocabulary = try Vocabulary(metadata: metadata, defaults: .init(bos: 1, eos: 2, unknown: 0, addsBOS: true))
             var scores = [Float](repeating: 0, count: vocabulary.tokens.count)
-            if metadata["tokenizer.ggml.scores"] != nil {
-                guard let stored = metadata.floats("tokenizer.ggml.scores"), stored.count >= scores.count else {
-                    throw TokenizerError(.invalidMetadata, "tokenizer.ggml.scores must be a numeric array with one entry per token (\(scores.count))")
+            if let value = metadata["tokenizer.ggml.scores"] {
+                guard let stored = metadata.floats("tokenizer.ggml.scores"), stored.count == scores.count else {
+                    throw TokenizerError(.invalidMetadata, GGUFError.invalidValue(
+                        key: "tokenizer.ggml.scores", value: value,
+                        requirement: "an array of numbers with one entry per token (\(scores.count))").message)
                 }
-                scores = Array(stored.prefix(scores.count))
+                if let id = stored.firstIndex(where: { !$0.isFinite }) {
+                    throw TokenizerError(.invalidMetadata, "GGUF key 'tokenizer.ggml.scores' is \(stored[id]) for token \(id); scores must be finite numbers")
+                }
+                scores = stored
             }
             let encoder = SentencePieceTokenizer(tokens: vocabulary.tokens, scores: scores, unknown: vocabulary.unknown)
-            self.encoder = .sentencePiece(encoder, addsSpacePrefix: metadata.bool("tokenizer.ggml.add_space_prefix") ?? true)
+            self.encoder = .sentencePiece(encoder, addsSpacePrefix: try metadata.tokenizerBool("tokenizer.ggml.add_space_prefix") ?? true)
         default:
             throw TokenizerError(
                 .unsupportedModel,

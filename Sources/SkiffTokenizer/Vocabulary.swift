@@ -40,33 +40,48 @@ struct Vocabulary: Sendable {
         self.tokens = tokens
 
         var types = [TokenType](repeating: .normal, count: tokens.count)
-        if metadata["tokenizer.ggml.token_type"] != nil {
-            guard let raw = metadata.ints("tokenizer.ggml.token_type"), raw.count >= tokens.count else {
-                throw TokenizerError(.invalidMetadata, "tokenizer.ggml.token_type must be an integer array with one entry per token (\(tokens.count))")
+        if let value = metadata["tokenizer.ggml.token_type"] {
+            guard let raw = metadata.ints("tokenizer.ggml.token_type"), raw.count == tokens.count else {
+                throw TokenizerError(.invalidMetadata, GGUFError.invalidValue(
+                    key: "tokenizer.ggml.token_type", value: value,
+                    requirement: "an array of integers with one entry per token (\(tokens.count))").message)
             }
-            types = raw.prefix(tokens.count).map(TokenType.init(metadataValue:))
+            for (id, rawType) in raw.enumerated() {
+                guard let type = TokenType(metadataValue: rawType) else {
+                    throw TokenizerError(.invalidMetadata, "GGUF key 'tokenizer.ggml.token_type' is \(rawType) for token \(id); "
+                                         + "token types are 0 to \(TokenType.byte.rawValue)")
+                }
+                types[id] = type
+            }
         }
 
-        /// The id stored under `key` if it is in range, else `fallback` if that is (as llama.cpp does).
-        func tokenID(_ key: String, default fallback: Int32?) -> Int32? {
-            let candidates = [metadata.int(key), fallback.map(Int.init)]
-            return candidates.lazy.compactMap { $0 }.first { (0 ..< tokens.count).contains($0) }.map(Int32.init)
+        /// The id stored under `key`, which must be in the vocabulary; `fallback` when the key is absent and
+        /// that is (llama.cpp's default for the model type).
+        func tokenID(_ key: String, default fallback: Int32?) throws(TokenizerError) -> Int32? {
+            guard let value = metadata[key] else {
+                return fallback.flatMap { (0 ..< tokens.count).contains(Int($0)) ? $0 : nil }
+            }
+            guard let id = value.int, (0 ..< tokens.count).contains(id) else {
+                throw TokenizerError(.invalidMetadata, GGUFError.invalidValue(
+                    key: key, value: value, requirement: "a token id from 0 to \(tokens.count - 1) (the vocabulary has \(tokens.count) tokens)").message)
+            }
+            return Int32(id)
         }
-        bos = tokenID("tokenizer.ggml.bos_token_id", default: defaults.bos)
-        eos = tokenID("tokenizer.ggml.eos_token_id", default: defaults.eos)
-        unknown = tokenID("tokenizer.ggml.unknown_token_id", default: defaults.unknown)
-        addsBOS = metadata.bool("tokenizer.ggml.add_bos_token") ?? defaults.addsBOS
-        addsEOS = metadata.bool("tokenizer.ggml.add_eos_token") ?? false
+        bos = try tokenID("tokenizer.ggml.bos_token_id", default: defaults.bos)
+        eos = try tokenID("tokenizer.ggml.eos_token_id", default: defaults.eos)
+        unknown = try tokenID("tokenizer.ggml.unknown_token_id", default: defaults.unknown)
+        addsBOS = try metadata.tokenizerBool("tokenizer.ggml.add_bos_token") ?? defaults.addsBOS
+        addsEOS = try metadata.tokenizerBool("tokenizer.ggml.add_eos_token") ?? false
         if addsBOS && bos == nil {
-            throw TokenizerError(.invalidMetadata, "tokenizer.ggml.add_bos_token is true but tokenizer.ggml.bos_token_id is missing or out of range")
+            throw TokenizerError(.invalidMetadata, "tokenizer.ggml.add_bos_token is true but tokenizer.ggml.bos_token_id is missing")
         }
         if addsEOS && eos == nil {
-            throw TokenizerError(.invalidMetadata, "tokenizer.ggml.add_eos_token is true but tokenizer.ggml.eos_token_id is missing or out of range")
+            throw TokenizerError(.invalidMetadata, "tokenizer.ggml.add_eos_token is true but tokenizer.ggml.eos_token_id is missing")
         }
 
         var endOfGeneration = Set([eos,
-                                   tokenID("tokenizer.ggml.eot_token_id", default: nil),
-                                   tokenID("tokenizer.ggml.eom_token_id", default: nil)].compactMap { $0 })
+                                   try tokenID("tokenizer.ggml.eot_token_id", default: nil),
+                                   try tokenID("tokenizer.ggml.eom_token_id", default: nil)].compactMap { $0 })
         for (id, text) in tokens.enumerated() where Self.endOfTurnTexts.contains(text) {
             endOfGeneration.insert(Int32(id))
             // As llama.cpp does: an end-of-turn marker is a control token even when the file says otherwise.
@@ -74,5 +89,25 @@ struct Vocabulary: Sendable {
         }
         self.endOfGeneration = endOfGeneration
         self.types = types
+    }
+}
+
+extension GGUFMetadata {
+    /// The string under `key`, nil when absent; a value of another type is a tokenizer error naming it.
+    func tokenizerString(_ key: String) throws(TokenizerError) -> String? {
+        do {
+            return try checkedString(key)
+        } catch {
+            throw TokenizerError(.invalidMetadata, error.message)
+        }
+    }
+
+    /// The boolean under `key`, nil when absent; a value of another type is a tokenizer error naming it.
+    func tokenizerBool(_ key: String) throws(TokenizerError) -> Bool? {
+        do {
+            return try checkedBool(key)
+        } catch {
+            throw TokenizerError(.invalidMetadata, error.message)
+        }
     }
 }
