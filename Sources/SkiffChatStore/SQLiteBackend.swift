@@ -57,8 +57,13 @@ final class SQLiteBackend: SQLBackend {
                 _ = try await connection.query("PRAGMA synchronous = NORMAL")
             }
         } catch {
-            for connection in connections { try? await connection.close() }
-            try? await threads.shutdownGracefully()
+            // Closed from a task of its own, as in shutdown(): when opening failed because the caller was
+            // cancelled, the thread pool refuses its work, and an unclosed connection traps when freed.
+            let opened = connections
+            await Task {
+                for connection in opened { try? await connection.close() }
+                try? await threads.shutdownGracefully()
+            }.value
             throw ChatStoreError(.unreachable, "cannot open the SQLite database at \(path)", underlying: error)
         }
         return SQLiteBackend(

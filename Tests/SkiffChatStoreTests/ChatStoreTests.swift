@@ -51,7 +51,7 @@ struct ChatStoreTests {
     }
 
     @Test(arguments: Backend.allCases)
-    func replicasStartingAtOnceMigrateExactlyOnce(backend: Backend) async throws {
+    func replicasStartingAtOnceMigrateExactlyOnceThenWrite(backend: Backend) async throws {
         let url = try await backend.makeDatabase()
         let results = try await withThrowingTaskGroup(of: [Int].self) { group in
             for _ in 0..<6 {
@@ -63,6 +63,15 @@ struct ChatStoreTests {
                             return []
                         }
                         let applied = try await store.migrate()
+                        // Then every replica writes at once: users, conversations and messages.
+                        let user = try await store.ensureUser(name: "replica-\(UUID().uuidString)")
+                        for turn in 0..<10 {
+                            let conversation = try await store.createConversation(userID: user.id, title: "Turn \(turn)")
+                            let added = try await store.appendMessages(
+                                [NewMessage(role: .user, content: "question \(turn)"), NewMessage(role: .assistant, content: "answer")],
+                                conversationID: conversation.id, userID: user.id)
+                            #expect(added?.count == 2)
+                        }
                         inner.cancelAll()
                         return applied
                     }
