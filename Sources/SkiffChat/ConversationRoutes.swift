@@ -70,6 +70,23 @@ struct ConversationRoutes: Sendable {
         var systemPrompt: String?
         var temperature: Double?
         var maxTokens: Int?
+        /// `"temperature": null` or `"maxTokens": null`: back to the model service's default (a missing
+        /// field leaves the setting as it is).
+        var clearsTemperature = false
+        var clearsMaxTokens = false
+
+        enum CodingKeys: String, CodingKey { case title, model, systemPrompt, temperature, maxTokens }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            title = try c.decodeIfPresent(String.self, forKey: .title)
+            model = try c.decodeIfPresent(String.self, forKey: .model)
+            systemPrompt = try c.decodeIfPresent(String.self, forKey: .systemPrompt)
+            temperature = try c.decodeIfPresent(Double.self, forKey: .temperature)
+            maxTokens = try c.decodeIfPresent(Int.self, forKey: .maxTokens)
+            clearsTemperature = try c.contains(.temperature) && c.decodeNil(forKey: .temperature)
+            clearsMaxTokens = try c.contains(.maxTokens) && c.decodeNil(forKey: .maxTokens)
+        }
     }
 
     @Sendable func create(_ request: Request, context: ChatRequestContext) async throws -> EditedResponse<ConversationSummary> {
@@ -90,7 +107,9 @@ struct ConversationRoutes: Sendable {
                 throw HTTPError(.notFound)
             }
         }
-        if body.model != nil || body.systemPrompt != nil || body.temperature != nil || body.maxTokens != nil {
+        if body.model != nil || body.systemPrompt != nil || body.temperature != nil || body.maxTokens != nil
+            || body.clearsTemperature || body.clearsMaxTokens
+        {
             let settings = try validated(body, base: conversation.settings)
             guard try await state.store.updateSettings(conversationID: conversation.id, userID: user.id, settings) else {
                 throw HTTPError(.notFound)
@@ -290,6 +309,8 @@ struct ConversationRoutes: Sendable {
             }
             settings.temperature = temperature
         }
+        if body.clearsTemperature { settings.temperature = nil }
+        if body.clearsMaxTokens { settings.maxTokens = nil }
         if let maxTokens = body.maxTokens {
             guard maxTokens >= 0, maxTokens <= 1_000_000 else {
                 throw HTTPError(.badRequest, message: "Max tokens is a positive number (0: the service's default).")

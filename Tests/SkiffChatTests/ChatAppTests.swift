@@ -57,7 +57,7 @@ func withChatApp(
         let finalConfiguration = configuration
         let logged = logger
         try await ChatStore.withStore(configuration.database, logger: logger) { store in
-            let upstream = UpstreamClient(configuration: .init(baseURL: finalConfiguration.llmURL, idleTimeout: .seconds(10)))
+            let upstream = UpstreamClient(configuration: .init(baseURL: finalConfiguration.llmURL, idleTimeout: .seconds(60)))
             let state = ChatState(
                 configuration: finalConfiguration, store: store, upstream: upstream,
                 templates: try await ChatServer.loadTemplates(), logger: logged)
@@ -94,7 +94,7 @@ func withChatApp(
     }
 
     @Test func aMessageStreamsItsAnswerAndBothAreStored() async throws {
-        try await withChatApp { client, state, _ in
+        try await withChatApp { client, state, standIn in
             var browser = Browser()
             browser.read(try await client.execute(uri: "/", method: .get))
             let created = try await client.execute(uri: "/api/conversations", method: .post, headers: browser.headers, body: ByteBuffer(string: "{}"))
@@ -122,6 +122,10 @@ func withChatApp(
             #expect(String(buffer: page.body).contains("Hello, world!"))
             let metrics = try await client.execute(uri: "/metrics", method: .get)
             #expect(String(buffer: metrics.body).contains(#"skiff_chat_streams_total{outcome="complete"} 1"#))
+            // The user set no sampling: the request names none, so the model service's defaults apply.
+            let sent = try #require(await standIn.log.bodies.last)
+            let fields = try #require(try JSONSerialization.jsonObject(with: Data(sent.utf8)) as? [String: Any])
+            #expect(Set(fields.keys) == ["model", "messages", "stream", "stream_options"])
         }
     }
 
@@ -345,6 +349,32 @@ func withChatApp(
         }
     }
 
+    @Test func aSamplingSettingIsSentWhileSetAndNotOnceCleared() async throws {
+        try await withChatApp { client, _, standIn in
+            var browser = Browser()
+            browser.read(try await client.execute(uri: "/", method: .get))
+            let id = try await Self.newConversation(client, browser, settings: #"{"temperature":0.3,"maxTokens":20}"#)
+            func ask() async throws -> [String: Any] {
+                _ = try await client.execute(
+                    uri: "/api/conversations/\(id)/messages", method: .post, headers: browser.headers,
+                    body: ByteBuffer(string: #"{"content":"hi"}"#))
+                let sent = try #require(await standIn.log.bodies.last)
+                return try #require(try JSONSerialization.jsonObject(with: Data(sent.utf8)) as? [String: Any])
+            }
+            let set = try await ask()
+            #expect(set["temperature"] as? Double == 0.3)
+            #expect(set["max_tokens"] as? Int == 20)
+            // The page sends null for an emptied field.
+            let cleared = try await client.execute(
+                uri: "/api/conversations/\(id)", method: .patch, headers: browser.headers,
+                body: ByteBuffer(string: #"{"temperature":null,"maxTokens":null}"#))
+            #expect(cleared.status == .noContent)
+            let unset = try await ask()
+            #expect(unset["temperature"] == nil)
+            #expect(unset["max_tokens"] == nil)
+        }
+    }
+
     @Test func messagesAreLimitedPerUserAndInSize() async throws {
         try await withChatApp(configure: {
             $0.messagesPerMinute = 2
@@ -447,9 +477,10 @@ func withChatApp(
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await SessionPurge(store: store, interval: .seconds(3600), logger: quiet).run() }
                 var purged = false
-                for _ in 0..<100 where !purged {
+                let deadline = ContinuousClock.now + .seconds(30)
+                while !purged, ContinuousClock.now < deadline {
                     purged = try await store.session(tokenHash: "old", now: longAgo) == nil
-                    if !purged { try await Task.sleep(for: .milliseconds(50)) }
+                    if !purged { try await Task.sleep(for: .milliseconds(20)) }
                 }
                 group.cancelAll()
                 #expect(purged)

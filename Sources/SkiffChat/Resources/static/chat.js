@@ -501,10 +501,12 @@ const Markdown = (() => {
   const settingsStatus = $("settings-status");
 
   function settingsBody() {
-    const body = { model: modelSelect.value, systemPrompt: systemPrompt.value };
-    if (temperature.value !== "") body.temperature = Number(temperature.value);
-    if (maxTokens.value !== "") body.maxTokens = Number(maxTokens.value);
-    return body;
+    // An empty field is null: the setting goes back to the model service's default, and no request names it.
+    return {
+      model: modelSelect.value, systemPrompt: systemPrompt.value,
+      temperature: temperature.value === "" ? null : Number(temperature.value),
+      maxTokens: maxTokens.value === "" ? null : Number(maxTokens.value),
+    };
   }
 
   async function saveSettings() {
