@@ -106,8 +106,8 @@ enum Programs {
     }
 
     /// `skiff serve` with the default model on one thread, on an ephemeral port; returns its `/v1` URL once ready.
-    static func serve() async throws -> (ChildProcess, String) {
-        let process = try ChildProcess("skiff", ["serve", "--host", "127.0.0.1", "--port", "0", "--threads", "1"])
+    static func serve(extra: [String] = []) async throws -> (ChildProcess, String) {
+        let process = try ChildProcess("skiff", ["serve", "--host", "127.0.0.1", "--port", "0", "--threads", "1"] + extra)
         let port = try await process.waitFor(#"port=(\d+) \[SkiffServer\] listening"#, timeout: .seconds(120))
         _ = try await process.waitFor(#"\[SkiffServer\] ready"#, timeout: .seconds(120))
         return (process, "http://127.0.0.1:\(port)/v1")
