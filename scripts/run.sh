@@ -34,8 +34,10 @@ pids+=($!)
 pids+=($!)
 
 # The chat answers as soon as it listens; the model service may still be loading the model (its /ready).
-for _ in $(seq 1 100); do
+# Wait for the chat's port while it runs (up to 10 minutes: a busy machine starts slowly).
+for _ in $(seq 1 6000); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$chat_port") 2>/dev/null; then break; fi
+    kill -0 "${pids[1]}" 2>/dev/null || exit 1
     sleep 0.1
 done
 echo
