@@ -40,12 +40,9 @@ import Testing
         struct Broken: Error {}
         await #expect(throws: Broken.self) {
             try await TestServer.with(source: .load { throw Broken() }, waitingUntilReady: false) { server in
-                // The HTTP server stops once the loader has failed: wait (bounded) for the refused connection.
-                for _ in 0 ..< 100 {
-                    guard (try? await server.get("/health", headers: [("Connection", "close")])) != nil else { return }
-                    try await Task.sleep(for: .milliseconds(100))
-                }
-                Issue.record("the server still answers after its model failed to load")
+                // The HTTP server stops once the loader has failed: wait for the refused connection.
+                let refused = try await eventually { (try? await server.get("/health", headers: [("Connection", "close")])) == nil }
+                if !refused { Issue.record("the server still answers 60 s after its model failed to load") }
             }
         }
     }
@@ -113,11 +110,10 @@ import Testing
             // The client is gone: running and used blocks return to where they were.
             var running = 1.0
             var usage = 1.0
-            for _ in 0 ..< 100 {
+            _ = try await eventually {
                 running = try await server.metric("vllm:num_requests_running") ?? -1
                 usage = try await server.metric("vllm:kv_cache_usage_perc") ?? -1
-                if running == 0, engine.currentStatistics.usedBlocks == baselineBlocks { break }
-                try await Task.sleep(for: .milliseconds(50))
+                return running == 0 && engine.currentStatistics.usedBlocks == baselineBlocks
             }
             #expect(running == 0)
             #expect(usage == 0)
@@ -136,17 +132,15 @@ import Testing
             let whole = Task {
                 try await server.post("/v1/completions", ["prompt": "Once upon a time", "max_tokens": 1500, "ignore_eos": true])
             }
-            for _ in 0 ..< 500 where (try await server.metric("vllm:num_requests_running") ?? 0) == 0 {
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            // The client gives up (its HTTP client closes the connection): the engine ends the request.
+            // Once the request runs (a long answer: it still runs when the client gives up), the client gives
+            // up (its HTTP client closes the connection): the engine ends the request.
+            #expect(try await eventually { (try await server.metric("vllm:num_requests_running") ?? 0) > 0 })
             whole.cancel()
             _ = try? await whole.value
             var running = 1.0
-            for _ in 0 ..< 200 {
+            _ = try await eventually {
                 running = try await server.metric("vllm:num_requests_running") ?? -1
-                if running == 0, engine.currentStatistics.usedBlocks == baselineBlocks { break }
-                try await Task.sleep(for: .milliseconds(25))
+                return running == 0 && engine.currentStatistics.usedBlocks == baselineBlocks
             }
             #expect(running == 0)
             #expect(engine.currentStatistics.usedBlocks == baselineBlocks)
@@ -166,23 +160,27 @@ import Testing
 
     @Test func gracefulShutdownDrainsInFlightAndRefusesNew() async throws {
         let engine = try TestModel.engine()
-        try await TestServer.with(engine: engine) { (server: TestServer) async throws in
-            let inFlight = Task {
-                try await server.post("/v1/completions", ["prompt": "The story begins", "max_tokens": 60, "stream": true])
-            }
-            // Wait until the request is running, then start the drain.
-            for _ in 0 ..< 100 where (try await server.metric("vllm:num_requests_running") ?? 0) == 0 {
-                try await Task.sleep(for: .milliseconds(10))
-            }
+        // A grace period no machine's answer outlasts: the drain always waits for the answer to finish.
+        try await TestServer.with(engine: engine, configure: { $0.gracePeriod = .seconds(600) }) { (server: TestServer) async throws in
+            // 120 tokens: the answer runs for over a hundred steps after its first chunk, while the drain starts
+            // and the two probes below are answered.
+            let inFlight = try await server.openStream("/v1/completions", [
+                "prompt": "The story begins", "max_tokens": 120, "ignore_eos": true, "stream": true,
+            ])
+            var chunks = inFlight.body.makeAsyncIterator()
+            // Its first chunk has arrived: the request is in flight. Then the drain starts.
+            var body = try await chunks.next().map { String(buffer: $0) } ?? ""
             let shutdown = Task { await server.group.triggerGracefulShutdown() }
-            try await Task.sleep(for: .milliseconds(100))
-            #expect(try await server.get("/ready").status == 503)
+            #expect(try await eventually { try await server.get("/ready").status == 503 })
             let refused = try await server.post("/v1/completions", ["prompt": "x", "max_tokens": 1])
             #expect(refused.status == 503)
             #expect(refused.error?["code"] as? String == "shutting_down")
-            let finished = try await inFlight.value
-            #expect(finished.status == 200)
-            #expect(EventStream(finished.body).payloads.last == "[DONE]")
+            while let chunk = try await chunks.next() { body += String(buffer: chunk) }
+            #expect(inFlight.status == .ok)
+            let events = EventStream(body)
+            #expect(events.payloads.last == "[DONE]")
+            // The whole answer, not one the drain cut off.
+            #expect(events.chunks.compactMap { $0.choice?["finish_reason"] as? String }.last == "length")
             await shutdown.value
         }
     }

@@ -95,12 +95,11 @@ struct TestServer {
         }
     }
 
+    /// Waits for `/ready` to answer 200 (the model loaded and warmed up); records an issue after 120 s.
     func waitUntilReady() async throws {
-        for _ in 0 ..< 200 {
-            if try await get("/ready").status == 200 { return }
-            try await Task.sleep(for: .milliseconds(50))
+        if try await !eventually(within: .seconds(120), { try await get("/ready").status == 200 }) {
+            Issue.record("the server did not become ready within 120 s")
         }
-        Issue.record("the server did not become ready")
     }
 
     struct Reply {
@@ -161,6 +160,18 @@ struct TestServer {
         let prefix = "\(name){model_name=\"\(Self.servedName)\"\(labels.isEmpty ? "" : "," + labels)} "
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return nil }
         return Double(line.dropFirst(prefix.count))
+    }
+}
+
+/// Asks `condition` every 20 ms until it holds (true), or until `deadline` has passed (false). Tests wait
+/// for what they mean to see this way, never for a fixed time; the deadline only catches a hang, so it is
+/// generous: 60 s by default (a busy machine may take seconds per generation step).
+func eventually(within deadline: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws -> Bool {
+    let end = ContinuousClock.now + deadline
+    while true {
+        if try await condition() { return true }
+        guard ContinuousClock.now < end else { return false }
+        try await Task.sleep(for: .milliseconds(20))
     }
 }
 
