@@ -37,6 +37,9 @@ struct FakeAnswer: Sendable {
     var keepAlives = false
     /// Send a role-only first chunk without content, as OpenAI's chat streams do.
     var roleChunk = true
+    /// Hold the answer (before `firstChunkDelay`) until this many completion requests have been in flight at
+    /// once, or for at most a minute.
+    var holdUntilInFlight: Int?
 }
 
 /// A real OpenAI-style server on 127.0.0.1 and an ephemeral port, built on NIO. It serves
@@ -182,6 +185,10 @@ final class FakeOpenAIServer: Sendable {
         }
         let chunks: Int
         if case .closeAfter(let count) = answer.mode { chunks = count } else { chunks = answer.chunks }
+        if let wanted = answer.holdUntilInFlight {
+            let deadline = ContinuousClock.now + .seconds(60)
+            while maxInFlight < wanted, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        }
         try await Task.sleep(for: answer.firstChunkDelay)
         for index in 0..<chunks {
             if index > 0 { try await Task.sleep(for: answer.chunkInterval) }
