@@ -7,7 +7,8 @@ import NIOCore
 /// - any other name: streams `tokens` as chat chunks, then usage and `[DONE]`
 /// - `busy`: 429 with `Retry-After: 7`; `starting`: 503 without it
 /// - `context`: 400 `context_length_exceeded`; `unknown`: 404 model not found; `broken`: 500
-/// - `cut`: two chunks, then the connection closes without `[DONE]`
+/// - `cut`: two chunks, then, once `StandInLog.releaseCut()` is called (a test calls it when its client has
+///   both), the connection closes without `[DONE]`
 /// - `garbage`: a non-JSON event; `error-event`: an error event mid-stream
 /// - `slow`: a chunk every 20 ms until the client goes away (counted in `cancelledStreams`)
 /// - `paced`: 50 tokens 20 ms apart (a one-second answer, as a model streams it), then usage and `[DONE]`;
@@ -96,7 +97,15 @@ public struct StandInUpstream: Sendable {
             }
             var iterator = ports.makeAsyncIterator()
             let port = await iterator.next() ?? 0
-            let result = try await body(StandInUpstream(port: port, log: log, stopped: stopped))
+            // A `cut` answer still waiting for its release would hold up the shutdown.
+            let result: T
+            do {
+                result = try await body(StandInUpstream(port: port, log: log, stopped: stopped))
+            } catch {
+                await log.releaseCut()
+                throw error
+            }
+            await log.releaseCut()
             group.cancelAll()
             return result
         }
@@ -126,9 +135,9 @@ public struct StandInUpstream: Sendable {
                     case "cut":
                         try await writer.write(chunk(text: "Partial"))
                         try await writer.write(chunk(text: " answer"))
-                        // Let both chunks leave before the connection is dropped: the error closes the
-                        // channel, which may discard writes still queued.
-                        try await Task.sleep(for: .milliseconds(100))
+                        // Both chunks must reach the client before the connection is dropped (the error closes
+                        // the channel, which may discard writes still queued): the test says when they have.
+                        await log.waitForCutRelease()
                         throw StandInCut()
                     case "garbage":
                         try await writer.write(ByteBuffer(string: "data: {not json\n\n"))
@@ -219,4 +228,19 @@ public actor StandInLog {
     }
 
     func recordCancelled() { cancelledStreams += 1 }
+
+    private var cutReleased = false
+    private var cutWaiters: [CheckedContinuation<Void, Never>] = []
+
+    /// Lets `cut` answers drop their connection; a test calls it once its client has the answer's chunks.
+    public func releaseCut() {
+        cutReleased = true
+        for waiter in cutWaiters { waiter.resume() }
+        cutWaiters = []
+    }
+
+    func waitForCutRelease() async {
+        guard !cutReleased else { return }
+        await withCheckedContinuation { cutWaiters.append($0) }
+    }
 }

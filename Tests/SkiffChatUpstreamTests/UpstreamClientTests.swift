@@ -13,7 +13,7 @@ actor TextSink {
 func withClient<T: Sendable>(
     _ standIn: StandInUpstream, apiKey: String? = nil, _ body: @Sendable (UpstreamClient) async throws -> T
 ) async throws -> T {
-    let client = UpstreamClient(configuration: .init(baseURL: standIn.baseURL + "/", apiKey: apiKey, idleTimeout: .seconds(10)))
+    let client = UpstreamClient(configuration: .init(baseURL: standIn.baseURL + "/", apiKey: apiKey, idleTimeout: .seconds(60)))
     do {
         let result = try await body(client)
         try await client.shutdown()
@@ -81,7 +81,11 @@ func request(_ model: String) -> ChatCompletionRequest {
             try await withClient(standIn) { client in
                 let sink = TextSink()
                 let error = await #expect(throws: UpstreamError.self) {
-                    _ = try await client.streamChat(request(model)) { await sink.append($0) }
+                    _ = try await client.streamChat(request(model)) { text in
+                        await sink.append(text)
+                        // `cut` breaks the connection once the client has both of its chunks.
+                        if model == "cut", await sink.pieces.count == 2 { await standIn.log.releaseCut() }
+                    }
                 }
                 #expect(error?.kind == kind)
                 #expect(error?.retryAfterSeconds == retryAfter)
@@ -124,7 +128,8 @@ func request(_ model: String) -> ChatCompletionRequest {
                 task.cancel()
                 await #expect(throws: CancellationError.self) { _ = try await task.value }
                 // The stand-in notices the closed connection at its next write (every 20 ms).
-                for _ in 0..<250 where await standIn.log.cancelledStreams == 0 {
+                let deadline = ContinuousClock.now + .seconds(30)
+                while await standIn.log.cancelledStreams == 0, ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(20))
                 }
                 #expect(await standIn.log.cancelledStreams == 1)
