@@ -51,7 +51,7 @@ final class PostgresServer: Sendable {
                 try await run(
                     binaries + "/pg_ctl",
                     [
-                        "-D", data, "-l", directory.appendingPathComponent("log").path, "-w", "-t", "30", "-o",
+                        "-D", data, "-l", directory.appendingPathComponent("log").path, "-w", "-t", "120", "-o",
                         "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200",
                         "start",
                     ], as: runAs)

@@ -32,8 +32,10 @@ struct PartialFileTests {
                 let waiting = Task {
                     try await ModelPuller(store: store).pull(spec) { p in phases.seen.withLock { $0.append(p.phase) } }
                 }
-                for _ in 0 ..< 100 where !phases.seen.withLock({ $0.contains(.waiting) }) {
-                    try await Task.sleep(for: .milliseconds(50))
+                // Until the pull reports that it waits (a deadline only for a hang).
+                let deadline = ContinuousClock.now + .seconds(30)
+                while !phases.seen.withLock({ $0.contains(.waiting) }), ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(20))
                 }
                 #expect(phases.seen.withLock { $0.first == .waiting && $0.allSatisfy { $0 == .waiting } })
                 // The other pull finishes: the model is renamed into place and its lock released.
