@@ -18,11 +18,8 @@ import Testing
         let server = try ServeProcess(["serve", "--port", "0", "--threads", "1", "--kv-cache-bytes", budget, "--ctx", "8192"])
         defer { server.kill() }
         let port = try await server.listeningPort()
-        var ready = false
-        for _ in 0 ..< 600 where !ready {
-            ready = (try? await Self.get(port, "/ready"))?.status == 200
-            if !ready { try await Task.sleep(for: .milliseconds(100)) }
-        }
+        // Loading and the warm-up generation: a deadline only for a hang.
+        let ready = try await Self.eventually(within: .seconds(120)) { (try? await Self.get(port, "/ready"))?.status == 200 }
         #expect(ready)
         var metrics = try await Self.get(port, "/metrics").body
         func value(_ prefix: String) -> Double? {
@@ -40,10 +37,10 @@ import Testing
         let inFlight = Task {
             try await Self.post(port, "/v1/completions", #"{"prompt": "Once upon a time", "max_tokens": 48, "ignore_eos": true}"#)
         }
-        for _ in 0 ..< 300 where value("vllm:num_requests_running{") ?? 0 == 0 {
+        #expect(try await Self.eventually {
             metrics = try await Self.get(port, "/metrics").body
-            try await Task.sleep(for: .milliseconds(20))
-        }
+            return value("vllm:num_requests_running{") ?? 0 > 0
+        })
         server.terminate()
         let answer = try await inFlight.value
         #expect(answer.status == 200)
@@ -51,6 +48,17 @@ import Testing
         let status = try await server.exitStatus()
         #expect(status == 0, "\(server.standardError)")
         #expect(server.standardError.contains("stopped"))
+    }
+
+    /// Asks `condition` every 20 ms until it holds (true) or `deadline` has passed (false): a deadline that only
+    /// catches a hang.
+    static func eventually(within deadline: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws -> Bool {
+        let end = ContinuousClock.now + deadline
+        while true {
+            if try await condition() { return true }
+            guard ContinuousClock.now < end else { return false }
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     static func post(_ port: Int, _ path: String, _ json: String) async throws -> (status: Int, body: String) {

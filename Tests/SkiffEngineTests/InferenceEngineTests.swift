@@ -27,6 +27,14 @@ import Testing
         return (text, tokens, finish, usage)
     }
 
+    /// Waits until the engine holds no blocks (it frees a request's at its next step), at most a minute.
+    static func waitForFreeBlocks(_ engine: InferenceEngine) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while engine.currentStatistics.usedBlocks != 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
     func chat(_ model: LoadedModel, _ text: String) throws -> [Int32] {
         try model.promptTokens(for: [.init(role: "user", content: text)])
     }
@@ -68,7 +76,8 @@ import Testing
         // The engine publishes its counters just after the step that ended the last stream.
         let generated = results.map(\.count).reduce(0, +)
         var stats = engine.currentStatistics
-        for _ in 0 ..< 100 where stats.usedBlocks != 0 || stats.generatedTokens != generated {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while stats.usedBlocks != 0 || stats.generatedTokens != generated, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
             stats = engine.currentStatistics
         }
@@ -119,9 +128,7 @@ import Testing
             return count
         }
         #expect(try await task.value == 5)
-        for _ in 0 ..< 200 where engine.currentStatistics.usedBlocks != 0 {
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        try await Self.waitForFreeBlocks(engine)
         #expect(engine.currentStatistics.usedBlocks == 0)
         #expect(engine.currentStatistics.runningRequests == 0)
     }
@@ -136,9 +143,7 @@ import Testing
                                         deadline: .now + .milliseconds(300))
         await #expect { try await Self.collect(engine.generate(request)) }
             throws: { ($0 as? EngineError)?.code == .timedOut }
-        for _ in 0 ..< 200 where engine.currentStatistics.usedBlocks != 0 {
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        try await Self.waitForFreeBlocks(engine)
         #expect(engine.currentStatistics.usedBlocks == 0)
         #expect(engine.currentStatistics.runningRequests == 0)
     }
