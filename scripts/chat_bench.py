@@ -110,6 +110,22 @@ async def stream(port, path, headers, body, first_marker, end_marker):
     return first, ok
 
 
+async def open_session(chat_port):
+    """A session with skiff-chat (--auth none): the headers its API wants (cookie, CSRF token, JSON)."""
+    _, headers, page = await request(chat_port, "GET", "/", {}, "")
+    cookie = headers["set-cookie"].split(";")[0]
+    csrf = re.search(rb'<meta name="csrf-token" content="([^"]+)"', page).group(1).decode()
+    return {"Cookie": cookie, "X-CSRF-Token": csrf, "Content-Type": "application/json"}
+
+
+async def new_conversation_stream(chat_port, api, model):
+    """A new conversation with `model`, then one question streamed through skiff-chat: (ttft, ok)."""
+    _, _, body = await request(chat_port, "POST", "/api/conversations", api, json.dumps({"model": model}))
+    conversation = json.loads(body)["id"]
+    return await stream(chat_port, f"/api/conversations/{conversation}/messages", api,
+                        '{"content":"Hi"}', b'"type":"delta"', b'"type":"done"')
+
+
 async def run_rounds(streams, rounds, make_stream, first=0):
     """rounds of `streams` streams started at once; stream k (counted from `first`) gets its own conversation."""
     ttfts, errors = [], 0
@@ -182,10 +198,7 @@ async def main():
         await asyncio.sleep(1)
         idle_rss = rss_kib(chat.pid)
 
-        status, headers, page = await request(chat_port, "GET", "/", {}, "")
-        cookie = headers["set-cookie"].split(";")[0]
-        csrf = re.search(rb'<meta name="csrf-token" content="([^"]+)"', page).group(1).decode()
-        api = {"Cookie": cookie, "X-CSRF-Token": csrf, "Content-Type": "application/json"}
+        api = await open_session(chat_port)
         conversations = []
         for _ in range(options.streams * (options.rounds + 1)):
             _, _, body = await request(chat_port, "POST", "/api/conversations", api, '{"model":"standin-a"}')
@@ -246,12 +259,7 @@ async def steady_run(options, standin_port, chat_port, api, chat, idle_rss):
     direct = lambda index, count: stream(standin_port, "/v1/chat/completions", {"Content-Type": "application/json"},
                                          direct_body, b'"content"', b"[DONE]")
 
-    async def through(index, count):
-        _, _, body = await request(chat_port, "POST", "/api/conversations", api, json.dumps({"model": model}))
-        conversation = json.loads(body)["id"]
-        return await stream(chat_port, f"/api/conversations/{conversation}/messages", api,
-                            '{"content":"Hi"}', b'"type":"delta"', b'"type":"done"')
-
+    through = lambda index, count: new_conversation_stream(chat_port, api, model)
     direct_ttft, direct_errors = await steady(options.streams, options.steady, direct, answer_seconds)
     cpu_before = cpu_seconds(chat.pid)
     chat_ttft, chat_errors = await steady(options.streams, options.steady, through, answer_seconds)
