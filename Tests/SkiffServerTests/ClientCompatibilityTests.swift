@@ -42,6 +42,8 @@ import Testing
                     "run", document.path, "--url", "http://127.0.0.1:\(server.port)", "--checks", "all",
                     "--header", "Authorization: Bearer \(Self.key)", "--max-examples", "40", "--seed", "20261125",
                     "--no-color", "--report-dir", report.path,
+                    // Its own limit is 10 s a request; a long fuzzed prompt on a busy machine may take longer.
+                    "--request-timeout", "120",
                 ], timeout: .seconds(900))
             } catch let failure as PythonTools.Failure {
                 Issue.record("schemathesis found faults:\n\(failure.description.suffix(6000))")
