@@ -161,10 +161,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        .testTarget(name: "SkiffGGUFTests", dependencies: ["SkiffGGUF"], swiftSettings: swiftSettings),
+        // Writes GGUF files for the tests of the readers of the format (file, tokenizer, engine).
+        .target(
+            name: "GGUFTestSupport",
+            dependencies: ["SkiffGGUF"],
+            path: "Tests/GGUFTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "SkiffGGUFTests", dependencies: ["SkiffGGUF", "GGUFTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffTokenizerTests",
-            dependencies: ["SkiffTokenizer", "SkiffGGUF"],
+            dependencies: ["SkiffTokenizer", "SkiffGGUF", "GGUFTestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
@@ -177,7 +184,7 @@ let package = Package(
         .testTarget(name: "SkiffKernelsTests", dependencies: ["CSkiffKernels"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffEngineTests",
-            dependencies: ["SkiffEngine", "SkiffModels"],
+            dependencies: ["SkiffEngine", "SkiffModels", "SkiffGGUF", "GGUFTestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),

@@ -1,4 +1,5 @@
 import Foundation
+import GGUFTestSupport
 import Testing
 @testable import SkiffGGUF
 
@@ -14,7 +15,7 @@ import Testing
 
     func validBuilder() -> GGUFBuilder {
         var b = GGUFBuilder()
-        b.metadata = Self.everyValueType + [("general.architecture", .string("llama"))]
+        b.entries = Self.everyValueType + [("general.architecture", .string("llama"))]
         b.tensors = [
             .init(name: "a.weight", dimensions: [64, 3], typeID: 3, dataBytes: 2 * 20 * 3),
             .init(name: "b.weight", dimensions: [5], typeID: 0, dataBytes: 20),
@@ -51,7 +52,7 @@ import Testing
         var b = validBuilder()
         b.version = 2
         b.alignment = 64
-        b.metadata.append(("general.alignment", .uint32(64)))
+        b.entries.append(("general.alignment", .uint32(64)))
         let file = try parse(b.build())
         #expect(file.version == 2)
         #expect(file.alignment == 64)
@@ -161,21 +162,21 @@ import Testing
         #expect { try parse(data) } throws: { ($0 as? GGUFError)?.code == .invalidValue }
 
         var b = validBuilder()
-        b.metadata.append(("general.alignment", .uint32(12)))
+        b.entries.append(("general.alignment", .uint32(12)))
         #expect { try parse(b.build()) } throws: { ($0 as? GGUFError)?.code == .invalidValue }
     }
 
     @Test func alignmentIsAPowerOfTwoFrom8() throws {
         for bad: GGUFValue in [.uint32(24), .uint32(12), .uint32(0), .uint32(4), .uint32(1 << 21), .int64(-32), .string("32")] {
             var b = validBuilder()
-            b.metadata.append(("general.alignment", bad))
+            b.entries.append(("general.alignment", bad))
             let error = #expect(throws: GGUFError.self, "\(bad)") { try parse(b.build()) }
             #expect(error?.code == .invalidValue)
             #expect(error?.message == "GGUF key 'general.alignment' is \(bad); it must be a power of two from 8 to 1048576")
         }
         var b = validBuilder()
         b.alignment = 16
-        b.metadata.append(("general.alignment", .uint32(16)))
+        b.entries.append(("general.alignment", .uint32(16)))
         #expect(try parse(b.build()).alignment == 16)
         #expect(GGUFValue.uint32(24).description == "24")
     }
@@ -194,7 +195,7 @@ import Testing
     /// The checked readers name the key and the value, and what would do.
     @Test func checkedMetadataReaders() throws {
         var b = validBuilder()
-        b.metadata += [("m.count", .uint32(0)), ("m.big", .uint64(UInt64.max)), ("m.eps", .float32(.nan)),
+        b.entries += [("m.count", .uint32(0)), ("m.big", .uint64(UInt64.max)), ("m.eps", .float32(.nan)),
                        ("m.base", .float64(-1)), ("m.flag", .uint8(1)), ("m.name", .array([.string("x")]))]
         let m = try parse(b.build()).metadata
         #expect(try m.int("t.u32", in: 1 ... 4_000_000_000) == 4_000_000_000)
@@ -227,7 +228,7 @@ import Testing
         var value = GGUFValue.int32(1)
         for _ in 0 ..< 20 { value = .array([value]) }
         var b = validBuilder()
-        b.metadata = [("deep", value)]
+        b.entries = [("deep", value)]
         #expect { try parse(b.build()) } throws: { ($0 as? GGUFError)?.code == .invalidValue }
     }
 

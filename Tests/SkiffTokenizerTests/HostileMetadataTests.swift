@@ -1,5 +1,6 @@
 import SkiffGGUF
 import SkiffTokenizer
+import GGUFTestSupport
 import Testing
 
 /// Model files whose tokenizer metadata a reader would rely on and that is wrong: each is refused with an

@@ -1,5 +1,6 @@
 import SkiffGGUF
 import SkiffTokenizer
+import GGUFTestSupport
 import Testing
 
 /// Rules checked on small made-up vocabularies, where the expected ids follow from the rule by hand.
