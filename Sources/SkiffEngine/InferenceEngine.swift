@@ -132,10 +132,14 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var blockSize: Int
     /// Whether full prompt blocks are shared between requests.
     public var prefixCaching: Bool
+    /// Whether the KV cache's memory is made resident at start rather than as blocks are first written
+    /// (a server's memory then stays what it is at start, as llama.cpp's and vLLM's do).
+    public var residentCache: Bool
 
     /// Creates a configuration.
     public init(threads: Int, maxStepTokens: Int = 512, maxRunning: Int = 64, maxWaiting: Int = 256,
-                contextLength: Int, cacheBlocks: Int, blockSize: Int = 16, prefixCaching: Bool = true) {
+                contextLength: Int, cacheBlocks: Int, blockSize: Int = 16, prefixCaching: Bool = true,
+                residentCache: Bool = false) {
         self.threads = threads
         self.maxStepTokens = maxStepTokens
         self.maxRunning = maxRunning
@@ -144,6 +148,7 @@ public struct EngineConfiguration: Sendable, Equatable {
         self.cacheBlocks = cacheBlocks
         self.blockSize = blockSize
         self.prefixCaching = prefixCaching
+        self.residentCache = residentCache
     }
 }
 
@@ -328,7 +333,8 @@ final class EngineLoop {
         let c = engine.configuration
         let network = engine.model.network
         do {
-            let cache = try KVCacheStorage(configuration: network.configuration, blockSize: c.blockSize, blockCount: c.cacheBlocks)
+            let cache = try KVCacheStorage(
+                configuration: network.configuration, blockSize: c.blockSize, blockCount: c.cacheBlocks, resident: c.residentCache)
             runner = try TransformerRunner(model: network, cache: cache, pool: ComputePool(threadCount: c.threads),
                                            maxBatchTokens: c.maxStepTokens)
         } catch {

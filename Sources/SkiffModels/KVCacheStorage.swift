@@ -9,7 +9,8 @@ import Darwin
 /// values in IEEE half.
 ///
 /// This type only owns memory. Which sequence uses which block (block tables, sharing, eviction) is the
-/// engine's business. The memory is reserved up front but only pages that are written become resident.
+/// engine's business. The memory is reserved up front; it becomes resident as it is written, or at once
+/// when asked (`resident`).
 public final class KVCacheStorage {
     /// Tokens per block.
     public let blockSize: Int
@@ -27,15 +28,21 @@ public final class KVCacheStorage {
         2 * configuration.layerCount * configuration.kvHeadCount * configuration.headDimension * 2
     }
 
-    /// Reserves `blockCount` blocks of `blockSize` tokens for `configuration`.
-    public init(configuration: TransformerConfiguration, blockSize: Int, blockCount: Int) throws(ModelError) {
+    /// Reserves `blockCount` blocks of `blockSize` tokens for `configuration`; with `resident`, every page
+    /// is made resident now (Linux), so the process holds from the start the memory it will hold under
+    /// full load, and a memory limit too small for the cache shows at start.
+    public init(configuration: TransformerConfiguration, blockSize: Int, blockCount: Int, resident: Bool = false) throws(ModelError) {
         guard blockSize > 0, blockCount > 0 else {
             throw ModelError(.invalidHyperparameter, "a KV cache needs at least one block of at least one token")
         }
         let perLayerBlock = configuration.kvHeadCount * blockSize * configuration.headDimension
         let halvesPerLayer = perLayerBlock * blockCount
         byteCount = 2 * configuration.layerCount * halvesPerLayer * 2
-        guard let memory = mmap(nil, byteCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+        var flags = MAP_PRIVATE | MAP_ANONYMOUS
+        #if os(Linux)
+        if resident { flags |= MAP_POPULATE }
+        #endif
+        guard let memory = mmap(nil, byteCount, PROT_READ | PROT_WRITE, flags, -1, 0),
               memory != MAP_FAILED
         else {
             throw ModelError(.outOfMemory, "could not reserve \(byteCount / (1 << 20)) MiB for the KV cache; lower the cache size")

@@ -137,7 +137,7 @@ struct ServeCommand: AsyncParsableCommand {
             let engine = try InferenceEngine(model: loaded, configuration: EngineConfiguration(
                 threads: settings.threads, maxStepTokens: settings.maxStepTokens, maxRunning: settings.maxRunning,
                 maxWaiting: settings.maxWaiting, contextLength: context, cacheBlocks: plan.blocks,
-                blockSize: plan.blockSize, prefixCaching: !settings.noPrefixCache))
+                blockSize: plan.blockSize, prefixCaching: !settings.noPrefixCache, residentCache: true))
             let recommendation = loaded.samplingRecommendation
             let sampling = recommendation.defaults(overriddenBy: settings.sampling)
             logger.info("sampling defaults", metadata: [

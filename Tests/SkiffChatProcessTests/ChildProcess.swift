@@ -106,8 +106,10 @@ enum Programs {
     }
 
     /// `skiff serve` with the default model on one thread, on an ephemeral port; returns its `/v1` URL once ready.
-    static func serve(extra: [String] = []) async throws -> (ChildProcess, String) {
-        let process = try ChildProcess("skiff", ["serve", "--host", "127.0.0.1", "--port", "0", "--threads", "1"] + extra)
+    /// Its KV cache is resident from the start: four sequences of 2 048 tokens by default keep it small.
+    static func serve(extra: [String] = ["--ctx", "2048"]) async throws -> (ChildProcess, String) {
+        let process = try ChildProcess(
+            "skiff", ["serve", "--host", "127.0.0.1", "--port", "0", "--threads", "1", "--max-running", "4"] + extra)
         let port = try await process.waitFor(#"port=(\d+) \[SkiffServer\] listening"#, timeout: .seconds(120))
         _ = try await process.waitFor(#"\[SkiffServer\] ready"#, timeout: .seconds(120))
         return (process, "http://127.0.0.1:\(port)/v1")
