@@ -58,7 +58,7 @@ func request(_ model: String) -> ChatCompletionRequest {
     @Test func listsModels() async throws {
         try await StandInUpstream.with { standIn in
             try await withClient(standIn) { client in
-                let models = try await client.models()
+                let models = try await client.models(timeout: .seconds(60))
                 #expect(models == [ServedModel(id: "standin-a"), ServedModel(id: "standin-b", contextLength: StandInUpstream.contextLength)])
                 let turns = [ChatTurn(role: "system", content: "Be brief."), ChatTurn(role: "user", content: "Count these four words")]
                 #expect(try await client.promptTokenCount(model: "standin-b", messages: turns) == 2 + 4 + 2 + 4 + 4)
