@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hummingbird
 import Logging
 import Mustache
@@ -39,6 +42,7 @@ public struct ChatServer: Sendable {
         let storeService = StoreService(store: store, logger: logger)
         let monitor = ModelServiceMonitor(state: state, interval: .seconds(5))
         let purge = SessionPurge(store: store, interval: .seconds(3600), logger: logger)
+        let trim = IdleMemoryTrim(streams: state.streams, interval: .seconds(10))
         // Started in order and shut down in reverse, each after the one after it has ended: the drain
         // first (readiness fails, answers finish), then the app, then the store, which the answers need.
         let group = ServiceGroup(
@@ -47,6 +51,7 @@ public struct ChatServer: Sendable {
                     .init(service: storeService),
                     .init(service: monitor),
                     .init(service: purge),
+                    .init(service: trim),
                     .init(service: app),
                     .init(service: drain),
                 ],
@@ -124,6 +129,38 @@ struct SessionPurge: Service {
             }
         }
     }
+}
+
+/// Gives the heap's free pages back to the system when no answer has streamed for `interval` after some
+/// did. glibc's allocator keeps what a burst of answers freed, so without this a replica's memory stays
+/// at its peak long after the load (measured after a minute of 200 open streams: 61.8 MiB settled
+/// without, 52.5 MiB with; 38.7 MiB idle before the load).
+struct IdleMemoryTrim: Service {
+    let streams: StreamRegistry
+    let interval: Duration
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var endedAtLastTrim = 0
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                let ended = streams.ended
+                guard streams.count == 0, ended != endedAtLastTrim else { continue }
+                endedAtLastTrim = ended
+                Self.mallocTrim?(0)
+            }
+        }
+    }
+
+    /// glibc's `malloc_trim`, looked up at run time (malloc.h is not in Swift's Glibc module); nil elsewhere.
+    private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+        #if canImport(Glibc)
+        guard let symbol = dlsym(nil, "malloc_trim") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+        #else
+        return nil
+        #endif
+    }()
 }
 
 /// On SIGTERM: readiness fails at once; answers in flight get the grace period, then the service group

@@ -83,6 +83,7 @@ final class ChatState: Sendable {
 final class StreamRegistry: Sendable {
     private struct State {
         var count = 0
+        var ended = 0
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
         var cutOff = false
         var cutOffWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
@@ -96,6 +97,7 @@ final class StreamRegistry: Sendable {
     func end() {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.count -= 1
+            state.ended += 1
             guard state.count == 0 else { return [] }
             defer { state.idleWaiters = [] }
             return state.idleWaiters
@@ -104,6 +106,9 @@ final class StreamRegistry: Sendable {
     }
 
     var count: Int { state.withLock { $0.count } }
+
+    /// Answers ended since start.
+    var ended: Int { state.withLock { $0.ended } }
 
     /// Returns when no answer is streaming.
     func waitUntilIdle() async {
