@@ -126,7 +126,7 @@ import Testing
         // readiness probe, asked once the chat logs that it drains, lands inside it on a busy machine.
         let terminate = AfterDeltas(3) {
             kill(chat.pid, SIGTERM)
-            _ = try await chat.waitFor("draining.*answers_in_flight")
+            _ = try await chat.waitFor(#"answers_in_flight=\d+.*\] draining"#)
             readyWhileDraining = try await session.get("/ready")
         }
         let events = try await session.send("Keep going", to: id, onEvent: terminate.callAsFunction)

@@ -76,8 +76,9 @@ struct ChatSession {
         }
         var events: [[String: Any]] = []
         var buffer = ""
+        var callbackError: (any Error)?
         do {
-            for try await part in response.body {
+            reading: for try await part in response.body {
                 buffer += String(buffer: part)
                 while let boundary = buffer.range(of: "\n\n") {
                     let raw = buffer[..<boundary.lowerBound]
@@ -86,13 +87,20 @@ struct ChatSession {
                         let event = try JSONSerialization.jsonObject(with: Data(raw.dropFirst(6).utf8)) as? [String: Any]
                     else { continue }
                     events.append(event)
-                    try await onEvent(event)
+                    do {
+                        try await onEvent(event)
+                    } catch {
+                        callbackError = error
+                        break reading
+                    }
                 }
             }
         } catch {
             // The chat server went away mid-stream (a test killed it): the events so far are the answer;
             // the callers' checks of the events say whether that was expected.
         }
+        // A failed step of the test's own (a wait that ran out) fails the test, with its reason.
+        if let callbackError { throw callbackError }
         return events
     }
 
