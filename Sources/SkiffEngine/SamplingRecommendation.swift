@@ -15,7 +15,7 @@ public struct SamplingRecommendation: Sendable {
         func number(_ key: String) throws(EngineError) -> Double? {
             guard let value = metadata[key] else { return nil }
             guard let number = value.double, number.isFinite else {
-                throw EngineError(.model, "GGUF key '\(key)' is \(Self.describe(value)); it must be a finite number")
+                throw EngineError(.model, "GGUF key '\(key)' is \(value); it must be a finite number")
             }
             return number
         }
@@ -25,13 +25,12 @@ public struct SamplingRecommendation: Sendable {
             topP: try number(Self.topPKey).map(Float.init),
             minP: try number(Self.minPKey).map(Float.init))
         if let (name, requirement) = settings.rangeProblem() {
-            let key = [("temperature", Self.temperatureKey), ("top_k", Self.topKKey), ("top_p", Self.topPKey),
-                       ("min_p", Self.minPKey)].first { $0.0 == name }?.1 ?? name
-            throw EngineError(.model, "GGUF key '\(key)' is \(metadata[key].map(Self.describe) ?? "?"); it must be \(requirement)")
+            let key = Self.appliedKeys.first { $0.name == name }?.key ?? name
+            throw EngineError(.model, "GGUF key '\(key)' is \(metadata[key].map { "\($0)" } ?? "?"); it must be \(requirement)")
         }
-        let applied: Set = [Self.temperatureKey, Self.topKKey, Self.topPKey, Self.minPKey]
+        let applied = Set(Self.appliedKeys.map(\.key))
         notApplied = metadata.keys.filter { $0.hasPrefix("general.sampling.") && !applied.contains($0) }
-            .map { key in (key, metadata[key].map(Self.describe) ?? "") }
+            .map { key in (key, metadata[key].map { "\($0)" } ?? "") }
     }
 
     /// The settings in force when a request names none: `overrides` (the server's own settings), then
@@ -45,10 +44,9 @@ public struct SamplingRecommendation: Sendable {
     static let topPKey = "general.sampling.top_p"
     static let minPKey = "general.sampling.min_p"
 
-    private static func describe(_ value: GGUFValue) -> String {
-        if let number = value.int { return String(number) }
-        if let number = value.double { return String(number) }
-        if let text = value.string { return text }
-        return "\(value)"
-    }
+    /// The keys Skiff applies, by the OpenAI field name of their setting.
+    private static let appliedKeys = [
+        (name: "temperature", key: temperatureKey), (name: "top_k", key: topKKey), (name: "top_p", key: topPKey),
+        (name: "min_p", key: minPKey),
+    ]
 }

@@ -38,7 +38,7 @@ import Testing
         ("general.sampling.temp", GGUFValue.float32(-1), "GGUF key 'general.sampling.temp' is -1.0; it must be between 0 and 2"),
         ("general.sampling.top_p", .float32(2), "GGUF key 'general.sampling.top_p' is 2.0; it must be in (0, 1]"),
         ("general.sampling.min_p", .float32(.nan), "GGUF key 'general.sampling.min_p' is nan; it must be a finite number"),
-        ("general.sampling.top_k", .string("forty"), "GGUF key 'general.sampling.top_k' is forty; it must be a finite number"),
+        ("general.sampling.top_k", .string("forty"), #"GGUF key 'general.sampling.top_k' is "forty"; it must be a finite number"#),
     ])
     func aRecommendationOutOfRangeNamesItsKeyAndValue(key: String, value: GGUFValue, message: String) throws {
         let error = #expect(throws: EngineError.self) { try Self.recommendation([(key, value)]) }
