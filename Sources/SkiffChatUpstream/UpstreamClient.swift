@@ -136,23 +136,9 @@ public final class UpstreamClient: Sendable {
     public func models(timeout: Duration = .seconds(10)) async throws(UpstreamError) -> [ServedModel] {
         var request = HTTPClientRequest(url: configuration.baseURL + "/models")
         addHeaders(to: &request)
-        do {
-            let response = try await http.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
-            let body = try await response.body.collect(upTo: 4 << 20)
-            guard response.status == .ok else {
-                throw Self.error(status: response.status, headers: response.headers, body: Array(body.readableBytesView))
-            }
-            guard let list = try? JSONDecoder().decode(ModelList.self, from: Data(body.readableBytesView)) else {
-                throw UpstreamError(
-                    .malformed, "The model service's model list is not an OpenAI model list.",
-                    detail: String(decoding: body.readableBytesView.prefix(200), as: UTF8.self))
-            }
-            return list.data.map { ServedModel(id: $0.id, contextLength: $0.maxModelLength) }
-        } catch let error as UpstreamError {
-            throw error
-        } catch {
-            throw Self.transportError(error, streaming: false)
-        }
+        let list: ModelList? = try await exchange(
+            request, timeout: timeout, bodyLimit: 4 << 20, malformed: "The model service's model list is not an OpenAI model list.")
+        return (list?.data ?? []).map { ServedModel(id: $0.id, contextLength: $0.maxModelLength) }
     }
 
     /// How many tokens `messages` take as `model`'s prompt, chat template and generation prompt included,
@@ -164,21 +150,34 @@ public final class UpstreamClient: Sendable {
         request.method = .POST
         addHeaders(to: &request)
         request.headers.add(name: "Content-Type", value: "application/json")
+        let body = TokenizeRequestBody(model: model, messages: messages.map { .init(role: $0.role, content: $0.content) })
+        guard let encoded = try? JSONEncoder().encode(body) else { return nil }
+        request.body = .bytes(ByteBuffer(bytes: encoded))
+        let answer: TokenizeResponseBody? = try await exchange(
+            request, timeout: timeout, bodyLimit: 16 << 20, absentOn: [.notFound, .methodNotAllowed, .notImplemented],
+            malformed: "The model service's tokenizer answered something that is not a token count.")
+        return answer?.count
+    }
+
+    /// Sends `request` and decodes its JSON answer within `timeout`; nil for a status in `absentOn` (an
+    /// endpoint the service lacks). Another status than 200 is the service's error, an answer that does
+    /// not decode is `malformed` (with `message`), and a failed connection a transport error.
+    private func exchange<Answer: Decodable>(
+        _ request: HTTPClientRequest, timeout: Duration, bodyLimit: Int, absentOn: Set<HTTPResponseStatus> = [],
+        malformed message: String
+    ) async throws(UpstreamError) -> Answer? {
         do {
-            let body = TokenizeRequestBody(model: model, messages: messages.map { .init(role: $0.role, content: $0.content) })
-            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
             let response = try await http.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
-            let bytes = try await response.body.collect(upTo: 16 << 20)
-            if [.notFound, .methodNotAllowed, .notImplemented].contains(response.status) { return nil }
+            let body = try await response.body.collect(upTo: bodyLimit)
+            if absentOn.contains(response.status) { return nil }
             guard response.status == .ok else {
-                throw Self.error(status: response.status, headers: response.headers, body: Array(bytes.readableBytesView))
+                throw Self.error(status: response.status, headers: response.headers, body: Array(body.readableBytesView))
             }
-            guard let answer = try? JSONDecoder().decode(TokenizeResponseBody.self, from: Data(bytes.readableBytesView)) else {
+            guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(body.readableBytesView)) else {
                 throw UpstreamError(
-                    .malformed, "The model service's tokenizer answered something that is not a token count.",
-                    detail: String(decoding: bytes.readableBytesView.prefix(200), as: UTF8.self))
+                    .malformed, message, detail: String(decoding: body.readableBytesView.prefix(200), as: UTF8.self))
             }
-            return answer.count
+            return answer
         } catch let error as UpstreamError {
             throw error
         } catch {
