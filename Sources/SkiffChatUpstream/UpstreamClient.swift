@@ -98,6 +98,9 @@ public final class UpstreamClient: Sendable {
     /// One HTTP client, with its own connection pool, per event loop of the group (``http``).
     private let clients: [(loop: any EventLoop, client: HTTPClient)]
 
+    /// How long a pooled connection to the service stays open unused before the pool closes it.
+    public static let pooledConnectionIdleTimeout = Duration.seconds(60)
+
     /// The most bytes of an error response read for its message.
     private static let errorBodyLimit = 64 << 10
 
@@ -109,7 +112,7 @@ public final class UpstreamClient: Sendable {
             read: .nanoseconds(Int64(configuration.idleTimeout.nanoseconds)))
         let loops = Array(eventLoopGroup.makeIterator())
         http.connectionPool = .init(
-            idleTimeout: .seconds(60),
+            idleTimeout: .nanoseconds(Int64(Self.pooledConnectionIdleTimeout.nanoseconds)),
             concurrentHTTP1ConnectionsPerHostSoftLimit: (configuration.maximumConnections + loops.count - 1) / max(1, loops.count))
         http.decompression = .disabled
         self.clients = loops.map { ($0, HTTPClient(eventLoopGroup: $0, configuration: http)) }
