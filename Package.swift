@@ -181,7 +181,8 @@ let package = Package(
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "SkiffKernelsTests", dependencies: ["CSkiffKernels"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SkiffKernelsTests", dependencies: ["CSkiffKernels"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffEngineTests",
             dependencies: ["SkiffEngine", "SkiffModels", "SkiffGGUF", "GGUFTestSupport"],

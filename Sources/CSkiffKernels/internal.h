@@ -52,6 +52,14 @@ static inline size_t skiff_packed_tile_bytes(int format, int64_t columns) {
 
 float skiff_half_to_float(uint16_t h);
 uint16_t skiff_float_to_half(float f);
+float skiff_bf16_to_float(uint16_t h);
+
+/// Elements per block of a GGUF storage type (1 for the float types), 0 for a type the kernels cannot read.
+size_t skiff_type_block_size(skiff_type type);
+/// The 16 values an IQ4_NL or IQ4_XS nibble selects.
+extern const int8_t skiff_iq4_values[16];
+/// The 6-bit scale and minimum multipliers of sub-block `k` (0..7) from a Q4_K/Q5_K block's 12 scale bytes.
+void skiff_k_scale_min(const uint8_t *packed, int k, uint8_t *scale, uint8_t *min);
 
 /// Arguments of one matmul, shared by every instruction-set variant.
 typedef struct {

@@ -64,17 +64,27 @@ void skiff_f32_to_f16(const float *src, uint16_t *dst, size_t count);
 
 // MARK: - Weights
 
-/// Storage types of a GGUF tensor that the kernels can read.
+/// Storage types of a GGUF tensor that the kernels can read (values are GGUF's type ids).
 typedef enum {
     SKIFF_TYPE_F32 = 0,
     SKIFF_TYPE_F16 = 1,
     SKIFF_TYPE_Q4_0 = 2,
     SKIFF_TYPE_Q4_1 = 3,
+    SKIFF_TYPE_Q5_0 = 6,
+    SKIFF_TYPE_Q5_1 = 7,
     SKIFF_TYPE_Q8_0 = 8,
+    SKIFF_TYPE_Q2_K = 10,
+    SKIFF_TYPE_Q3_K = 11,
+    SKIFF_TYPE_Q4_K = 12,
+    SKIFF_TYPE_Q5_K = 13,
+    SKIFF_TYPE_Q6_K = 14,
+    SKIFF_TYPE_IQ4_NL = 20,
+    SKIFF_TYPE_IQ4_XS = 23,
     SKIFF_TYPE_BF16 = 30,
 } skiff_type;
 
-/// Bytes one row of `columns` elements takes in the GGUF storage type.
+/// Bytes one row of `columns` elements takes in the GGUF storage type (`columns` a multiple of the
+/// type's block: 32, or 256 for the K-quants and IQ4_XS).
 size_t skiff_row_bytes(skiff_type type, int64_t columns);
 
 /// Dequantizes one row of a GGUF tensor to floats (the reference definition of each type).
