@@ -66,7 +66,7 @@ size_t skiff_row_bytes(skiff_type type, int64_t columns) {
 /// The scale and minimum multipliers (6 bits each) of sub-block `k` (0..7) of a Q4_K or Q5_K block,
 /// from its 12 packed bytes: the first four sub-blocks keep theirs in the low 6 bits of bytes k and k+4;
 /// the last four combine a nibble of byte k+4 with the top 2 bits of bytes k-4 and k.
-void skiff_k_scale_min(const uint8_t *packed, int k, uint8_t *scale, uint8_t *min) {
+static void k_scale_min(const uint8_t *packed, int k, uint8_t *scale, uint8_t *min) {
     if (k < 4) {
         *scale = packed[k] & 63;
         *min = packed[k + 4] & 63;
@@ -85,117 +85,153 @@ static int q3_k_scale(const uint8_t *packed, int k) {
     return (low | high << 4) - 32;
 }
 
-static void dequantize_q2_k(const uint8_t *b, float *x) {
-    // scales[16] (low nibble scale, high nibble min), qs[64], d, dmin. Element e = 128g + 32s + l holds
-    // bits 2s..2s+1 of qs[32g + l]; sub-blocks are 16 elements.
-    float d = load_half(b + 80), dmin = load_half(b + 82);
-    for (int e = 0; e < 256; e++) {
-        int g = e / 128, s = (e % 128) / 32, l = e % 32;
-        int q = (b[16 + 32 * g + l] >> (2 * s)) & 3;
-        uint8_t sm = b[e / 16];
-        x[e] = d * (float)(sm & 0xF) * (float)q - dmin * (float)(sm >> 4);
-    }
+/// The nibble of element j (0..31) of a 32-element block whose 16 bytes hold elements 0..15 in their low
+/// nibbles and 16..31 in their high ones (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, and IQ4_XS's sub-blocks).
+static int split_nibble(const uint8_t *qs, int j) { return (qs[j % 16] >> (4 * (j / 16))) & 0xF; }
+
+static const skiff_subblock_layout layouts[] = {
+    // super, sub, high planes, offset, min, iq4
+    [SKIFF_TYPE_Q5_0] = {32, 32, 1, 16, 0, 0},
+    [SKIFF_TYPE_Q5_1] = {32, 32, 1, 0, 1, 0},
+    [SKIFF_TYPE_IQ4_NL] = {32, 32, 0, 128, 0, 1},
+    [SKIFF_TYPE_Q2_K] = {256, 16, 0, 0, 1, 0},
+    [SKIFF_TYPE_Q3_K] = {256, 16, 0, 4, 0, 0},
+    [SKIFF_TYPE_Q4_K] = {256, 32, 0, 0, 1, 0},
+    [SKIFF_TYPE_Q5_K] = {256, 32, 1, 0, 1, 0},
+    [SKIFF_TYPE_Q6_K] = {256, 16, 2, 32, 0, 0},
+    [SKIFF_TYPE_IQ4_XS] = {256, 32, 0, 128, 0, 1},
+};
+
+const skiff_subblock_layout *skiff_subblock_layout_of_type(skiff_type type) {
+    if ((size_t)type >= sizeof layouts / sizeof layouts[0] || layouts[type].super == 0) return NULL;
+    return &layouts[type];
 }
 
-static void dequantize_q3_k(const uint8_t *b, float *x) {
-    // hmask[32], qs[64], scales[12], d. Low 2 bits as in Q2_K; the high bit of element e is bit e/32 of
-    // hmask[e % 32], and a clear high bit subtracts 4.
-    float d = load_half(b + 108);
-    for (int e = 0; e < 256; e++) {
-        int g = e / 128, s = (e % 128) / 32, l = e % 32;
-        int low = (b[32 + 32 * g + l] >> (2 * s)) & 3;
-        int high = (b[l] >> (e / 32)) & 1;
-        x[e] = d * (float)q3_k_scale(b + 96, e / 16) * (float)(low - (high ? 0 : 4));
-    }
-}
-
-static void dequantize_q4_k(const uint8_t *b, float *x) {
-    // d, dmin, scales[12], qs[128]. Sub-block k (32 elements) takes the low nibbles of qs[32(k/2) ...]
-    // when k is even, the high ones when odd.
-    float d = load_half(b), dmin = load_half(b + 2);
-    for (int k = 0; k < 8; k++) {
-        uint8_t sc, m;
-        skiff_k_scale_min(b + 4, k, &sc, &m);
-        for (int l = 0; l < 32; l++) {
-            int q = (b[16 + 32 * (k / 2) + l] >> (4 * (k % 2))) & 0xF;
-            x[32 * k + l] = d * (float)sc * (float)q - dmin * (float)m;
+void skiff_unpack_subblocks(skiff_type type, const uint8_t *b, skiff_subblocks *out) {
+    memset(out, 0, sizeof *out);
+    switch (type) {
+    case SKIFF_TYPE_Q5_0:
+    case SKIFF_TYPE_Q5_1: {
+        // d, (Q5_1: m,) qh (u32: the fifth bit of element j is bit j), qs[16]. Q5_0's value is
+        // d·(u − 16); Q5_1's d·u + m, which is d·1·u − m·(−1).
+        int has_min = type == SKIFF_TYPE_Q5_1;
+        const uint8_t *qh = b + (has_min ? 4 : 2);
+        uint32_t high = load_u32(qh);
+        for (int j = 0; j < 32; j++) out->u[j] = (uint8_t)(split_nibble(qh + 4, j) | (int)((high >> j) & 1) << 4);
+        out->d = load_u16(b);
+        out->scale[0] = 1;
+        if (has_min) {
+            out->dmin = load_u16(b + 2);
+            out->min[0] = -1;
         }
+        return;
     }
-}
-
-static void dequantize_q5_k(const uint8_t *b, float *x) {
-    // d, dmin, scales[12], qh[32], qs[128]: Q4_K's nibbles plus a fifth bit, bit k of qh[l].
-    float d = load_half(b), dmin = load_half(b + 2);
-    for (int k = 0; k < 8; k++) {
-        uint8_t sc, m;
-        skiff_k_scale_min(b + 4, k, &sc, &m);
-        for (int l = 0; l < 32; l++) {
-            int q = ((b[48 + 32 * (k / 2) + l] >> (4 * (k % 2))) & 0xF) | ((b[16 + l] >> k) & 1) << 4;
-            x[32 * k + l] = d * (float)sc * (float)q - dmin * (float)m;
+    case SKIFF_TYPE_IQ4_NL:
+        // d, qs[16]: the value is d·table[nibble].
+        for (int j = 0; j < 32; j++) out->u[j] = (uint8_t)split_nibble(b + 2, j);
+        out->d = load_u16(b);
+        out->scale[0] = 1;
+        return;
+    case SKIFF_TYPE_Q2_K:
+        // scales[16] (low nibble scale, high nibble min), qs[64], d, dmin. Element e = 128g + 32s + l holds
+        // bits 2s..2s+1 of qs[32g + l]; sub-blocks are 16 elements.
+        for (int e = 0; e < 256; e++) out->u[e] = (b[16 + 32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
+        for (int k = 0; k < 16; k++) {
+            out->scale[k] = (int8_t)(b[k] & 0xF);
+            out->min[k] = (int8_t)(b[k] >> 4);
         }
-    }
-}
-
-static void dequantize_q6_k(const uint8_t *b, float *x) {
-    // ql[128], qh[64], scales[16] (signed), d. Element e = 128h + 32j + l: low nibble of
-    // ql[64h + 32(j % 2) + l] (the high nibble for j ≥ 2), high 2 bits j of qh[32h + l]; value − 32.
-    float d = load_half(b + 208);
-    const int8_t *scales = (const int8_t *)(b + 192);
-    for (int e = 0; e < 256; e++) {
-        int h = e / 128, j = (e % 128) / 32, l = e % 32;
-        int low = (b[64 * h + 32 * (j % 2) + l] >> (4 * (j / 2))) & 0xF;
-        int high = (b[128 + 32 * h + l] >> (2 * j)) & 3;
-        x[e] = d * (float)scales[e / 16] * (float)((low | high << 4) - 32);
-    }
-}
-
-static void dequantize_iq4_xs(const uint8_t *b, float *x) {
-    // d, scales_h (u16: 2 bits a sub-block), scales_l[4] (a nibble a sub-block), qs[128]. Sub-block k
-    // (32 elements): low nibbles of qs[16k ... 16k+15], then their high nibbles, through the IQ4 table.
-    float d = load_half(b);
-    uint16_t scales_h = load_u16(b + 2);
-    for (int k = 0; k < 8; k++) {
-        int scale = (((b[4 + k / 2] >> (4 * (k % 2))) & 0xF) | ((scales_h >> (2 * k)) & 3) << 4) - 32;
-        for (int l = 0; l < 32; l++) {
-            int q = (b[8 + 16 * k + l % 16] >> (4 * (l / 16))) & 0xF;
-            x[32 * k + l] = d * (float)scale * (float)skiff_iq4_values[q];
+        out->d = load_u16(b + 80);
+        out->dmin = load_u16(b + 82);
+        return;
+    case SKIFF_TYPE_Q3_K:
+        // hmask[32], qs[64], scales[12], d. Low 2 bits as in Q2_K; the third bit of element e is bit e/32 of
+        // hmask[e % 32]. A clear third bit means −4, so the value is d·scale·(u − 4) with u = low | bit << 2.
+        for (int e = 0; e < 256; e++) {
+            int low = (b[32 + 32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
+            out->u[e] = (uint8_t)(low | ((b[e % 32] >> (e / 32)) & 1) << 2);
         }
+        for (int k = 0; k < 16; k++) out->scale[k] = (int8_t)q3_k_scale(b + 96, k);
+        out->d = load_u16(b + 108);
+        return;
+    case SKIFF_TYPE_Q4_K:
+    case SKIFF_TYPE_Q5_K: {
+        // d, dmin, scales[12], (Q5_K: qh[32],) qs[128]. Sub-block k (32 elements) takes the low nibbles of
+        // qs[32(k/2) ...] when k is even, the high ones when odd; Q5_K's fifth bit is bit k of qh[l].
+        int five = type == SKIFF_TYPE_Q5_K;
+        const uint8_t *qs = b + (five ? 48 : 16);
+        for (int k = 0; k < 8; k++) {
+            uint8_t sc, m;
+            k_scale_min(b + 4, k, &sc, &m);
+            out->scale[k] = (int8_t)sc;
+            out->min[k] = (int8_t)m;
+            for (int l = 0; l < 32; l++) {
+                int q = (qs[32 * (k / 2) + l] >> (4 * (k % 2))) & 0xF;
+                if (five) q |= ((b[16 + l] >> k) & 1) << 4;
+                out->u[32 * k + l] = (uint8_t)q;
+            }
+        }
+        out->d = load_u16(b);
+        out->dmin = load_u16(b + 2);
+        return;
     }
+    case SKIFF_TYPE_Q6_K:
+        // ql[128], qh[64], scales[16] (signed), d. Element e = 128h + 32j + l: the low nibble of
+        // ql[64h + 32(j % 2) + l] (the high nibble for j ≥ 2), the top 2 bits j of qh[32h + l]; value − 32.
+        for (int e = 0; e < 256; e++) {
+            int h = e / 128, j = (e % 128) / 32, l = e % 32;
+            int low = (b[64 * h + 32 * (j % 2) + l] >> (4 * (j / 2))) & 0xF;
+            int high = (b[128 + 32 * h + l] >> (2 * j)) & 3;
+            out->u[e] = (uint8_t)(low | high << 4);
+        }
+        memcpy(out->scale, b + 192, 16);
+        out->d = load_u16(b + 208);
+        return;
+    case SKIFF_TYPE_IQ4_XS: {
+        // d, scales_h (u16: 2 bits a sub-block), scales_l[4] (a nibble a sub-block), qs[128]. Sub-block k
+        // (32 elements) is split like Q4_0's block in qs[16k ...], each nibble indexing the IQ4 table.
+        uint16_t scales_h = load_u16(b + 2);
+        for (int k = 0; k < 8; k++) {
+            out->scale[k] = (int8_t)((((b[4 + k / 2] >> (4 * (k % 2))) & 0xF) | ((scales_h >> (2 * k)) & 3) << 4) - 32);
+            for (int l = 0; l < 32; l++) out->u[32 * k + l] = (uint8_t)split_nibble(b + 8 + 16 * k, l);
+        }
+        out->d = load_u16(b);
+        return;
+    }
+    default: return;
+    }
+}
+
+float skiff_subblock_value(const skiff_subblock_layout *l, int u, int scale, int min, float d, float dmin) {
+    int w = l->iq4 ? skiff_iq4_values[u] + 128 : u;
+    float value = d * (float)scale * (float)(w - l->offset);
+    return l->has_min ? value - dmin * (float)min : value;
 }
 
 static void dequantize_block(skiff_type type, const uint8_t *p, float *x) {
+    const skiff_subblock_layout *l = skiff_subblock_layout_of_type(type);
+    if (l) {
+        skiff_subblocks blocks;
+        skiff_unpack_subblocks(type, p, &blocks);
+        float d = skiff_half_to_float(blocks.d), dmin = skiff_half_to_float(blocks.dmin);
+        for (int e = 0; e < l->super; e++) {
+            x[e] = skiff_subblock_value(l, blocks.u[e], blocks.scale[e / l->sub], blocks.min[e / l->sub], d, dmin);
+        }
+        return;
+    }
     switch (type) {
     case SKIFF_TYPE_F32: memcpy(x, p, 4); return;
     case SKIFF_TYPE_F16: x[0] = load_half(p); return;
     case SKIFF_TYPE_BF16: x[0] = skiff_bf16_to_float(load_u16(p)); return;
     case SKIFF_TYPE_Q4_0: {
-        // d, qs[16]: element j < 16 the low nibble of qs[j], j ≥ 16 the high nibble of qs[j − 16].
+        // d, qs[16]; value d·(nibble − 8).
         float d = load_half(p);
-        for (int j = 0; j < 32; j++) x[j] = d * (float)(((p[2 + j % 16] >> (4 * (j / 16))) & 0xF) - 8);
+        for (int j = 0; j < 32; j++) x[j] = d * (float)(split_nibble(p + 2, j) - 8);
         return;
     }
     case SKIFF_TYPE_Q4_1: {
+        // d, m, qs[16]; value d·nibble + m.
         float d = load_half(p), m = load_half(p + 2);
-        for (int j = 0; j < 32; j++) x[j] = d * (float)((p[4 + j % 16] >> (4 * (j / 16))) & 0xF) + m;
-        return;
-    }
-    case SKIFF_TYPE_Q5_0: {
-        // d, qh (u32: the fifth bit of element j is bit j), qs[16] as Q4_0; value − 16.
-        float d = load_half(p);
-        uint32_t qh = load_u32(p + 2);
-        for (int j = 0; j < 32; j++) {
-            int q = ((p[6 + j % 16] >> (4 * (j / 16))) & 0xF) | (int)((qh >> j) & 1) << 4;
-            x[j] = d * (float)(q - 16);
-        }
-        return;
-    }
-    case SKIFF_TYPE_Q5_1: {
-        float d = load_half(p), m = load_half(p + 2);
-        uint32_t qh = load_u32(p + 4);
-        for (int j = 0; j < 32; j++) {
-            int q = ((p[8 + j % 16] >> (4 * (j / 16))) & 0xF) | (int)((qh >> j) & 1) << 4;
-            x[j] = d * (float)q + m;
-        }
+        for (int j = 0; j < 32; j++) x[j] = d * (float)split_nibble(p + 4, j) + m;
         return;
     }
     case SKIFF_TYPE_Q8_0: {
@@ -203,17 +239,7 @@ static void dequantize_block(skiff_type type, const uint8_t *p, float *x) {
         for (int j = 0; j < 32; j++) x[j] = d * (float)(int8_t)p[2 + j];
         return;
     }
-    case SKIFF_TYPE_IQ4_NL: {
-        float d = load_half(p);
-        for (int j = 0; j < 32; j++) x[j] = d * (float)skiff_iq4_values[(p[2 + j % 16] >> (4 * (j / 16))) & 0xF];
-        return;
-    }
-    case SKIFF_TYPE_Q2_K: dequantize_q2_k(p, x); return;
-    case SKIFF_TYPE_Q3_K: dequantize_q3_k(p, x); return;
-    case SKIFF_TYPE_Q4_K: dequantize_q4_k(p, x); return;
-    case SKIFF_TYPE_Q5_K: dequantize_q5_k(p, x); return;
-    case SKIFF_TYPE_Q6_K: dequantize_q6_k(p, x); return;
-    case SKIFF_TYPE_IQ4_XS: dequantize_iq4_xs(p, x); return;
+    default: return;
     }
 }
 

@@ -23,13 +23,56 @@
 /// - U8_D (from Q8_0): 8 chunks of 64 bytes: for row r, columns 4g..4g+3 as unsigned bytes (q + 128),
 ///   then 16 half scales. value = d * (u - 128).
 /// - F16 / F32: for each column, the tile's 16 values.
+/// - The sub-block formats (from Q5_0, Q5_1, IQ4_NL and the K-quants): see skiff_subblock_layout.
 typedef enum {
     SKIFF_PACKED_U4_DM = 1,
     SKIFF_PACKED_U4_D = 2,
     SKIFF_PACKED_U8_D = 3,
     SKIFF_PACKED_F16 = 4,
     SKIFF_PACKED_F32 = 5,
+    SKIFF_PACKED_Q5_0 = 6,
+    SKIFF_PACKED_Q5_1 = 7,
+    SKIFF_PACKED_IQ4_NL = 8,
+    SKIFF_PACKED_Q2_K = 9,
+    SKIFF_PACKED_Q3_K = 10,
+    SKIFF_PACKED_Q4_K = 11,
+    SKIFF_PACKED_Q5_K = 12,
+    SKIFF_PACKED_Q6_K = 13,
+    SKIFF_PACKED_IQ4_XS = 14,
 } skiff_packed_format;
+
+/// The sub-block formats: each value is an unsigned integer u of 4 to 6 bits, scaled by a small integer
+/// per sub-block of 16 or 32 columns and by a half-precision factor per super-block of 32 or 256:
+///
+///     value = d · scale · (w(u) − offset) − dmin · min
+///
+/// where w(u) = u, or the IQ4 table entry + 128 for the IQ4 types. Every GGUF type among them maps onto
+/// this exactly (the products are the same floats its dequantization computes). For each tile of 16 rows
+/// and each super-block, in order:
+/// - per block of 32 columns, 256 bytes of low nibbles in the U4 chunk layout;
+/// - `high_planes` planes of the bits above them: per plane and block, row r has 4 bytes, whose bit c
+///   (0..3) of byte j is the plane's bit of column 4c+j and bit 4+c that of column 16+4c+j;
+/// - the scales, int8, row-major: 16 rows × (super / sub);
+/// - the minimums, likewise, when `has_min`;
+/// - 16 half factors d, then 16 half factors dmin when `has_min`.
+typedef struct {
+    int super;         // columns per d (32 or 256)
+    int sub;           // columns per scale (16 or 32)
+    int high_planes;   // bit planes above the low nibble (0, 1 or 2)
+    int offset;        // subtracted from w(u)
+    int has_min;
+    int iq4;           // w(u) is the IQ4 table entry + 128
+} skiff_subblock_layout;
+
+/// The layout of a sub-block format, or NULL for the other formats.
+const skiff_subblock_layout *skiff_subblock_layout_of(int format);
+
+/// Bytes of one tile × super-block of a sub-block format.
+static inline size_t skiff_subblock_bytes(const skiff_subblock_layout *l) {
+    size_t blocks = (size_t)(l->super / SKIFF_BLOCK);
+    size_t scales = (size_t)SKIFF_TILE * (size_t)(l->super / l->sub);
+    return blocks * (256 + 64 * (size_t)l->high_planes) + scales * (l->has_min ? 2 : 1) + (l->has_min ? 64 : 32);
+}
 
 /// Bytes of one tile × block for the integer formats.
 static inline size_t skiff_packed_block_bytes(int format) {
@@ -41,8 +84,27 @@ static inline size_t skiff_packed_block_bytes(int format) {
     }
 }
 
+/// Where the parts of one tile × super-block of a sub-block format begin.
+typedef struct {
+    size_t planes, scales, mins, d, dmin;
+} skiff_subblock_offsets;
+
+static inline skiff_subblock_offsets skiff_subblock_offsets_of(const skiff_subblock_layout *l) {
+    size_t blocks = (size_t)(l->super / SKIFF_BLOCK);
+    size_t per_row = (size_t)(l->super / l->sub);
+    skiff_subblock_offsets o;
+    o.planes = 256 * blocks;
+    o.scales = o.planes + 64 * blocks * (size_t)l->high_planes;
+    o.mins = o.scales + SKIFF_TILE * per_row;
+    o.d = o.mins + (l->has_min ? SKIFF_TILE * per_row : 0);
+    o.dmin = o.d + 2 * SKIFF_TILE;
+    return o;
+}
+
 /// Bytes of one tile (all blocks or columns).
 static inline size_t skiff_packed_tile_bytes(int format, int64_t columns) {
+    const skiff_subblock_layout *l = skiff_subblock_layout_of(format);
+    if (l) return skiff_subblock_bytes(l) * (size_t)(columns / l->super);
     switch (format) {
     case SKIFF_PACKED_F16: return (size_t)columns * SKIFF_TILE * 2;
     case SKIFF_PACKED_F32: return (size_t)columns * SKIFF_TILE * 4;
@@ -58,8 +120,22 @@ float skiff_bf16_to_float(uint16_t h);
 size_t skiff_type_block_size(skiff_type type);
 /// The 16 values an IQ4_NL or IQ4_XS nibble selects.
 extern const int8_t skiff_iq4_values[16];
-/// The 6-bit scale and minimum multipliers of sub-block `k` (0..7) from a Q4_K/Q5_K block's 12 scale bytes.
-void skiff_k_scale_min(const uint8_t *packed, int k, uint8_t *scale, uint8_t *min);
+
+/// One super-block of a sub-block format unpacked: each value's u, each sub-block's scale and minimum,
+/// and the half factors d and dmin (bits).
+typedef struct {
+    uint8_t u[256];
+    int8_t scale[16];
+    int8_t min[16];
+    uint16_t d, dmin;
+} skiff_subblocks;
+
+/// The layout of a GGUF type's sub-block format, or NULL when the type has none.
+const skiff_subblock_layout *skiff_subblock_layout_of_type(skiff_type type);
+/// Unpacks one GGUF block (a super-block) of a type that has a sub-block format.
+void skiff_unpack_subblocks(skiff_type type, const uint8_t *block, skiff_subblocks *out);
+/// d · scale · (w(u) − offset) − dmin · min: one value of a sub-block format, as the GGUF type defines it.
+float skiff_subblock_value(const skiff_subblock_layout *l, int u, int scale, int min, float d, float dmin);
 
 /// Arguments of one matmul, shared by every instruction-set variant.
 typedef struct {

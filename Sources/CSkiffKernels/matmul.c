@@ -106,6 +106,62 @@ static void tile_integer(const skiff_matmul_args *a, const uint8_t *tile, int64_
     }
 }
 
+/// A sub-block format: per block of 32 columns and row, integer dots of w(u) with the activations per
+/// sub-block, the offset taken out with the activations' sums, then scales, minimums and factors.
+static void tile_subblocks(const skiff_matmul_args *a, const skiff_subblock_layout *l, const uint8_t *tile, int64_t t,
+                           float acc[SKIFF_TILE]) {
+    const int64_t columns = a->w->columns;
+    const int blocks = l->super / SKIFF_BLOCK, per_row = l->super / l->sub, halves = SKIFF_BLOCK / l->sub;
+    const skiff_subblock_offsets o = skiff_subblock_offsets_of(l);
+    const size_t super_bytes = skiff_subblock_bytes(l);
+    const int8_t *q = a->xq->values + t * columns;
+    const float *dx = a->xq->scales + t * (columns / SKIFF_BLOCK);
+    for (int r = 0; r < SKIFF_TILE; r++) acc[r] = 0;
+    for (int64_t s = 0; s < columns / l->super; s++) {
+        const uint8_t *area = tile + (size_t)s * super_bytes;
+        for (int b = 0; b < blocks; b++) {
+            const int8_t *x = q + s * l->super + b * SKIFF_BLOCK;
+            int sums[2] = {0, 0};
+            for (int j = 0; j < SKIFF_BLOCK; j++) sums[j * halves / SKIFF_BLOCK] += x[j];
+            for (int r = 0; r < SKIFF_TILE; r++) {
+                int dots[2] = {0, 0};
+                for (int c = 0; c < 4; c++) {
+                    for (int j = 0; j < 4; j++) {
+                        uint8_t byte = area[256 * b + 64 * c + 4 * r + j];
+                        int first = byte & 0xF, second = byte >> 4;
+                        for (int p = 0; p < l->high_planes; p++) {
+                            uint8_t bits = area[o.planes + 64 * ((size_t)p * blocks + b) + 4 * r + j];
+                            first |= ((bits >> c) & 1) << (4 + p);
+                            second |= ((bits >> (4 + c)) & 1) << (4 + p);
+                        }
+                        if (l->iq4) {
+                            first = skiff_iq4_values[first] + 128;
+                            second = skiff_iq4_values[second] + 128;
+                        }
+                        // Columns 4c+j and 16+4c+j: the first and second half of the block.
+                        dots[0] += first * x[4 * c + j];
+                        dots[halves - 1] += second * x[16 + 4 * c + j];
+                    }
+                }
+                int scaled = 0, mins = 0;
+                for (int h = 0; h < halves; h++) {
+                    int k = b * halves + h;
+                    int sum = halves == 1 ? sums[0] + sums[1] : sums[h];
+                    scaled += (int8_t)area[o.scales + per_row * r + k] * (dots[h] - l->offset * sum);
+                    if (l->has_min) mins += (int8_t)area[o.mins + per_row * r + k] * sum;
+                }
+                float d = skiff_half_to_float((uint16_t)(area[o.d + 2 * r] | area[o.d + 2 * r + 1] << 8));
+                float value = d * (float)scaled;
+                if (l->has_min) {
+                    float dmin = skiff_half_to_float((uint16_t)(area[o.dmin + 2 * r] | area[o.dmin + 2 * r + 1] << 8));
+                    value -= dmin * (float)mins;
+                }
+                acc[r] += dx[s * blocks + b] * value;
+            }
+        }
+    }
+}
+
 static void tile_float(const skiff_matmul_args *a, const uint8_t *tile, int64_t t, float acc[SKIFF_TILE]) {
     const float *x = a->xf + t * a->x_stride;
     for (int r = 0; r < SKIFF_TILE; r++) acc[r] = 0;
@@ -126,11 +182,13 @@ static void tile_float(const skiff_matmul_args *a, const uint8_t *tile, int64_t 
 void skiff_matmul_tiles_portable(const skiff_matmul_args *a, int64_t tile_begin, int64_t tile_end) {
     size_t tile_bytes = skiff_packed_tile_bytes(a->w->format, a->w->columns);
     int is_float = a->w->format == SKIFF_PACKED_F16 || a->w->format == SKIFF_PACKED_F32;
+    const skiff_subblock_layout *layout = skiff_subblock_layout_of(a->w->format);
     for (int64_t tile = tile_begin; tile < tile_end; tile++) {
         const uint8_t *tp = (const uint8_t *)a->w->data + (size_t)tile * tile_bytes;
         for (int64_t t = 0; t < a->tokens; t++) {
             float acc[SKIFF_TILE];
             if (is_float) tile_float(a, tp, t, acc);
+            else if (layout) tile_subblocks(a, layout, tp, t, acc);
             else tile_integer(a, tp, t, acc);
             skiff_store_tile(a->y + t * a->y_stride, acc, tile * SKIFF_TILE, a->w->rows, a->accumulate);
         }

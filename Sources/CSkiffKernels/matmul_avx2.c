@@ -113,6 +113,11 @@ INLINE TARGET_AVX2 void tile_float(const skiff_matmul_args *a, const uint8_t *ti
 }
 
 TARGET_AVX2 void skiff_matmul_tiles_avx2(const skiff_matmul_args *a, int64_t tile_begin, int64_t tile_end) {
+    if (skiff_subblock_layout_of(a->w->format)) {
+        // The sub-block formats have no vector kernel yet.
+        skiff_matmul_tiles_portable(a, tile_begin, tile_end);
+        return;
+    }
     const int format = a->w->format;
     const size_t tile_bytes = skiff_packed_tile_bytes(format, a->w->columns);
     const int is_float = format == SKIFF_PACKED_F16 || format == SKIFF_PACKED_F32;

@@ -141,6 +141,11 @@ INLINE TARGET_AVX512 void tile_float(const skiff_matmul_args *a, const uint8_t *
     }
 
 TARGET_AVX512 void skiff_matmul_tiles_avx512(const skiff_matmul_args *a, int64_t tile_begin, int64_t tile_end) {
+    if (skiff_subblock_layout_of(a->w->format)) {
+        // The sub-block formats have no vector kernel yet.
+        skiff_matmul_tiles_portable(a, tile_begin, tile_end);
+        return;
+    }
     const int format = a->w->format;
     const size_t tile_bytes = skiff_packed_tile_bytes(format, a->w->columns);
     for (int64_t tile = tile_begin; tile < tile_end; tile++) {

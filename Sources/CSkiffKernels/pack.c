@@ -3,7 +3,27 @@
 
 static uint16_t load_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
+/// Each sub-block format and the GGUF type it holds.
+static const struct {
+    skiff_packed_format format;
+    skiff_type type;
+} subblock_types[] = {
+    {SKIFF_PACKED_Q5_0, SKIFF_TYPE_Q5_0}, {SKIFF_PACKED_Q5_1, SKIFF_TYPE_Q5_1}, {SKIFF_PACKED_IQ4_NL, SKIFF_TYPE_IQ4_NL},
+    {SKIFF_PACKED_Q2_K, SKIFF_TYPE_Q2_K}, {SKIFF_PACKED_Q3_K, SKIFF_TYPE_Q3_K}, {SKIFF_PACKED_Q4_K, SKIFF_TYPE_Q4_K},
+    {SKIFF_PACKED_Q5_K, SKIFF_TYPE_Q5_K}, {SKIFF_PACKED_Q6_K, SKIFF_TYPE_Q6_K}, {SKIFF_PACKED_IQ4_XS, SKIFF_TYPE_IQ4_XS},
+};
+
+const skiff_subblock_layout *skiff_subblock_layout_of(int format) {
+    for (size_t i = 0; i < sizeof subblock_types / sizeof subblock_types[0]; i++) {
+        if ((int)subblock_types[i].format == format) return skiff_subblock_layout_of_type(subblock_types[i].type);
+    }
+    return NULL;
+}
+
 static int packed_format(skiff_type type) {
+    for (size_t i = 0; i < sizeof subblock_types / sizeof subblock_types[0]; i++) {
+        if (subblock_types[i].type == type) return (int)subblock_types[i].format;
+    }
     switch (type) {
     case SKIFF_TYPE_Q4_1: return SKIFF_PACKED_U4_DM;
     case SKIFF_TYPE_Q4_0: return SKIFF_PACKED_U4_D;
@@ -11,16 +31,70 @@ static int packed_format(skiff_type type) {
     case SKIFF_TYPE_F16: return SKIFF_PACKED_F16;
     case SKIFF_TYPE_F32:
     case SKIFF_TYPE_BF16: return SKIFF_PACKED_F32;
-    default: return 0;   // no compute layout yet: skiff_packed_bytes answers 0 and the loader refuses the tensor
+    default: return 0;
     }
 }
 
 size_t skiff_packed_bytes(skiff_type type, int64_t rows, int64_t columns) {
     int format = packed_format(type);
     if (!format || rows <= 0 || columns <= 0) return 0;
-    if (format != SKIFF_PACKED_F16 && format != SKIFF_PACKED_F32 && columns % SKIFF_BLOCK != 0) return 0;
+    const skiff_subblock_layout *l = skiff_subblock_layout_of(format);
+    int64_t multiple = l ? l->super : format == SKIFF_PACKED_F16 || format == SKIFF_PACKED_F32 ? 1 : SKIFF_BLOCK;
+    if (columns % multiple != 0) return 0;
     int64_t tiles = (rows + SKIFF_TILE - 1) / SKIFF_TILE;
     return (size_t)tiles * skiff_packed_tile_bytes(format, columns);
+}
+
+/// Writes one row (`lane` of its tile) of one unpacked super-block into the tile's super-block area.
+static void pack_subblocks(const skiff_subblock_layout *l, const skiff_subblocks *in, int lane, uint8_t *area) {
+    skiff_subblock_offsets o = skiff_subblock_offsets_of(l);
+    int blocks = l->super / SKIFF_BLOCK, per_row = l->super / l->sub;
+    for (int b = 0; b < blocks; b++) {
+        const uint8_t *u = in->u + SKIFF_BLOCK * b;
+        for (int c = 0; c < 4; c++) {
+            for (int j = 0; j < 4; j++) {
+                int first = u[4 * c + j], second = u[16 + 4 * c + j];
+                area[256 * b + 64 * c + 4 * lane + j] = (uint8_t)((first & 0xF) | (second & 0xF) << 4);
+                for (int p = 0; p < l->high_planes; p++) {
+                    uint8_t *byte = &area[o.planes + 64 * ((size_t)p * blocks + b) + 4 * lane + j];
+                    *byte |= (uint8_t)(((first >> (4 + p)) & 1) << c | ((second >> (4 + p)) & 1) << (4 + c));
+                }
+            }
+        }
+    }
+    for (int k = 0; k < per_row; k++) {
+        area[o.scales + per_row * lane + k] = (uint8_t)in->scale[k];
+        if (l->has_min) area[o.mins + per_row * lane + k] = (uint8_t)in->min[k];
+    }
+    memcpy(area + o.d + 2 * lane, &in->d, 2);
+    if (l->has_min) memcpy(area + o.dmin + 2 * lane, &in->dmin, 2);
+}
+
+/// Reads one row (`lane`) of a tile's super-block area back into unpacked form.
+static void unpack_lane(const skiff_subblock_layout *l, const uint8_t *area, int lane, skiff_subblocks *out) {
+    skiff_subblock_offsets o = skiff_subblock_offsets_of(l);
+    int blocks = l->super / SKIFF_BLOCK, per_row = l->super / l->sub;
+    for (int b = 0; b < blocks; b++) {
+        for (int c = 0; c < 4; c++) {
+            for (int j = 0; j < 4; j++) {
+                uint8_t byte = area[256 * b + 64 * c + 4 * lane + j];
+                int first = byte & 0xF, second = byte >> 4;
+                for (int p = 0; p < l->high_planes; p++) {
+                    uint8_t bits = area[o.planes + 64 * ((size_t)p * blocks + b) + 4 * lane + j];
+                    first |= ((bits >> c) & 1) << (4 + p);
+                    second |= ((bits >> (4 + c)) & 1) << (4 + p);
+                }
+                out->u[SKIFF_BLOCK * b + 4 * c + j] = (uint8_t)first;
+                out->u[SKIFF_BLOCK * b + 16 + 4 * c + j] = (uint8_t)second;
+            }
+        }
+    }
+    for (int k = 0; k < per_row; k++) {
+        out->scale[k] = (int8_t)area[o.scales + per_row * lane + k];
+        out->min[k] = l->has_min ? (int8_t)area[o.mins + per_row * lane + k] : 0;
+    }
+    out->d = load_u16(area + o.d + 2 * lane);
+    out->dmin = l->has_min ? load_u16(area + o.dmin + 2 * lane) : 0;
 }
 
 int skiff_pack_matrix(skiff_type type, const void *src, int64_t rows, int64_t columns, void *dst,
@@ -36,10 +110,20 @@ int skiff_pack_matrix(skiff_type type, const void *src, int64_t rows, int64_t co
     int64_t blocks = columns / SKIFF_BLOCK;
     size_t block_bytes = skiff_packed_block_bytes(format);
 
+    const skiff_subblock_layout *layout = skiff_subblock_layout_of(format);
     for (int64_t row = 0; row < rows; row++) {
         const uint8_t *r = in + (size_t)row * row_bytes;
         uint8_t *tile = base + (size_t)(row / SKIFF_TILE) * tile_bytes;
         int lane = (int)(row % SKIFF_TILE);
+        if (layout) {
+            size_t source_bytes = skiff_row_bytes(type, layout->super);
+            for (int64_t s = 0; s < columns / layout->super; s++) {
+                skiff_subblocks unpacked;
+                skiff_unpack_subblocks(type, r + (size_t)s * source_bytes, &unpacked);
+                pack_subblocks(layout, &unpacked, lane, tile + (size_t)s * skiff_subblock_bytes(layout));
+            }
+            continue;
+        }
         switch (format) {
         case SKIFF_PACKED_U4_DM:
         case SKIFF_PACKED_U4_D: {
@@ -89,6 +173,19 @@ void skiff_packed_row(const skiff_packed_matrix *m, int64_t row, float *dst) {
     const int format = m->format;
     const uint8_t *tile = (const uint8_t *)m->data + (size_t)(row / SKIFF_TILE) * skiff_packed_tile_bytes(format, m->columns);
     const int lane = (int)(row % SKIFF_TILE);
+    const skiff_subblock_layout *layout = skiff_subblock_layout_of(format);
+    if (layout) {
+        for (int64_t s = 0; s < m->columns / layout->super; s++) {
+            skiff_subblocks unpacked;
+            unpack_lane(layout, tile + (size_t)s * skiff_subblock_bytes(layout), lane, &unpacked);
+            float d = skiff_half_to_float(unpacked.d), dmin = skiff_half_to_float(unpacked.dmin);
+            for (int e = 0; e < layout->super; e++) {
+                dst[s * layout->super + e] = skiff_subblock_value(layout, unpacked.u[e], unpacked.scale[e / layout->sub],
+                                                                  unpacked.min[e / layout->sub], d, dmin);
+            }
+        }
+        return;
+    }
     const int64_t blocks = m->columns / SKIFF_BLOCK;
     const size_t block_bytes = skiff_packed_block_bytes(format);
     switch (format) {

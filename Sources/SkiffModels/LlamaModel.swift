@@ -4,7 +4,7 @@ import SkiffGGUF
 /// The weights of a decoder whose GGUF `general.architecture` is `llama`: RMSNorm, RoPE, grouped-query
 /// attention, SwiGLU feed-forward, tied or separate output head. Checked against llama.cpp with SmolLM2-135M
 /// (docs/correctness.md). Files of other architectures are refused (`TransformerConfiguration`), and so are
-/// tensors the kernels cannot compute with (F32, F16, BF16, Q8_0, Q4_0 and Q4_1 they can) and RoPE scaling
+/// tensors the kernels cannot compute with (`supportedTypeNames`) and RoPE scaling
 /// other than none or linear; sliding-window attention is not implemented.
 ///
 /// Immutable after loading; `TransformerRunner` runs it.

@@ -20,13 +20,13 @@ public final class WeightMatrix: @unchecked Sendable {
     /// Packs `tensor` of `file`. Its first dimension is the input size; the rest multiply to the output size.
     init(_ tensor: GGUFTensorInfo, in file: GGUFFile) throws(ModelError) {
         guard let type = kernelType(for: tensor.type) else {
-            throw ModelError(.unsupportedTensor, "tensor '\(tensor.name)' is \(tensor.type); Skiff computes with F32, F16, BF16, Q8_0, Q4_0 and Q4_1")
+            throw ModelError(.unsupportedTensor, "tensor '\(tensor.name)' is \(tensor.type); Skiff computes with \(supportedTypeNames)")
         }
         let rows = Int64(tensor.rowCount)
         let columns = Int64(tensor.rowLength)
         let bytes = skiff_packed_bytes(type, rows, columns)
         guard bytes > 0 else {
-            throw ModelError(.unsupportedTensor, "tensor '\(tensor.name)' has shape \(tensor.dimensions), which the \(tensor.type) kernels cannot use (rows must be a multiple of 32)")
+            throw ModelError(.unsupportedTensor, "tensor '\(tensor.name)' has shape \(tensor.dimensions), which the \(tensor.type) kernels cannot use (rows must be a multiple of \(tensor.type.blockSize))")
         }
         storage = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         matrix = .allocate(capacity: 1)
@@ -46,6 +46,9 @@ public final class WeightMatrix: @unchecked Sendable {
     }
 }
 
+/// The storage types the kernels compute with, for messages.
+let supportedTypeNames = GGMLType.allCases.filter { kernelType(for: $0) != nil }.map(\.description).joined(separator: ", ")
+
 /// The kernels' name for a GGUF storage type, or nil when they cannot compute with it.
 func kernelType(for type: GGMLType) -> skiff_type? {
     switch type {
@@ -55,6 +58,15 @@ func kernelType(for type: GGMLType) -> skiff_type? {
     case .q4_0: SKIFF_TYPE_Q4_0
     case .q4_1: SKIFF_TYPE_Q4_1
     case .q8_0: SKIFF_TYPE_Q8_0
+    case .q5_0: SKIFF_TYPE_Q5_0
+    case .q5_1: SKIFF_TYPE_Q5_1
+    case .iq4_NL: SKIFF_TYPE_IQ4_NL
+    case .q2_K: SKIFF_TYPE_Q2_K
+    case .q3_K: SKIFF_TYPE_Q3_K
+    case .q4_K: SKIFF_TYPE_Q4_K
+    case .q5_K: SKIFF_TYPE_Q5_K
+    case .q6_K: SKIFF_TYPE_Q6_K
+    case .iq4_XS: SKIFF_TYPE_IQ4_XS
     default: nil
     }
 }

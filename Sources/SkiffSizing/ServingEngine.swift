@@ -19,7 +19,9 @@ public enum ServingEngine: String, Sendable, Codable, Equatable {
     public static let skiffArchitectures: Set<String> = ["llama"]
 
     /// GGUF tensor types Skiff's kernels compute with.
-    public static let skiffTensorTypes: Set<GGMLType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1]
+    public static let skiffTensorTypes: Set<GGMLType> = [
+        .f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .iq4_NL, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_XS,
+    ]
 
     /// Why Skiff's own engine cannot run `model`, in words a user can act on; nil when it can.
     ///

@@ -59,10 +59,33 @@ func randomRows(_ type: skiff_type, rows: Int, columns: Int, using rng: inout Sp
                 for _ in 0 ..< 32 { out.append(UInt8.random(in: 0 ... 255, using: &rng)) }
             }
         default:
-            Issue.record("unexpected type")
+            // The sub-block types: random bytes, with finite half scales of a weight's size where the
+            // type keeps them (a random half can be NaN or infinite).
+            guard let halves = halfScaleOffsets[type.rawValue] else {
+                Issue.record("unexpected type \(type.rawValue)")
+                return out
+            }
+            let blockBytes = skiff_row_bytes(type, Int64(columns)) / (columns / (hasSuperBlocks(type) ? 256 : 32))
+            for _ in 0 ..< skiff_row_bytes(type, Int64(columns)) / blockBytes {
+                var block = (0 ..< blockBytes).map { _ in UInt8.random(in: 0 ... 255, using: &rng) }
+                for offset in halves { block.replaceSubrange(offset ..< offset + 2, with: half(Float.random(in: -0.05 ... 0.05, using: &rng))) }
+                out += block
+            }
         }
     }
     return out
+}
+
+/// Where each sub-block type keeps its half-precision scales inside a block (by GGUF type id).
+let halfScaleOffsets: [UInt32: [Int]] = [
+    SKIFF_TYPE_Q5_0.rawValue: [0], SKIFF_TYPE_Q5_1.rawValue: [0, 2], SKIFF_TYPE_IQ4_NL.rawValue: [0],
+    SKIFF_TYPE_Q2_K.rawValue: [80, 82], SKIFF_TYPE_Q3_K.rawValue: [108], SKIFF_TYPE_Q4_K.rawValue: [0, 2],
+    SKIFF_TYPE_Q5_K.rawValue: [0, 2], SKIFF_TYPE_Q6_K.rawValue: [208], SKIFF_TYPE_IQ4_XS.rawValue: [0],
+]
+
+/// Whether `type` comes in blocks of 256 (the K-quants and IQ4_XS), so rows are multiples of 256.
+func hasSuperBlocks(_ type: skiff_type) -> Bool {
+    [SKIFF_TYPE_Q2_K, SKIFF_TYPE_Q3_K, SKIFF_TYPE_Q4_K, SKIFF_TYPE_Q5_K, SKIFF_TYPE_Q6_K, SKIFF_TYPE_IQ4_XS].contains(type)
 }
 
 /// Packed weights with their storage kept alive.
@@ -149,7 +172,14 @@ final class QuantizedActivations {
 
 @Suite(.serialized) struct MatmulTests {
     static let types: [skiff_type] = [SKIFF_TYPE_Q4_1, SKIFF_TYPE_Q4_0, SKIFF_TYPE_Q8_0, SKIFF_TYPE_F16,
-                                      SKIFF_TYPE_F32, SKIFF_TYPE_BF16]
+                                      SKIFF_TYPE_F32, SKIFF_TYPE_BF16, SKIFF_TYPE_Q5_0, SKIFF_TYPE_Q5_1,
+                                      SKIFF_TYPE_IQ4_NL, SKIFF_TYPE_Q2_K, SKIFF_TYPE_Q3_K, SKIFF_TYPE_Q4_K,
+                                      SKIFF_TYPE_Q5_K, SKIFF_TYPE_Q6_K, SKIFF_TYPE_IQ4_XS]
+
+    /// Odd shapes for `type`: rows not a multiple of the tile, rows of one and of several blocks.
+    static func shapes(_ type: skiff_type) -> [(rows: Int, columns: Int)] {
+        hasSuperBlocks(type) ? [(40, 256), (16, 512), (3, 256), (130, 768)] : [(40, 96), (16, 32), (3, 64), (130, 256)]
+    }
 
     /// Every ISA, every type, odd shapes and token counts: the kernel equals the dequantized reference.
     @Test(arguments: types)
@@ -157,7 +187,7 @@ final class QuantizedActivations {
         var rng = SplitMix64(state: UInt64(type.rawValue) + 7)
         let pool = skiff_pool_create(2)
         defer { skiff_pool_destroy(pool); skiff_set_isa(skiff_detect_isa()) }
-        for (rows, columns) in [(40, 96), (16, 32), (3, 64), (130, 256)] {
+        for (rows, columns) in Self.shapes(type) {
             let data = randomRows(type, rows: rows, columns: columns, using: &rng)
             let weights = try #require(PackedWeights(type: type, data: data, rows: rows, columns: columns))
             for tokens in [1, 3, 8, 13] {
@@ -208,7 +238,9 @@ final class QuantizedActivations {
     @Test func rejectsUnsupportedShapes() {
         #expect(skiff_packed_bytes(SKIFF_TYPE_Q4_1, 16, 48) == 0)
         #expect(skiff_packed_bytes(SKIFF_TYPE_Q8_0, 0, 32) == 0)
-        #expect(skiff_packed_bytes(skiff_type(rawValue: 12), 16, 256) == 0)
+        #expect(skiff_packed_bytes(skiff_type(rawValue: 16), 16, 256) == 0)   // IQ2_XXS
+        #expect(skiff_packed_bytes(SKIFF_TYPE_Q4_K, 16, 128) == 0)
+        #expect(skiff_packed_bytes(SKIFF_TYPE_Q4_K, 16, 256) == 2368)
         #expect(skiff_packed_bytes(SKIFF_TYPE_Q4_1, 17, 64) == 2 * 2 * 320)
     }
 
@@ -402,7 +434,7 @@ final class QuantizedActivations {
     @Test(arguments: MatmulTests.types)
     func packedRowsDequantizeExactly(type: skiff_type) throws {
         var rng = SplitMix64(state: 77)
-        let (rows, columns) = (37, 96)
+        let (rows, columns) = (37, hasSuperBlocks(type) ? 512 : 96)
         let data = randomRows(type, rows: rows, columns: columns, using: &rng)
         let weights = try #require(PackedWeights(type: type, data: data, rows: rows, columns: columns))
         let rowBytes = skiff_row_bytes(type, Int64(columns))

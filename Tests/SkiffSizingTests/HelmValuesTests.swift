@@ -96,15 +96,15 @@ import Testing
         #expect(try plan(Self.smolLM2, on: .whole(try catalog.gpu(named: "l4"))).engine == .vllm)
         #expect(try plan(Self.smolLM2, on: .whole(try catalog.gpu(named: "l4"))).model.skiffEngineRefusal == nil)
 
-        var kQuant = Self.smolLM2
-        kQuant.storedTensorTypes = [.q4_K, .q6_K, .f32]
+        var lowBits = Self.smolLM2
+        lowBits.storedTensorTypes = [.iq2_XXS, .q6_K, .f32]
         var gemma = Self.smolLM2
         gemma.architecture = "gemma3"
         var wideHeads = Self.smolLM2
         wideHeads.keyLength = 72
         let refused: [(ModelShape, WeightPrecision?, String)] = [
             (try fixtureModel("qwen2.5-7b"), .int4, "not a GGUF file"),
-            (kQuant, nil, "stores tensors as Q4_K, Q6_K"),
+            (lowBits, nil, "stores tensors as IQ2_XXS;"),
             (gemma, nil, "architecture 'gemma3'; Skiff's engine runs llama"),
             (wideHeads, nil, "attention heads of 72"),
         ]
