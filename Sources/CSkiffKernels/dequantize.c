@@ -15,6 +15,7 @@ float skiff_bf16_to_float(uint16_t h) {
 
 /// The 16 values an IQ4 nibble selects (before the block's scale).
 const int8_t skiff_iq4_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+const uint8_t skiff_iq4_unsigned[16] = {1, 24, 45, 63, 79, 93, 106, 118, 129, 141, 153, 166, 181, 197, 217, 241};
 
 size_t skiff_type_block_size(skiff_type type) {
     switch (type) {
@@ -89,18 +90,9 @@ static int q3_k_scale(const uint8_t *packed, int k) {
 /// nibbles and 16..31 in their high ones (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, and IQ4_XS's sub-blocks).
 static int split_nibble(const uint8_t *qs, int j) { return (qs[j % 16] >> (4 * (j / 16))) & 0xF; }
 
-static const skiff_subblock_layout layouts[] = {
-    // super, sub, high planes, offset, min, iq4
-    [SKIFF_TYPE_Q5_0] = {32, 32, 1, 16, 0, 0},
-    [SKIFF_TYPE_Q5_1] = {32, 32, 1, 0, 1, 0},
-    [SKIFF_TYPE_IQ4_NL] = {32, 32, 0, 128, 0, 1},
-    [SKIFF_TYPE_Q2_K] = {256, 16, 0, 0, 1, 0},
-    [SKIFF_TYPE_Q3_K] = {256, 16, 0, 4, 0, 0},
-    [SKIFF_TYPE_Q4_K] = {256, 32, 0, 0, 1, 0},
-    [SKIFF_TYPE_Q5_K] = {256, 32, 1, 0, 1, 0},
-    [SKIFF_TYPE_Q6_K] = {256, 16, 2, 32, 0, 0},
-    [SKIFF_TYPE_IQ4_XS] = {256, 32, 0, 128, 0, 1},
-};
+#define LAYOUT(name, super, sub, planes, offset, has_min, iq4) [SKIFF_TYPE_##name] = {super, sub, planes, offset, has_min, iq4},
+static const skiff_subblock_layout layouts[] = {SKIFF_SUBBLOCK_FORMATS(LAYOUT)};
+#undef LAYOUT
 
 const skiff_subblock_layout *skiff_subblock_layout_of_type(skiff_type type) {
     if ((size_t)type >= sizeof layouts / sizeof layouts[0] || layouts[type].super == 0) return NULL;

@@ -52,7 +52,7 @@ typedef enum {
 /// - per block of 32 columns, 256 bytes of low nibbles in the U4 chunk layout;
 /// - `high_planes` planes of the bits above them: per plane and block, row r has 4 bytes, whose bit c
 ///   (0..3) of byte j is the plane's bit of column 4c+j and bit 4+c that of column 16+4c+j;
-/// - the scales, int8, row-major: 16 rows × (super / sub);
+/// - the scales, int8: per sub-block, the 16 rows' (so one load gives a tile's scales);
 /// - the minimums, likewise, when `has_min`;
 /// - 16 half factors d, then 16 half factors dmin when `has_min`.
 typedef struct {
@@ -63,6 +63,19 @@ typedef struct {
     int has_min;
     int iq4;           // w(u) is the IQ4 table entry + 128
 } skiff_subblock_layout;
+
+/// Every sub-block format, once: X(GGUF type name, super, sub, high planes, offset, has_min, iq4). The
+/// layouts, the packed format ids' types and the vector kernels' specializations all expand it.
+#define SKIFF_SUBBLOCK_FORMATS(X)     \
+    X(Q5_0, 32, 32, 1, 16, 0, 0)      \
+    X(Q5_1, 32, 32, 1, 0, 1, 0)       \
+    X(IQ4_NL, 32, 32, 0, 128, 0, 1)   \
+    X(Q2_K, 256, 16, 0, 0, 1, 0)      \
+    X(Q3_K, 256, 16, 0, 4, 0, 0)      \
+    X(Q4_K, 256, 32, 0, 0, 1, 0)      \
+    X(Q5_K, 256, 32, 1, 0, 1, 0)      \
+    X(Q6_K, 256, 16, 2, 32, 0, 0)     \
+    X(IQ4_XS, 256, 32, 0, 128, 0, 1)
 
 /// The layout of a sub-block format, or NULL for the other formats.
 const skiff_subblock_layout *skiff_subblock_layout_of(int format);
@@ -118,8 +131,9 @@ float skiff_bf16_to_float(uint16_t h);
 
 /// Elements per block of a GGUF storage type (1 for the float types), 0 for a type the kernels cannot read.
 size_t skiff_type_block_size(skiff_type type);
-/// The 16 values an IQ4_NL or IQ4_XS nibble selects.
+/// The 16 values an IQ4_NL or IQ4_XS nibble selects, and the same + 128 (w(u) of the sub-block formats).
 extern const int8_t skiff_iq4_values[16];
+extern const uint8_t skiff_iq4_unsigned[16];
 
 /// One super-block of a sub-block format unpacked: each value's u, each sub-block's scale and minimum,
 /// and the half factors d and dmin (bits).

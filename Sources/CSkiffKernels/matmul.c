@@ -111,18 +111,18 @@ static void tile_integer(const skiff_matmul_args *a, const uint8_t *tile, int64_
 static void tile_subblocks(const skiff_matmul_args *a, const skiff_subblock_layout *l, const uint8_t *tile, int64_t t,
                            float acc[SKIFF_TILE]) {
     const int64_t columns = a->w->columns;
-    const int blocks = l->super / SKIFF_BLOCK, per_row = l->super / l->sub, halves = SKIFF_BLOCK / l->sub;
+    const int blocks = l->super / SKIFF_BLOCK, halves = SKIFF_BLOCK / l->sub;
     const skiff_subblock_offsets o = skiff_subblock_offsets_of(l);
     const size_t super_bytes = skiff_subblock_bytes(l);
     const int8_t *q = a->xq->values + t * columns;
     const float *dx = a->xq->scales + t * (columns / SKIFF_BLOCK);
+    const int16_t *half_sums = a->xq->half_sums + t * (columns / 16);
     for (int r = 0; r < SKIFF_TILE; r++) acc[r] = 0;
     for (int64_t s = 0; s < columns / l->super; s++) {
         const uint8_t *area = tile + (size_t)s * super_bytes;
         for (int b = 0; b < blocks; b++) {
             const int8_t *x = q + s * l->super + b * SKIFF_BLOCK;
-            int sums[2] = {0, 0};
-            for (int j = 0; j < SKIFF_BLOCK; j++) sums[j * halves / SKIFF_BLOCK] += x[j];
+            const int16_t *sums = half_sums + (s * blocks + b) * 2;
             for (int r = 0; r < SKIFF_TILE; r++) {
                 int dots[2] = {0, 0};
                 for (int c = 0; c < 4; c++) {
@@ -147,8 +147,8 @@ static void tile_subblocks(const skiff_matmul_args *a, const skiff_subblock_layo
                 for (int h = 0; h < halves; h++) {
                     int k = b * halves + h;
                     int sum = halves == 1 ? sums[0] + sums[1] : sums[h];
-                    scaled += (int8_t)area[o.scales + per_row * r + k] * (dots[h] - l->offset * sum);
-                    if (l->has_min) mins += (int8_t)area[o.mins + per_row * r + k] * sum;
+                    scaled += (int8_t)area[o.scales + SKIFF_TILE * k + r] * (dots[h] - l->offset * sum);
+                    if (l->has_min) mins += (int8_t)area[o.mins + SKIFF_TILE * k + r] * sum;
                 }
                 float d = skiff_half_to_float((uint16_t)(area[o.d + 2 * r] | area[o.d + 2 * r + 1] << 8));
                 float value = d * (float)scaled;

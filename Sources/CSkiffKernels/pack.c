@@ -8,9 +8,9 @@ static const struct {
     skiff_packed_format format;
     skiff_type type;
 } subblock_types[] = {
-    {SKIFF_PACKED_Q5_0, SKIFF_TYPE_Q5_0}, {SKIFF_PACKED_Q5_1, SKIFF_TYPE_Q5_1}, {SKIFF_PACKED_IQ4_NL, SKIFF_TYPE_IQ4_NL},
-    {SKIFF_PACKED_Q2_K, SKIFF_TYPE_Q2_K}, {SKIFF_PACKED_Q3_K, SKIFF_TYPE_Q3_K}, {SKIFF_PACKED_Q4_K, SKIFF_TYPE_Q4_K},
-    {SKIFF_PACKED_Q5_K, SKIFF_TYPE_Q5_K}, {SKIFF_PACKED_Q6_K, SKIFF_TYPE_Q6_K}, {SKIFF_PACKED_IQ4_XS, SKIFF_TYPE_IQ4_XS},
+#define PAIR(name, ...) {SKIFF_PACKED_##name, SKIFF_TYPE_##name},
+    SKIFF_SUBBLOCK_FORMATS(PAIR)
+#undef PAIR
 };
 
 const skiff_subblock_layout *skiff_subblock_layout_of(int format) {
@@ -63,8 +63,8 @@ static void pack_subblocks(const skiff_subblock_layout *l, const skiff_subblocks
         }
     }
     for (int k = 0; k < per_row; k++) {
-        area[o.scales + per_row * lane + k] = (uint8_t)in->scale[k];
-        if (l->has_min) area[o.mins + per_row * lane + k] = (uint8_t)in->min[k];
+        area[o.scales + SKIFF_TILE * k + lane] = (uint8_t)in->scale[k];
+        if (l->has_min) area[o.mins + SKIFF_TILE * k + lane] = (uint8_t)in->min[k];
     }
     memcpy(area + o.d + 2 * lane, &in->d, 2);
     if (l->has_min) memcpy(area + o.dmin + 2 * lane, &in->dmin, 2);
@@ -90,8 +90,8 @@ static void unpack_lane(const skiff_subblock_layout *l, const uint8_t *area, int
         }
     }
     for (int k = 0; k < per_row; k++) {
-        out->scale[k] = (int8_t)area[o.scales + per_row * lane + k];
-        out->min[k] = l->has_min ? (int8_t)area[o.mins + per_row * lane + k] : 0;
+        out->scale[k] = (int8_t)area[o.scales + SKIFF_TILE * k + lane];
+        out->min[k] = l->has_min ? (int8_t)area[o.mins + SKIFF_TILE * k + lane] : 0;
     }
     out->d = load_u16(area + o.d + 2 * lane);
     out->dmin = l->has_min ? load_u16(area + o.dmin + 2 * lane) : 0;

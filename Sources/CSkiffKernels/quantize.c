@@ -3,30 +3,26 @@
 
 #include <math.h>
 
-size_t skiff_q8_values_bytes(int64_t tokens, int64_t columns) { return (size_t)(tokens * columns); }
-
-size_t skiff_q8_scales_bytes(int64_t tokens, int64_t columns) {
-    return (size_t)(tokens * (columns / SKIFF_BLOCK)) * sizeof(float);
-}
-
 /// Quantizes one row like ggml's Q8_1 on x86: q = round-half-even(x * 127 / amax), with the scale
 /// rounded to IEEE half as ggml stores it. `sums` holds that scale times the sum of q, kept in float so
 /// the offset formats (Q4_0, Q8_0) subtract it exactly.
-static void quantize_row(const float *x, int8_t *q, float *scales, float *sums, int64_t columns) {
+static void quantize_row(const float *x, int8_t *q, float *scales, float *sums, int16_t *half_sums, int64_t columns) {
     for (int64_t b = 0; b < columns / SKIFF_BLOCK; b++) {
         const float *xb = x + b * SKIFF_BLOCK;
         float amax = 0;
         for (int j = 0; j < SKIFF_BLOCK; j++) amax = fmaxf(amax, fabsf(xb[j]));
         float id = amax != 0 ? 127.0f / amax : 0.0f;
-        int sum = 0;
+        int halves[2] = {0, 0};
         for (int j = 0; j < SKIFF_BLOCK; j++) {
             int v = (int)nearbyintf(xb[j] * id);
             q[b * SKIFF_BLOCK + j] = (int8_t)v;
-            sum += v;
+            halves[j / 16] += v;
         }
         float d = skiff_half_to_float(skiff_float_to_half(amax / 127.0f));
         scales[b] = d;
-        sums[b] = d * (float)sum;
+        sums[b] = d * (float)(halves[0] + halves[1]);
+        half_sums[2 * b] = (int16_t)halves[0];
+        half_sums[2 * b + 1] = (int16_t)halves[1];
     }
 }
 
@@ -36,7 +32,7 @@ static void quantize_row(const float *x, int8_t *q, float *scales, float *sums, 
 /// The same quantization with AVX2, bit for bit: |x| maximum, one multiply per value, conversion with
 /// the default round-half-even mode (as nearbyintf), the scale through the same half rounding.
 __attribute__((target("avx2,fma,f16c")))
-static void quantize_row_avx2(const float *x, int8_t *q, float *scales, float *sums, int64_t columns) {
+static void quantize_row_avx2(const float *x, int8_t *q, float *scales, float *sums, int16_t *half_sums, int64_t columns) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     for (int64_t b = 0; b < columns / SKIFF_BLOCK; b++) {
@@ -54,24 +50,27 @@ static void quantize_row_avx2(const float *x, int8_t *q, float *scales, float *s
         float id = amax != 0 ? 127.0f / amax : 0.0f;
         const __m256 scale = _mm256_set1_ps(id);
         __m256i n[4];
-        __m256i total = _mm256_setzero_si256();
-        for (int i = 0; i < 4; i++) {
-            n[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], scale));
-            total = _mm256_add_epi32(total, n[i]);
-        }
+        for (int i = 0; i < 4; i++) n[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], scale));
         __m256i words = _mm256_packs_epi16(_mm256_packs_epi32(n[0], n[1]), _mm256_packs_epi32(n[2], n[3]));
         _mm256_storeu_si256((__m256i *)(q + b * SKIFF_BLOCK), _mm256_permutevar8x32_epi32(words, order));
-        __m128i t4 = _mm_add_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256(total, 1));
-        t4 = _mm_add_epi32(t4, _mm_shuffle_epi32(t4, _MM_SHUFFLE(1, 0, 3, 2)));
-        t4 = _mm_add_epi32(t4, _mm_shuffle_epi32(t4, _MM_SHUFFLE(2, 3, 0, 1)));
+        int halves[2];
+        for (int h = 0; h < 2; h++) {
+            __m256i pair = _mm256_add_epi32(n[2 * h], n[2 * h + 1]);
+            __m128i t4 = _mm_add_epi32(_mm256_castsi256_si128(pair), _mm256_extracti128_si256(pair, 1));
+            t4 = _mm_add_epi32(t4, _mm_shuffle_epi32(t4, _MM_SHUFFLE(1, 0, 3, 2)));
+            t4 = _mm_add_epi32(t4, _mm_shuffle_epi32(t4, _MM_SHUFFLE(2, 3, 0, 1)));
+            halves[h] = _mm_cvtsi128_si32(t4);
+        }
         float d = skiff_half_to_float(skiff_float_to_half(amax / 127.0f));
         scales[b] = d;
-        sums[b] = d * (float)_mm_cvtsi128_si32(t4);
+        sums[b] = d * (float)(halves[0] + halves[1]);
+        half_sums[2 * b] = (int16_t)halves[0];
+        half_sums[2 * b + 1] = (int16_t)halves[1];
     }
 }
 #endif
 
-typedef void (*quantize_row_fn)(const float *, int8_t *, float *, float *, int64_t);
+typedef void (*quantize_row_fn)(const float *, int8_t *, float *, float *, int16_t *, int64_t);
 
 typedef struct {
     const float *x;
@@ -89,7 +88,7 @@ static void quantize_task(void *context, int thread_index, int thread_count) {
     int64_t blocks = columns / SKIFF_BLOCK;
     for (int64_t t = begin; t < end; t++) {
         a->row(a->x + t * a->stride, a->out->values + t * columns, a->out->scales + t * blocks,
-                     a->out->sums + t * blocks, columns);
+               a->out->sums + t * blocks, a->out->half_sums + t * 2 * blocks, columns);
     }
 }
 

@@ -25,6 +25,7 @@ public final class TransformerRunner {
     private let quantValues: Buffer<Int8>
     private let quantScales: Buffer<Float>
     private let quantSums: Buffer<Float>
+    private let quantHalfSums: Buffer<Int16>
 
     /// Creates a runner with scratch memory for `maxBatchTokens` tokens per pass.
     public init(model: LlamaModel, cache: KVCacheStorage, pool: ComputePool, maxBatchTokens: Int) throws(ModelError) {
@@ -51,6 +52,7 @@ public final class TransformerRunner {
         quantValues = Buffer(t * widest)
         quantScales = Buffer(t * widest / 32)
         quantSums = Buffer(t * widest / 32)
+        quantHalfSums = Buffer(t * widest / 16)
     }
 
     /// Runs `batch` through the model and returns the logits of the tokens in `batch.logitIndices`,
@@ -174,7 +176,7 @@ public final class TransformerRunner {
 
     private func quantize(_ input: UnsafePointer<Float>, stride: Int, tokens: Int, columns: Int) -> skiff_q8_activations {
         var q8 = skiff_q8_activations(values: quantValues.pointer, scales: quantScales.pointer, sums: quantSums.pointer,
-                                      tokens: Int64(tokens), columns: Int64(columns))
+                                      half_sums: quantHalfSums.pointer, tokens: Int64(tokens), columns: Int64(columns))
         skiff_quantize_activations(pool.pool, input, Int64(stride), &q8)
         return q8
     }

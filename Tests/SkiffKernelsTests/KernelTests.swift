@@ -111,6 +111,7 @@ final class QuantizedActivations {
     var values: [Int8]
     var scales: [Float]
     var sums: [Float]
+    var halfSums: [Int16]
     let tokens: Int
     let columns: Int
 
@@ -120,6 +121,7 @@ final class QuantizedActivations {
         values = Array(repeating: 0, count: tokens * columns)
         scales = Array(repeating: 0, count: tokens * columns / 32)
         sums = scales
+        halfSums = Array(repeating: 0, count: tokens * columns / 16)
         withActivations { q in
             x.withUnsafeBufferPointer { skiff_quantize_activations(pool, $0.baseAddress, Int64(columns), &q) }
         }
@@ -129,9 +131,11 @@ final class QuantizedActivations {
         values.withUnsafeMutableBufferPointer { v in
             scales.withUnsafeMutableBufferPointer { s in
                 sums.withUnsafeMutableBufferPointer { m in
-                    var q = skiff_q8_activations(values: v.baseAddress, scales: s.baseAddress, sums: m.baseAddress,
-                                                 tokens: Int64(tokens), columns: Int64(columns))
-                    return body(&q)
+                    halfSums.withUnsafeMutableBufferPointer { h in
+                        var q = skiff_q8_activations(values: v.baseAddress, scales: s.baseAddress, sums: m.baseAddress,
+                                                     half_sums: h.baseAddress, tokens: Int64(tokens), columns: Int64(columns))
+                        return body(&q)
+                    }
                 }
             }
         }
@@ -160,12 +164,15 @@ final class QuantizedActivations {
         skiff_set_isa(SKIFF_ISA_PORTABLE)
         let reference = QuantizedActivations(x, tokens: tokens, columns: columns, pool: pool)
         #expect(Array(reference.values[0 ..< 5]) == [127, -2, 2, -4, 4])
+        let halfSums = (0 ..< tokens * columns / 16).map { h in Int16(reference.values[16 * h ..< 16 * h + 16].reduce(0) { $0 + Int($1) }) }
+        #expect(reference.halfSums == halfSums)
         for isa in availableISAs {
             skiff_set_isa(isa)
             let q = QuantizedActivations(x, tokens: tokens, columns: columns, pool: pool)
             #expect(q.values == reference.values, "isa \(isa.rawValue)")
             #expect(q.scales == reference.scales, "isa \(isa.rawValue)")
             #expect(q.sums == reference.sums, "isa \(isa.rawValue)")
+            #expect(q.halfSums == reference.halfSums, "isa \(isa.rawValue)")
         }
     }
 }

@@ -122,18 +122,16 @@ void skiff_packed_row(const skiff_packed_matrix *m, int64_t row, float *dst);
 // MARK: - Activations
 
 /// Activations quantized for integer dot products: per token and per block of 32 values, 32 int8
-/// values, a scale `d` and `s = d * sum(q)`. Buffers are owned by the caller.
+/// values, a scale `d` and `s = d * sum(q)`; per 16 values, the integer sum of q (the sub-block formats
+/// take their offsets and minimums out with it). Buffers are owned by the caller.
 typedef struct {
     int8_t *values;     // tokens × columns
     float *scales;      // tokens × columns/32
     float *sums;        // tokens × columns/32
+    int16_t *half_sums; // tokens × columns/16
     int64_t tokens;
     int64_t columns;
 } skiff_q8_activations;
-
-/// Bytes of the three buffers for `tokens` × `columns` activations (values, scales, sums).
-size_t skiff_q8_values_bytes(int64_t tokens, int64_t columns);
-size_t skiff_q8_scales_bytes(int64_t tokens, int64_t columns);
 
 /// Quantizes `tokens` rows of `columns` floats (row stride `stride` floats) like ggml's Q8_1.
 void skiff_quantize_activations(skiff_pool *pool, const float *x, int64_t stride, skiff_q8_activations *out);
