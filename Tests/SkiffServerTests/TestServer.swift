@@ -1,5 +1,8 @@
 import AsyncHTTPClient
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -50,6 +53,8 @@ enum TestModel {
 struct TestServer {
     let port: Int
     let group: ServiceGroup
+    /// Ends when the server has stopped (its service group returned or threw).
+    let stopped: AsyncStream<Void>
     let client = HTTPClient.shared
 
     static let servedName = "smollm2-test"
@@ -70,6 +75,7 @@ struct TestServer {
         var logger = Logger(label: "test.server")
         logger.logLevel = .warning
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+        let (stopped, stoppedContinuation) = AsyncStream<Void>.makeStream()
         let server = InferenceServer(engine: source, configuration: configuration, logger: logger) { port in
             portContinuation.yield(port)
         }
@@ -77,12 +83,15 @@ struct TestServer {
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
                 // A server that stops before it listens ends the wait for its port.
-                defer { portContinuation.finish() }
+                defer {
+                    portContinuation.finish()
+                    stoppedContinuation.finish()
+                }
                 try await group.run()
             }
             var iterator = ports.makeAsyncIterator()
             guard let port = await iterator.next() else { return try await tasks.waitForAll() }
-            let testServer = TestServer(port: port, group: group)
+            let testServer = TestServer(port: port, group: group, stopped: stopped)
             if waitingUntilReady { try await testServer.waitUntilReady() }
             do {
                 try await body(testServer)
@@ -117,6 +126,22 @@ struct TestServer {
 
         /// The `error` object of an OpenAI error body.
         var error: [String: Any]? { json["error"] as? [String: Any] }
+    }
+
+    /// Whether a TCP connection to the server's port is refused now (one attempt; the HTTP client would
+    /// keep retrying a refused connection until its deadline).
+    func refusesConnections() -> Bool {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { return false }
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return result != 0 && errno == ECONNREFUSED
     }
 
     func get(_ path: String, headers: [(String, String)] = []) async throws -> Reply {
