@@ -18,12 +18,15 @@ running or waiting); and the resident memory at the end of the load is within 5 
 1 (--baseline-minutes; at half the load when it is shorter than 2 minutes).
 
 chat: starts `chat-standin` and `skiff-chat` (SQLite in a new temporary directory, --rate-limit 0) as
-scripts/chat_bench.py does, takes skiff-chat's idle resident memory 2 s after start, then keeps --streams
-answers of --pace open for --minutes (each stream a new conversation, replaced when it ends: chat_bench's
---steady). Passes when no stream failed, skiff-chat's /metrics shows no upstream error and no stream left
-open, and its resident memory, once it has settled after the load (at least --settle-seconds, 75, past the
-upstream connection pool's 60 s idle timeout; then unchanged within 1 % for 10 s; at most 3 minutes), is
-within 10 % of idle.
+scripts/chat_bench.py does and reads skiff-chat's idle resident memory 2 s after start. A warm-up of one
+answer's length of the load (about one answer a stream) follows, and the memory once it has settled is
+reported as the warm idle. Then it keeps --streams answers of --pace open for --minutes (each stream a new
+conversation, replaced when it ends: chat_bench's --steady). Passes when no stream failed, skiff-chat's
+/metrics shows no upstream error and no stream left open, and its resident memory, settled after the load,
+is within 10 % of the idle memory before any request. Settled: at least --settle-seconds (100: past the
+chat's last heap trim, 90 s after the last answer), then unchanged within 1 % for 10 s; at most 3 minutes.
+The warm idle tells apart what the first answers leave behind for good (code first run, runtime and SQLite
+caches, heap pages that keep a few long-lived objects) from what the long load adds.
 
 Both print a table of the samples and a PASS/FAIL summary with the figures (--json: one object instead),
 exit 1 on failure, stop by themselves, talk to 127.0.0.1 only and stop the processes they started, also
@@ -269,9 +272,28 @@ async def chat_sample(port, pid, elapsed, phase):
             "upstream_errors": int(metric(values, "skiff_chat_upstream_errors_total"))}
 
 
+async def settle(port, pid, began, samples, options, phase):
+    """Waits until the resident memory has settled after a load: past --settle-seconds (the upstream pool closes
+    connections idle for 60 s, and the chat trims its heap until 90 s after the last answer), the last 5
+    readings, 2 s apart, within 1 % of each other; 3 minutes at most. Returns the settled sample."""
+    readings, settled_from, settle_deadline = [], time.monotonic() + options.settle_seconds, time.monotonic() + 180
+    while time.monotonic() < settle_deadline:
+        await asyncio.sleep(2)
+        readings.append(rss_kib(pid))
+        if len(readings) % 5 == 0:
+            samples.append(await chat_sample(port, pid, time.monotonic() - began, "after"))
+        recent = readings[-5:]
+        if time.monotonic() >= settled_from and (max(recent) - min(recent)) <= 0.01 * min(recent):
+            break
+    sample = await chat_sample(port, pid, time.monotonic() - began, phase)
+    samples.append(sample)
+    return sample
+
+
 async def chat_soak(options):
     seconds = options.minutes * 60
     count, interval = (int(part) for part in options.pace.split("-"))
+    answer_seconds = max(1.0, count * interval / 1000)
     standin = chat = database = None
     samples = []
     try:
@@ -282,30 +304,27 @@ async def chat_soak(options):
              "--database", "sqlite://" + database, "--rate-limit", "0"],
             r"http://127\.0\.0\.1:(\d+)/")
         await asyncio.sleep(2)
-        idle_rss = rss_kib(chat.pid)
+        cold_rss = rss_kib(chat.pid)
         api = await open_session(chat_port)
         began = time.monotonic()
-
         model = f"paced-{options.pace}"
-        load = steady(options.streams, seconds, lambda index, n: new_conversation_stream(chat_port, api, model),
-                      max(1.0, count * interval / 1000))
+
+        def load(seconds):
+            return steady(options.streams, seconds, lambda index, n: new_conversation_stream(chat_port, api, model),
+                          answer_seconds)
+
+        # Warm-up: one answer's length of the same load (about one answer per stream), then settled.
+        warm_ttfts, warm_errors = await sampled(
+            load(answer_seconds), lambda: chat_sample(chat_port, chat.pid, time.monotonic() - began, "warm-up"), samples)
+        warm = await settle(chat_port, chat.pid, began, samples, options, "warm")
+
+        loaded_at = time.monotonic()
         ttfts, errors = await sampled(
-            load, lambda: chat_sample(chat_port, chat.pid, time.monotonic() - began, "load"), samples)
-        load_seconds = time.monotonic() - began
-        samples.append(await chat_sample(chat_port, chat.pid, load_seconds, "load end"))
-        # Settled: past --settle-seconds (the upstream pool closes connections idle for 60 s), the last 5
-        # readings, 2 s apart, within 1 % of each other; 3 minutes at most.
-        readings, settled_from, settle_deadline = [], time.monotonic() + options.settle_seconds, time.monotonic() + 180
-        while time.monotonic() < settle_deadline:
-            await asyncio.sleep(2)
-            readings.append(rss_kib(chat.pid))
-            if len(readings) % 5 == 0:
-                samples.append(await chat_sample(chat_port, chat.pid, time.monotonic() - began, "after"))
-            recent = readings[-5:]
-            if time.monotonic() >= settled_from and (max(recent) - min(recent)) <= 0.01 * min(recent):
-                break
-        settled = await chat_sample(chat_port, chat.pid, time.monotonic() - began, "settled")
-        samples.append(settled)
+            load(seconds), lambda: chat_sample(chat_port, chat.pid, time.monotonic() - began, "load"), samples)
+        load_seconds = time.monotonic() - loaded_at
+        errors += warm_errors
+        samples.append(await chat_sample(chat_port, chat.pid, time.monotonic() - began, "load end"))
+        settled = await settle(chat_port, chat.pid, began, samples, options, "settled")
         database_mib = sum(os.path.getsize(os.path.join(os.path.dirname(database), name))
                            for name in os.listdir(os.path.dirname(database))) / 2**20
     finally:
@@ -315,16 +334,19 @@ async def chat_soak(options):
             shutil.rmtree(os.path.dirname(database), ignore_errors=True)
 
     failures = []
-    growth = (settled["rss_mib"] - mib(idle_rss)) / mib(idle_rss) * 100
+    growth = (settled["rss_mib"] - mib(cold_rss)) / mib(cold_rss) * 100
+    warm_growth = (settled["rss_mib"] - warm["rss_mib"]) / warm["rss_mib"] * 100
     peak = max(sample["rss_mib"] for sample in samples)
     figures = {
         "load": f"{options.streams} streams of {options.pace} open for {load_seconds:.0f} s, "
-                f"{len(ttfts) + errors} streams ({(len(ttfts) + errors) / max(load_seconds, 1e-3):.1f} new/s)",
+                f"{len(ttfts) + errors} streams ({(len(ttfts) + errors) / max(load_seconds, 1e-3):.1f} new/s), "
+                f"after a warm-up of {len(warm_ttfts) + warm_errors}",
         "errors": f"{errors} failed streams, {settled['upstream_errors']} upstream errors, "
                   f"{settled['open']} streams open after the load",
         "ttft p50 / p95": f"{percentile(ttfts, 50) * 1000:.1f} / {percentile(ttfts, 95) * 1000:.1f} ms" if ttfts else "-",
-        "resident memory": f"idle {mib(idle_rss)} MiB, peak {peak} MiB, settled {settled['rss_mib']} MiB "
-                           f"({growth:+.1f} % of idle, limit {options.rss_tolerance:g} %)",
+        "resident memory": f"idle {mib(cold_rss)} MiB, {warm['rss_mib']} MiB after the warm-up; peak {peak} MiB; "
+                           f"settled {settled['rss_mib']} MiB ({growth:+.1f} % of idle, limit {options.rss_tolerance:g} %; "
+                           f"{warm_growth:+.1f} % of the warm idle)",
         "database": f"{database_mib:.1f} MiB",
     }
     if errors:
@@ -363,9 +385,9 @@ def main():
     chat.add_argument("--streams", type=int, default=200)
     chat.add_argument("--pace", default="300-40", help="the answers' tokens and milliseconds between them "
                                                        "(default 300-40: 12 s at 25 tokens/s)")
-    chat.add_argument("--settle-seconds", type=float, default=75,
-                      help="after the load, wait at least this long before reading the settled memory (default 75: "
-                           "past the upstream pool's 60 s idle timeout)")
+    chat.add_argument("--settle-seconds", type=float, default=100,
+                      help="after a load, wait at least this long before reading the settled memory (default 100: "
+                           "past the chat's last heap trim, 90 s after the last answer)")
     chat.add_argument("--rss-tolerance", type=float, default=10,
                       help="percent above idle the settled resident memory may be (default 10)")
     options = parser.parse_args()
