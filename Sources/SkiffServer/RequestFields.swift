@@ -168,6 +168,12 @@ struct RequestFieldPolicy: Sendable {
     static let message = RequestFieldPolicy(
         implemented: MessageInput.CodingKeys.allCases.map(\.stringValue), unimplemented: UnimplementedField.messageFields)
 
+    /// `/tokenize` bodies: no field beyond those it reads is honoured.
+    static let tokenize = RequestFieldPolicy(implemented: TokenizeRequest.CodingKeys.allCases.map(\.stringValue), unimplemented: [])
+
+    /// `/detokenize` bodies.
+    static let detokenize = RequestFieldPolicy(implemented: DetokenizeRequest.CodingKeys.allCases.map(\.stringValue), unimplemented: [])
+
     /// `stream_options`.
     static let streamOptions = RequestFieldPolicy(
         implemented: GenerationOptions.StreamOptions.CodingKeys.allCases.map(\.stringValue),

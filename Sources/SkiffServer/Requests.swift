@@ -193,17 +193,19 @@ struct TokenizeRequest: Decodable, Sendable {
     var addSpecial: Bool?
     var addGenerationPrompt: Bool?
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case model, prompt, messages
         case addSpecial = "add_special", addSpecialTokens = "add_special_tokens", addGenerationPrompt = "add_generation_prompt"
     }
 
     init(from decoder: any Decoder) throws {
+        try RequestFieldPolicy.tokenize.check(decoder)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         model = try c.decodeIfPresent(String.self, forKey: .model)
         prompt = try c.decodeIfPresent(String.self, forKey: .prompt)
         messages = try c.decodeIfPresent([MessageInput].self, forKey: .messages)?.map(\.message)
-        addSpecial = try c.decodeIfPresent(Bool.self, forKey: .addSpecial) ?? c.decodeIfPresent(Bool.self, forKey: .addSpecialTokens)
+        let vLLMAddSpecial = try c.decodeIfPresent(Bool.self, forKey: .addSpecialTokens)
+        addSpecial = try c.decodeIfPresent(Bool.self, forKey: .addSpecial) ?? vLLMAddSpecial
         addGenerationPrompt = try c.decodeIfPresent(Bool.self, forKey: .addGenerationPrompt)
         guard (prompt == nil) != (messages == nil) else {
             throw APIError.invalidRequest("Send exactly one of prompt or messages.", param: prompt == nil ? "prompt" : "messages")
@@ -218,6 +220,15 @@ struct TokenizeRequest: Decodable, Sendable {
 struct DetokenizeRequest: Decodable, Sendable {
     var model: String?
     var tokens: [Int32]
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case model, tokens }
+
+    init(from decoder: any Decoder) throws {
+        try RequestFieldPolicy.detokenize.check(decoder)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decodeIfPresent(String.self, forKey: .model)
+        tokens = try c.decode([Int32].self, forKey: .tokens)
+    }
 }
 
 /// One chat message as OpenAI sends it: `content` is a string, a list of text parts, or null.

@@ -142,6 +142,12 @@ import Testing
                         400, param: "messages[0].weight")
             expectError(try await server.post("/tokenize", ["messages": [["role": "user", "content": "Hi", "name": "ann"]]]),
                         400, param: "messages[0].name")
+            // The tokenizer endpoints refuse what they do not read, as the completions do.
+            expectError(try await server.post("/tokenize", ["prompt": "Hi", "return_token_strs": true]), 400, param: "return_token_strs")
+            #expect(try await server.post("/tokenize", ["prompt": "Hi", "add_special_tokens": false]).status == 200)
+            expectError(try await server.post("/tokenize", ["prompt": "Hi", "add_special": true, "add_special_tokens": "no"]), 400)
+            expectError(try await server.post("/detokenize", ["tokens": [1, 2], "skip_special_tokens": true]), 400, param: "skip_special_tokens")
+            #expect(try await server.post("/detokenize", ["tokens": [1, 2], "model": TestServer.servedName]).status == 200)
 
             let stream: [String: Any] = ["messages": [hello], "max_tokens": 1, "stream": true]
             var options = stream
