@@ -148,6 +148,8 @@ typedef struct {
 const skiff_subblock_layout *skiff_subblock_layout_of_type(skiff_type type);
 /// Unpacks one GGUF block (a super-block) of a type that has a sub-block format.
 void skiff_unpack_subblocks(skiff_type type, const uint8_t *block, skiff_subblocks *out);
+/// Reads row `lane` of a tile's super-block area (a sub-block format) back into unpacked form.
+void skiff_unpack_lane(const skiff_subblock_layout *l, const uint8_t *area, int lane, skiff_subblocks *out);
 /// d · scale · (w(u) − offset) − dmin · min: one value of a sub-block format, as the GGUF type defines it.
 float skiff_subblock_value(const skiff_subblock_layout *l, int u, int scale, int min, float d, float dmin);
 

@@ -106,57 +106,39 @@ static void tile_integer(const skiff_matmul_args *a, const uint8_t *tile, int64_
     }
 }
 
-/// A sub-block format: per block of 32 columns and row, integer dots of w(u) with the activations per
-/// sub-block, the offset taken out with the activations' sums, then scales, minimums and factors.
+/// A sub-block format: each row's super-block unpacked, then per block of 32 columns integer dots of w(u)
+/// with the activations per sub-block, the offset taken out with the activations' half sums, then scales,
+/// minimums and factors.
 static void tile_subblocks(const skiff_matmul_args *a, const skiff_subblock_layout *l, const uint8_t *tile, int64_t t,
                            float acc[SKIFF_TILE]) {
     const int64_t columns = a->w->columns;
-    const int blocks = l->super / SKIFF_BLOCK, halves = SKIFF_BLOCK / l->sub;
-    const skiff_subblock_offsets o = skiff_subblock_offsets_of(l);
+    const int blocks = l->super / SKIFF_BLOCK;
     const size_t super_bytes = skiff_subblock_bytes(l);
-    const int8_t *q = a->xq->values + t * columns;
-    const float *dx = a->xq->scales + t * (columns / SKIFF_BLOCK);
-    const int16_t *half_sums = a->xq->half_sums + t * (columns / 16);
     for (int r = 0; r < SKIFF_TILE; r++) acc[r] = 0;
     for (int64_t s = 0; s < columns / l->super; s++) {
-        const uint8_t *area = tile + (size_t)s * super_bytes;
-        for (int b = 0; b < blocks; b++) {
-            const int8_t *x = q + s * l->super + b * SKIFF_BLOCK;
-            const int16_t *sums = half_sums + (s * blocks + b) * 2;
-            for (int r = 0; r < SKIFF_TILE; r++) {
-                int dots[2] = {0, 0};
-                for (int c = 0; c < 4; c++) {
-                    for (int j = 0; j < 4; j++) {
-                        uint8_t byte = area[256 * b + 64 * c + 4 * r + j];
-                        int first = byte & 0xF, second = byte >> 4;
-                        for (int p = 0; p < l->high_planes; p++) {
-                            uint8_t bits = area[o.planes + 64 * ((size_t)p * blocks + b) + 4 * r + j];
-                            first |= ((bits >> c) & 1) << (4 + p);
-                            second |= ((bits >> (4 + c)) & 1) << (4 + p);
-                        }
-                        if (l->iq4) {
-                            first = skiff_iq4_values[first] + 128;
-                            second = skiff_iq4_values[second] + 128;
-                        }
-                        // Columns 4c+j and 16+4c+j: the first and second half of the block.
-                        dots[0] += first * x[4 * c + j];
-                        dots[halves - 1] += second * x[16 + 4 * c + j];
-                    }
-                }
+        for (int r = 0; r < SKIFF_TILE; r++) {
+            skiff_subblocks row;
+            skiff_unpack_lane(l, tile + (size_t)s * super_bytes, r, &row);
+            const float d = skiff_half_to_float(row.d), dmin = skiff_half_to_float(row.dmin);
+            for (int b = 0; b < blocks; b++) {
+                const int64_t block = s * blocks + b;
+                const int8_t *x = a->xq->values + t * columns + block * SKIFF_BLOCK;
+                const int16_t *half_sums = a->xq->half_sums + t * (columns / 16) + 2 * block;
                 int scaled = 0, mins = 0;
-                for (int h = 0; h < halves; h++) {
-                    int k = b * halves + h;
-                    int sum = halves == 1 ? sums[0] + sums[1] : sums[h];
-                    scaled += (int8_t)area[o.scales + SKIFF_TILE * k + r] * (dots[h] - l->offset * sum);
-                    if (l->has_min) mins += (int8_t)area[o.mins + SKIFF_TILE * k + r] * sum;
+                for (int h = 0; h < 2; h++) {
+                    // Each half of the block, with its sub-block's scale (one sub-block of 32 has one scale).
+                    int dot = 0;
+                    for (int j = 16 * h; j < 16 * h + 16; j++) {
+                        int u = row.u[SKIFF_BLOCK * b + j];
+                        dot += (l->iq4 ? skiff_iq4_unsigned[u] : u) * x[j];
+                    }
+                    int k = (SKIFF_BLOCK * b + 16 * h) / l->sub;
+                    scaled += row.scale[k] * (dot - l->offset * half_sums[h]);
+                    mins += row.min[k] * half_sums[h];
                 }
-                float d = skiff_half_to_float((uint16_t)(area[o.d + 2 * r] | area[o.d + 2 * r + 1] << 8));
                 float value = d * (float)scaled;
-                if (l->has_min) {
-                    float dmin = skiff_half_to_float((uint16_t)(area[o.dmin + 2 * r] | area[o.dmin + 2 * r + 1] << 8));
-                    value -= dmin * (float)mins;
-                }
-                acc[r] += dx[s * blocks + b] * value;
+                if (l->has_min) value -= dmin * (float)mins;
+                acc[r] += a->xq->scales[t * (columns / SKIFF_BLOCK) + block] * value;
             }
         }
     }

@@ -70,8 +70,7 @@ static void pack_subblocks(const skiff_subblock_layout *l, const skiff_subblocks
     if (l->has_min) memcpy(area + o.dmin + 2 * lane, &in->dmin, 2);
 }
 
-/// Reads one row (`lane`) of a tile's super-block area back into unpacked form.
-static void unpack_lane(const skiff_subblock_layout *l, const uint8_t *area, int lane, skiff_subblocks *out) {
+void skiff_unpack_lane(const skiff_subblock_layout *l, const uint8_t *area, int lane, skiff_subblocks *out) {
     skiff_subblock_offsets o = skiff_subblock_offsets_of(l);
     int blocks = l->super / SKIFF_BLOCK, per_row = l->super / l->sub;
     for (int b = 0; b < blocks; b++) {
@@ -177,7 +176,7 @@ void skiff_packed_row(const skiff_packed_matrix *m, int64_t row, float *dst) {
     if (layout) {
         for (int64_t s = 0; s < m->columns / layout->super; s++) {
             skiff_subblocks unpacked;
-            unpack_lane(layout, tile + (size_t)s * skiff_subblock_bytes(layout), lane, &unpacked);
+            skiff_unpack_lane(layout, tile + (size_t)s * skiff_subblock_bytes(layout), lane, &unpacked);
             float d = skiff_half_to_float(unpacked.d), dmin = skiff_half_to_float(unpacked.dmin);
             for (int e = 0; e < layout->super; e++) {
                 dst[s * layout->super + e] = skiff_subblock_value(layout, unpacked.u[e], unpacked.scale[e / layout->sub],
