@@ -109,7 +109,11 @@ struct Routes: Sendable {
         let text: String
         switch body.prompt {
         case .text(let t):
-            prompt = engine.model.tokenizer.encode(t, addSpecial: true, parseSpecial: true)
+            let tokenizer = engine.model.tokenizer
+            let encoded = tokenizer.encode(t, addSpecial: true, parseSpecial: true)
+            // A text none of whose characters the vocabulary has (control characters, say: llama.cpp drops them
+            // too) has no tokens; the model then starts from the beginning of a document, as for an empty one.
+            prompt = encoded.isEmpty && !t.isEmpty ? tokenizer.bos.map { [$0] } ?? [] : encoded
             text = t
         case .tokens(let tokens):
             prompt = tokens

@@ -15,7 +15,9 @@ import Testing
         #expect(plan.status == 0, "\(plan.stderr)")
         let planned = try #require(try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
 
-        let server = try ServeProcess(["serve", "--port", "0", "--threads", "1", "--kv-cache-bytes", budget, "--ctx", "8192"])
+        let server = try ServeProcess([
+            "serve", "--port", "0", "--threads", "1", "--kv-cache-bytes", budget, "--ctx", "8192", "--grace-period", "300",
+        ])
         defer { server.kill() }
         let port = try await server.listeningPort()
         // Loading and the warm-up generation: a deadline only for a hang.
@@ -33,18 +35,22 @@ import Testing
         let blockBytes = 16 * 23040.0
         #expect(bytes <= Double(budget)! && bytes > Double(budget)! - blockBytes && bytes.truncatingRemainder(dividingBy: blockBytes) == 0)
 
-        // SIGTERM while a request runs: it still gets its whole answer, then the process exits 0.
+        // SIGTERM while a request runs: it still gets its whole answer, then the process exits 0. The request
+        // is long (256 tokens, seconds even on a quiet machine) so that it is still running when a scrape sees
+        // it; should it have ended unseen on a very slow machine, SIGTERM follows all the same.
+        let answered = Atomic<Bool>(false)
         let inFlight = Task {
-            try await Self.post(port, "/v1/completions", #"{"prompt": "Once upon a time", "max_tokens": 48, "ignore_eos": true}"#)
+            defer { answered.store(true, ordering: .sequentiallyConsistent) }
+            return try await Self.post(port, "/v1/completions", #"{"prompt": "Once upon a time", "max_tokens": 256, "ignore_eos": true}"#)
         }
         #expect(try await Self.eventually {
             metrics = try await Self.get(port, "/metrics").body
-            return value("vllm:num_requests_running{") ?? 0 > 0
+            return value("vllm:num_requests_running{") ?? 0 > 0 || answered.load(ordering: .sequentiallyConsistent)
         })
         server.terminate()
         let answer = try await inFlight.value
         #expect(answer.status == 200)
-        #expect(answer.body.contains(#""completion_tokens":48"#))
+        #expect(answer.body.contains(#""completion_tokens":256"#))
         let status = try await server.exitStatus()
         #expect(status == 0, "\(server.standardError)")
         #expect(server.standardError.contains("stopped"))

@@ -142,6 +142,10 @@ import Testing
                         400, param: "messages[0].weight")
             expectError(try await server.post("/tokenize", ["messages": [["role": "user", "content": "Hi", "name": "ann"]]]),
                         400, param: "messages[0].name")
+            // A prompt of characters the vocabulary lacks has no tokens: the model starts from BOS alone.
+            let controls = try await server.post("/v1/completions", ["prompt": "\u{13}", "max_tokens": 1])
+            #expect(controls.status == 200)
+            #expect((controls.json["usage"] as? [String: Any])?["prompt_tokens"] as? Int == 1)
             // The tokenizer endpoints refuse what they do not read, as the completions do.
             expectError(try await server.post("/tokenize", ["prompt": "Hi", "return_token_strs": true]), 400, param: "return_token_strs")
             #expect(try await server.post("/tokenize", ["prompt": "Hi", "add_special_tokens": false]).status == 200)
