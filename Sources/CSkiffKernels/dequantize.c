@@ -14,10 +14,17 @@ float skiff_bf16_to_float(uint16_t h) {
 }
 
 /// The 16 values an IQ4 nibble selects (before the block's scale).
-const int8_t skiff_iq4_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
-const uint8_t skiff_iq4_unsigned[16] = {1, 24, 45, 63, 79, 93, 106, 118, 129, 141, 153, 166, 181, 197, 217, 241};
+#define IQ4_TABLE(f) {f(-127), f(-104), f(-83), f(-65), f(-49), f(-35), f(-22), f(-10), f(1), f(13), f(25), f(38), f(53), f(69), f(89), f(113)}
+#define AS_SIGNED(v) (v)
+#define AS_UNSIGNED(v) ((v) + 128)
+const int8_t skiff_iq4_values[16] = IQ4_TABLE(AS_SIGNED);
+const uint8_t skiff_iq4_unsigned[16] = IQ4_TABLE(AS_UNSIGNED);
+#undef AS_SIGNED
+#undef AS_UNSIGNED
+#undef IQ4_TABLE
 
-size_t skiff_type_block_size(skiff_type type) {
+/// Elements per block of a GGUF storage type (1 for the float types), 0 for a type the kernels cannot read.
+static size_t type_block_size(skiff_type type) {
     switch (type) {
     case SKIFF_TYPE_F32:
     case SKIFF_TYPE_F16:
@@ -60,7 +67,7 @@ static size_t block_bytes(skiff_type type) {
 }
 
 size_t skiff_row_bytes(skiff_type type, int64_t columns) {
-    size_t per_block = skiff_type_block_size(type);
+    size_t per_block = type_block_size(type);
     return per_block ? (size_t)columns / per_block * block_bytes(type) : 0;
 }
 
@@ -236,7 +243,7 @@ static void dequantize_block(skiff_type type, const uint8_t *p, float *x) {
 }
 
 void skiff_dequantize_row(skiff_type type, const void *row, float *dst, int64_t columns) {
-    size_t per_block = skiff_type_block_size(type);
+    size_t per_block = type_block_size(type);
     size_t bytes = block_bytes(type);
     if (!per_block) return;
     const uint8_t *p = row;

@@ -129,8 +129,6 @@ float skiff_half_to_float(uint16_t h);
 uint16_t skiff_float_to_half(float f);
 float skiff_bf16_to_float(uint16_t h);
 
-/// Elements per block of a GGUF storage type (1 for the float types), 0 for a type the kernels cannot read.
-size_t skiff_type_block_size(skiff_type type);
 /// The 16 values an IQ4_NL or IQ4_XS nibble selects, and the same + 128 (w(u) of the sub-block formats).
 extern const int8_t skiff_iq4_values[16];
 extern const uint8_t skiff_iq4_unsigned[16];
