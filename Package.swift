@@ -31,6 +31,9 @@ let package = Package(
         // Model file format: memory-mapped GGUF reader (metadata, tensor infos, data).
         .target(name: "SkiffGGUF", swiftSettings: swiftSettings),
 
+        // What a model file says a model is, for every reader: its hyper-parameters and the cache they call for.
+        .target(name: "SkiffHyperparameters", dependencies: ["SkiffGGUF"], swiftSettings: swiftSettings),
+
         // Text in, token ids out, and back: GPT-2 byte-level BPE and SentencePiece-style BPE.
         .target(name: "SkiffTokenizer", dependencies: ["SkiffGGUF"], swiftSettings: swiftSettings),
 
@@ -43,17 +46,18 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
         ),
 
-        // Model architectures: weights from GGUF tensors and the forward pass (llama family).
+        // Model architectures, one file each (a registry keyed by general.architecture): weights from GGUF
+        // tensors and the forward pass.
         .target(
             name: "SkiffModels",
-            dependencies: ["SkiffGGUF", "CSkiffKernels"],
+            dependencies: ["SkiffGGUF", "SkiffHyperparameters", "CSkiffKernels"],
             swiftSettings: swiftSettings
         ),
 
         // Generation: sequences, KV cache, sampling, the step loop.
         .target(
             name: "SkiffEngine",
-            dependencies: ["SkiffModels", "SkiffTokenizer", "SkiffChatTemplate", "SkiffGGUF"],
+            dependencies: ["SkiffModels", "SkiffHyperparameters", "SkiffTokenizer", "SkiffChatTemplate", "SkiffGGUF"],
             swiftSettings: swiftSettings
         ),
 
@@ -94,7 +98,7 @@ let package = Package(
         ),
 
         // Sizing: memory accounting, capacity plans and the fleet simulator (model metadata only, no engine code).
-        .target(name: "SkiffSizing", dependencies: ["SkiffGGUF"], swiftSettings: swiftSettings),
+        .target(name: "SkiffSizing", dependencies: ["SkiffGGUF", "SkiffHyperparameters"], swiftSettings: swiftSettings),
 
         // Chat tier storage: users, sessions, conversations and messages in SQLite (WAL) or PostgreSQL,
         // one store over both, with migrations that several replicas may run at once.
@@ -212,7 +216,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SkiffSizingTests",
-            dependencies: ["SkiffSizing", "SkiffGGUF", "SkiffEngine", "SkiffModels"],
+            dependencies: ["SkiffSizing", "SkiffGGUF", "SkiffHyperparameters", "SkiffEngine", "SkiffModels"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),

@@ -20,7 +20,7 @@ public struct EngineBenchmark: Sendable {
     /// Runs the benchmark on `session` (its cache is cleared before and after).
     public static func run(session: GenerationSession, promptTokens: Int = 512, generateTokens: Int = 128,
                            repetitions: Int = 5) throws(EngineError) -> EngineBenchmark {
-        let vocabulary = Int32(session.model.network.configuration.vocabularySize)
+        let vocabulary = Int32(session.model.vocabularySize)
         var random = Xoshiro256(seed: 42)
         let prompt = (0 ..< promptTokens).map { _ in Int32(random.next() % UInt64(vocabulary)) }
 

@@ -12,7 +12,7 @@ public final class GenerationSession {
     /// The tokens in the cache, in order.
     public private(set) var tokens: [Int32] = []
 
-    let runner: TransformerRunner
+    let runner: any ModelRunner
     private var blocks: KVBlockPool
     private var blockTable: [Int32] = []
 
@@ -23,14 +23,13 @@ public final class GenerationSession {
     /// training context), `threads` compute threads and prompt batches of `batchSize` tokens.
     public init(model: LoadedModel, contextLength: Int? = nil, threads: Int, batchSize: Int = 512) throws(EngineError) {
         self.model = model
-        let trained = model.network.configuration.contextLength
+        let trained = model.contextLength
         let length = min(max(contextLength ?? trained, 1), trained)
         self.contextLength = length
         let blockCount = (length + Self.blockSize - 1) / Self.blockSize
         do {
-            let cache = try KVCacheStorage(configuration: model.network.configuration, blockSize: Self.blockSize, blockCount: blockCount)
-            runner = try TransformerRunner(model: model.network, cache: cache, pool: ComputePool(threadCount: threads),
-                                           maxBatchTokens: batchSize)
+            let cache = try KVCacheStorage(layout: model.cacheLayout, blockSize: Self.blockSize, blockCount: blockCount)
+            runner = try model.network.makeRunner(cache: cache, pool: ComputePool(threadCount: threads), maxBatchTokens: batchSize)
         } catch {
             throw EngineError(error)
         }

@@ -173,8 +173,8 @@ public struct CacheCapacity: Sendable, Equatable {
     /// Sequences that fit at once when every one is as long as the context.
     public var fullContextSequences: Int
 
-    init(configuration c: EngineConfiguration, model: TransformerConfiguration) {
-        bytesPerToken = KVCacheStorage.bytesPerToken(for: model)
+    init(configuration c: EngineConfiguration, model: LoadedModel) {
+        bytesPerToken = KVCacheStorage.bytesPerToken(for: model.cacheLayout)
         bytes = c.cacheBlocks * c.blockSize * bytesPerToken
         contextLength = min(c.contextLength, model.contextLength)
         fullContextSequences = c.cacheBlocks / ((contextLength + c.blockSize - 1) / c.blockSize)
@@ -210,7 +210,7 @@ public final class InferenceEngine: Sendable {
     public init(model: LoadedModel, configuration: EngineConfiguration) throws(EngineError) {
         self.model = model
         self.configuration = configuration
-        cacheCapacity = CacheCapacity(configuration: configuration, model: model.network.configuration)
+        cacheCapacity = CacheCapacity(configuration: configuration, model: model)
         var initial = EngineStatistics()
         initial.totalBlocks = configuration.cacheBlocks
         statistics = Mutex(initial)
@@ -323,7 +323,7 @@ final class EngineLoop {
     }
 
     unowned let engine: InferenceEngine
-    let runner: TransformerRunner
+    let runner: any ModelRunner
     var scheduler: Scheduler
     var active: [Scheduler.SequenceID: Active] = [:]
     var sequenceForRequest: [UInt64: Scheduler.SequenceID] = [:]
@@ -331,18 +331,16 @@ final class EngineLoop {
     init(engine: InferenceEngine) throws(EngineError) {
         self.engine = engine
         let c = engine.configuration
-        let network = engine.model.network
+        let model = engine.model
         do {
-            let cache = try KVCacheStorage(
-                configuration: network.configuration, blockSize: c.blockSize, blockCount: c.cacheBlocks, resident: c.residentCache)
-            runner = try TransformerRunner(model: network, cache: cache, pool: ComputePool(threadCount: c.threads),
-                                           maxBatchTokens: c.maxStepTokens)
+            let cache = try KVCacheStorage(layout: model.cacheLayout, blockSize: c.blockSize, blockCount: c.cacheBlocks, resident: c.residentCache)
+            runner = try model.network.makeRunner(cache: cache, pool: ComputePool(threadCount: c.threads), maxBatchTokens: c.maxStepTokens)
         } catch {
             throw EngineError(error)
         }
         scheduler = Scheduler(
             configuration: .init(maxStepTokens: c.maxStepTokens, maxRunning: c.maxRunning, maxWaiting: c.maxWaiting,
-                                 contextLength: min(c.contextLength, network.configuration.contextLength)),
+                                 contextLength: min(c.contextLength, model.contextLength)),
             blocks: KVBlockPool(capacity: c.cacheBlocks, blockSize: c.blockSize, prefixCaching: c.prefixCaching))
     }
 
@@ -425,7 +423,7 @@ final class EngineLoop {
             return
         }
         scheduler.commit(plan)
-        let vocabulary = engine.model.network.configuration.vocabularySize
+        let vocabulary = engine.model.vocabularySize
         var row = 0
         var generated = 0
         logits.withUnsafeBufferPointer { all in

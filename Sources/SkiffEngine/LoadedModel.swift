@@ -1,5 +1,6 @@
 import SkiffChatTemplate
 import SkiffGGUF
+import SkiffHyperparameters
 import SkiffModels
 import SkiffTokenizer
 
@@ -9,8 +10,10 @@ public final class LoadedModel: Sendable {
     public let path: String
     /// A display name (`general.name`, else the file name).
     public let name: String
-    /// The network.
-    public let network: LlamaModel
+    /// The network, of the file's architecture.
+    let network: any LanguageModel
+    /// `general.architecture`.
+    public let architecture: String
     /// Text ↔ token ids.
     public let tokenizer: Tokenizer
     /// The file's chat template, if it has one.
@@ -43,13 +46,23 @@ public final class LoadedModel: Sendable {
             chatTemplate = nil
         }
         do {
-            network = try LlamaModel(file: file, progress: progress)
+            network = try ModelArchitectures.load(file, progress: progress)
         } catch {
             throw EngineError(error)
         }
+        architecture = file.architecture ?? ""
         let fileName = path.split(separator: "/").last.map(String.init) ?? path
         name = file.metadata.string("general.name") ?? fileName
     }
+
+    /// The context length the model was trained for, in tokens.
+    public var contextLength: Int { network.contextLength }
+    /// The number of tokens in the vocabulary (rows of the logits).
+    public var vocabularySize: Int { network.vocabularySize }
+    /// What each running sequence keeps in the cache, layer by layer.
+    public var cacheLayout: CacheLayout { network.cacheLayout }
+    /// Bytes of weights held in memory.
+    public var weightBytes: Int { network.weightBytes }
 
     /// Renders `messages` with the model's chat template and tokenizes the result. Special tokens in the
     /// rendered text are parsed; no BOS is added, since templates write their own (as Hugging Face does).

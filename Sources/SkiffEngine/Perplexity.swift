@@ -32,7 +32,7 @@ extension GenerationSession {
         let addsBOS = tokenizer.addsBOS
         let chunks = tokens.count / contextLength
         let first = contextLength / 2
-        let vocabulary = model.network.configuration.vocabularySize
+        let vocabulary = model.vocabularySize
         var nll = 0.0
         var nll2 = 0.0
         var count = 0

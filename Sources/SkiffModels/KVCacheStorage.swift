@@ -1,12 +1,13 @@
 import CSkiffKernels
+import SkiffHyperparameters
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// The memory of a paged KV cache: for every layer, `blockCount` blocks of `blockSize` tokens of keys and
-/// values in IEEE half.
+/// The memory of a paged KV cache: for every attention layer of a `CacheLayout`, `blockCount` blocks of
+/// `blockSize` tokens of keys and values in IEEE half.
 ///
 /// This type only owns memory. Which sequence uses which block (block tables, sharing, eviction) is the
 /// engine's business. The memory is reserved up front; it becomes resident as it is written, or at once
@@ -23,21 +24,30 @@ public final class KVCacheStorage {
     /// Bytes of one block across all layers (keys and values).
     public let bytesPerBlock: Int
 
-    /// Bytes one token takes in the cache: keys and values of every layer, in half precision.
-    public static func bytesPerToken(for configuration: TransformerConfiguration) -> Int {
-        2 * configuration.layerCount * configuration.kvHeadCount * configuration.headDimension * 2
-    }
+    /// Bytes one token takes in the cache: keys and values of every attention layer, in half precision.
+    public static func bytesPerToken(for layout: CacheLayout) -> Int { 2 * layout.kvElementsPerToken }
 
-    /// Reserves `blockCount` blocks of `blockSize` tokens for `configuration`; with `resident`, every page
-    /// is made resident now (Linux), so the process holds from the start the memory it will hold under
-    /// full load, and a memory limit too small for the cache shows at start.
-    public init(configuration: TransformerConfiguration, blockSize: Int, blockCount: Int, resident: Bool = false) throws(ModelError) {
+    /// Reserves `blockCount` blocks of `blockSize` tokens for every attention layer of `layout`; with
+    /// `resident`, every page is made resident now (Linux), so the process holds from the start the memory it
+    /// will hold under full load, and a memory limit too small for the cache shows at start.
+    ///
+    /// Every layer keeps every block (a sliding-window layer too), and keys and values must be as wide.
+    public init(layout: CacheLayout, blockSize: Int, blockCount: Int, resident: Bool = false) throws(ModelError) {
         guard blockSize > 0, blockCount > 0 else {
             throw ModelError(.invalidHyperparameter, "a KV cache needs at least one block of at least one token")
         }
-        let perLayerBlock = configuration.kvHeadCount * blockSize * configuration.headDimension
-        let halvesPerLayer = perLayerBlock * blockCount
-        byteCount = 2 * configuration.layerCount * halvesPerLayer * 2
+        var shapes: [(kvHeads: Int, headDimension: Int)] = []
+        for layer in layout.layers {
+            switch layer {
+            case .attention(let heads, let key, let value, _) where key == value:
+                shapes.append((heads, key))
+            case .attention(_, let key, let value, _):
+                throw ModelError(.invalidHyperparameter, "this model's attention heads have keys of \(key) and values of \(value) values; Skiff's KV cache holds keys and values of one width")
+            case .recurrent:
+                throw ModelError(.invalidHyperparameter, "this model has recurrent (state-space) layers, whose state Skiff's cache does not hold yet")
+            }
+        }
+        byteCount = Self.bytesPerToken(for: layout) * blockSize * blockCount
         var flags = MAP_PRIVATE | MAP_ANONYMOUS
         #if os(Linux)
         if resident { flags |= MAP_POPULATE }
@@ -50,14 +60,13 @@ public final class KVCacheStorage {
         base = memory
         self.blockSize = blockSize
         self.blockCount = blockCount
-        bytesPerBlock = Self.bytesPerToken(for: configuration) * blockSize
-        let halves = base.bindMemory(to: UInt16.self, capacity: byteCount / 2)
-        layers = (0 ..< configuration.layerCount).map { l in
-            skiff_kv_layer(keys: halves + (2 * l) * halvesPerLayer,
-                           values: halves + (2 * l + 1) * halvesPerLayer,
-                           block_size: Int32(blockSize),
-                           kv_heads: Int32(configuration.kvHeadCount),
-                           head_dim: Int32(configuration.headDimension))
+        bytesPerBlock = Self.bytesPerToken(for: layout) * blockSize
+        var next = base.bindMemory(to: UInt16.self, capacity: byteCount / 2)
+        layers = shapes.map { shape in
+            let halves = shape.kvHeads * blockSize * shape.headDimension * blockCount
+            defer { next += 2 * halves }
+            return skiff_kv_layer(keys: next, values: next + halves, block_size: Int32(blockSize),
+                                  kv_heads: Int32(shape.kvHeads), head_dim: Int32(shape.headDimension))
         }
     }
 

@@ -22,7 +22,7 @@ struct Routes: Sendable {
 
     /// The longest sequence the engine accepts: the configured context, at most the model's.
     static func contextLength(of engine: InferenceEngine) -> Int {
-        min(engine.configuration.contextLength, engine.model.network.configuration.contextLength)
+        min(engine.configuration.contextLength, engine.model.contextLength)
     }
 
     /// The server's endpoints by path, each answering one method.

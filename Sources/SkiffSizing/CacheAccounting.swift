@@ -1,3 +1,5 @@
+import SkiffHyperparameters
+
 /// The memory one sequence holds while it runs: keys and values of its attention layers, and the recurrent
 /// state of its state-space layers.
 ///
@@ -18,17 +20,37 @@ public struct CacheAccounting: Sendable, Equatable {
     public let precision: CachePrecision
     /// Whether sliding-window layers hold only their window.
     public let boundsSlidingWindows: Bool
-    private let bytesPerLayerToken: Int
-    private let windows: [Int]
+    /// Each sliding-window layer's bytes per token and window, when windows are bounded.
+    private let windows: [Window]
 
-    /// The accounting of `model` with keys and values in `precision`.
+    private struct Window: Sendable, Equatable {
+        var bytesPerToken: Int
+        var tokens: Int
+    }
+
+    /// The accounting of `model`'s cache layout.
     public init(model: ModelShape, precision: CachePrecision = .fp16, blockSize: Int = 16, boundsSlidingWindows: Bool) {
-        let perLayer = precision.bytes(model.kvHeadCount * (model.keyLength + model.valueLength))
-        bytesPerToken = perLayer * model.attentionWindows.count
-        bytesPerTokenBeyondWindows = boundsSlidingWindows ? perLayer * model.fullAttentionLayers : bytesPerToken
-        bytesPerLayerToken = perLayer
-        windows = boundsSlidingWindows ? model.attentionWindows.compactMap { $0 } : []
-        stateBytesPerSequence = model.stateSpace.map { 2 * $0.elementsPerLayer * $0.layers } ?? 0
+        self.init(layout: model.cacheLayout, precision: precision, blockSize: blockSize, boundsSlidingWindows: boundsSlidingWindows)
+    }
+
+    /// The accounting of `layout` with keys and values in `precision` (recurrent state in 16 bits).
+    public init(layout: CacheLayout, precision: CachePrecision = .fp16, blockSize: Int = 16, boundsSlidingWindows: Bool) {
+        var all = 0, beyond = 0, state = 0
+        var windows: [Window] = []
+        for layer in layout.layers {
+            switch layer {
+            case .attention(let heads, let key, let value, let window):
+                let perToken = precision.bytes(heads * (key + value))
+                all += perToken
+                if let window, boundsSlidingWindows { windows.append(Window(bytesPerToken: perToken, tokens: window)) } else { beyond += perToken }
+            case .recurrent(let elements):
+                state += 2 * elements
+            }
+        }
+        bytesPerToken = all
+        bytesPerTokenBeyondWindows = beyond
+        self.windows = windows
+        stateBytesPerSequence = state
         self.blockSize = blockSize
         self.precision = precision
         self.boundsSlidingWindows = boundsSlidingWindows
@@ -38,7 +60,7 @@ public struct CacheAccounting: Sendable, Equatable {
     public func kvBytes(tokens: Int) -> Int {
         let held = roundedToBlocks(tokens)
         var bytes = bytesPerTokenBeyondWindows * held
-        for window in windows { bytes += bytesPerLayerToken * min(held, roundedToBlocks(window)) }
+        for window in windows { bytes += window.bytesPerToken * min(held, roundedToBlocks(window.tokens)) }
         return bytes
     }
 

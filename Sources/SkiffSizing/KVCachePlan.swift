@@ -1,4 +1,5 @@
 import Foundation
+import SkiffHyperparameters
 
 /// How many KV cache blocks `skiff serve` reserves on the machine it runs on, and the arithmetic behind it,
 /// for its start-up log.
@@ -36,11 +37,11 @@ public struct KVCachePlan: Sendable, Equatable {
     /// Sequences that fit at full context at once.
     public var fullContextSequences: Int { blocks / blocksPerSequence }
 
-    /// Plans the cache of Skiff's engine for the model in the GGUF file at `modelPath` (metadata only).
-    public init(modelPath: String, contextLength: Int, maxRunning: Int, explicitBytes: Int?, memoryFraction: Double,
+    /// Plans the cache of Skiff's engine for a model whose cache is laid out as `layout` (the loaded model's
+    /// own, or a `ModelShape`'s read from the file).
+    public init(layout: CacheLayout, contextLength: Int, maxRunning: Int, explicitBytes: Int?, memoryFraction: Double,
                 availableMemoryBytes: Int?) throws(SizingError) {
-        let model = try ModelShape(ggufPath: modelPath)
-        try self.init(cache: CacheAccounting(model: model, precision: .fp16, blockSize: 16, boundsSlidingWindows: false),
+        try self.init(cache: CacheAccounting(layout: layout, precision: .fp16, blockSize: 16, boundsSlidingWindows: false),
                       contextLength: contextLength, maxRunning: maxRunning, explicitBytes: explicitBytes,
                       memoryFraction: memoryFraction, availableMemoryBytes: availableMemoryBytes)
     }

@@ -1,4 +1,5 @@
 import SkiffGGUF
+import SkiffHyperparameters
 
 /// What sizing needs to know about a model: its layer geometry and parameter counts, never its weights.
 ///
@@ -65,6 +66,19 @@ public struct ModelShape: Sendable, Equatable {
         self.storedTensorTypes = storedTensorTypes
     }
 
+    /// The cache this shape calls for: its attention layers, then its Mamba-2 layers (accounting needs no
+    /// block order).
+    public var cacheLayout: CacheLayout {
+        let attention = attentionWindows.map {
+            CacheLayout.Layer.attention(kvHeads: kvHeadCount, keyLength: keyLength, valueLength: valueLength, window: $0)
+        }
+        let recurrent = stateSpace.map { s in
+            Array(repeating: CacheLayout.Layer.mamba2(innerSize: s.innerSize, stateSize: s.stateSize, groupCount: s.groupCount,
+                                                      convKernel: s.convKernel), count: s.layers)
+        } ?? []
+        return CacheLayout(layers: attention + recurrent)
+    }
+
     /// Attention layers with full (global) attention.
     public var fullAttentionLayers: Int { attentionWindows.count { $0 == nil } }
     /// Attention layers with a sliding window.
@@ -107,11 +121,6 @@ public struct StateSpaceShape: Sendable, Equatable {
         self.convKernel = convKernel
     }
 
-    /// State elements one layer keeps per sequence: the SSM state (heads × head dim × N, where heads × head
-    /// dim = inner size) plus the convolution's last `convKernel − 1` inputs (inner + 2 × groups × N wide).
-    public var elementsPerLayer: Int {
-        innerSize * stateSize + (convKernel - 1) * (innerSize + 2 * groupCount * stateSize)
-    }
 }
 
 /// The experts of a mixture-of-experts model: all resident in memory, a few computed per token.

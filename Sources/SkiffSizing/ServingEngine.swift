@@ -5,7 +5,7 @@ import SkiffGGUF
 ///
 /// Skiff's engine computes on the CPU only, so a plan for a GPU is served by vLLM; a plan for `cpu` is served
 /// by Skiff's engine if it runs the model. Sizing links no engine code, so the rule is restated here from what
-/// the engine checks when it loads a file (`TransformerConfiguration.supportedArchitectures`, the kernels'
+/// the engine checks when it loads a file (`ModelArchitectures.all`, the kernels'
 /// tensor types and the attention kernels' head sizes in `SkiffModels`); `SkiffSizingTests` keeps the
 /// architectures equal to the engine's own list. The engine checks more at load time (RoPE scaling, the
 /// tokenizer's pre-tokenizer) than a shape holds; this rule does not promise those.

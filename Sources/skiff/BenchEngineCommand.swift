@@ -43,7 +43,7 @@ struct BenchEngineCommand: ParsableCommand {
                 "pp\(promptTokens)_stddev": result.prompt.standardDeviation,
                 "tg\(genTokens)_tokens_per_second": result.generation.tokensPerSecond,
                 "tg\(genTokens)_stddev": result.generation.standardDeviation,
-                "weights_bytes": model.network.weightBytes,
+                "weights_bytes": model.weightBytes,
                 "resident_bytes_after_load": residentAfterLoad ?? -1,
                 "resident_bytes_after_run": ResidentMemory.currentBytes() ?? -1,
             ]

@@ -124,10 +124,9 @@ struct ServeCommand: AsyncParsableCommand {
         // The HTTP server listens (and answers /health) while this loads the model and sizes the KV cache.
         let load: @Sendable () throws -> InferenceEngine = { [modelOptions] in
             let loaded = try modelOptions.load(quiet: settings.jsonLogs)
-            let network = loaded.network.configuration
-            let context = min(settings.contextLength ?? network.contextLength, network.contextLength)
+            let context = min(settings.contextLength ?? loaded.contextLength, loaded.contextLength)
             let plan = try KVCachePlan(
-                modelPath: loaded.path, contextLength: context, maxRunning: settings.maxRunning,
+                layout: loaded.cacheLayout, contextLength: context, maxRunning: settings.maxRunning,
                 explicitBytes: settings.kvCacheBytes, memoryFraction: settings.kvCacheMemoryFraction,
                 availableMemoryBytes: KVCachePlan.availableMemoryBytes())
             logger.info("\(plan.summary)", metadata: [

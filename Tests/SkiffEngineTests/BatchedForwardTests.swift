@@ -1,4 +1,4 @@
-import SkiffEngine
+@testable import SkiffEngine
 import SkiffModels
 import Testing
 
@@ -6,9 +6,8 @@ import Testing
 @Suite(.serialized) struct BatchedForwardTests {
     @Test func sequencesInOneBatchDoNotInterfere() throws {
         let model = try TestModel.load()
-        let c = model.network.configuration
-        let cache = try KVCacheStorage(configuration: c, blockSize: 16, blockCount: 16)
-        let runner = try TransformerRunner(model: model.network, cache: cache, pool: ComputePool(threadCount: 2), maxBatchTokens: 64)
+        let cache = try KVCacheStorage(layout: model.cacheLayout, blockSize: 16, blockCount: 16)
+        let runner = try model.network.makeRunner(cache: cache, pool: ComputePool(threadCount: 2), maxBatchTokens: 64)
         let a = model.tokenizer.encode("Once upon a time there was a small boat", addSpecial: true)
         let b = model.tokenizer.encode("def add(x, y):\n    return", addSpecial: true)
         let tableA: [Int32] = [3, 7, 1]
@@ -32,7 +31,7 @@ import Testing
             if i < a.count { batch.add(token: a[i], position: Int32(i), sequence: sa, wantsLogits: i == a.count - 1) }
         }
         let both = try runner.forward(batch)
-        let v = c.vocabularySize
+        let v = model.vocabularySize
         let rows = [Array(both[0 ..< v]), Array(both[v ..< 2 * v])]
         let firstIsB = b.count <= a.count
         let gotA = firstIsB ? rows[1] : rows[0]
@@ -43,8 +42,8 @@ import Testing
 
     @Test func rejectsInvalidBatches() throws {
         let model = try TestModel.load()
-        let cache = try KVCacheStorage(configuration: model.network.configuration, blockSize: 16, blockCount: 2)
-        let runner = try TransformerRunner(model: model.network, cache: cache, pool: ComputePool(threadCount: 1), maxBatchTokens: 4)
+        let cache = try KVCacheStorage(layout: model.cacheLayout, blockSize: 16, blockCount: 2)
+        let runner = try model.network.makeRunner(cache: cache, pool: ComputePool(threadCount: 1), maxBatchTokens: 4)
         func check(_ build: (inout ForwardBatch) -> Void) {
             var batch = ForwardBatch()
             build(&batch)

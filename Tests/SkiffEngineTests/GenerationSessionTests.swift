@@ -24,7 +24,7 @@ import Testing
         let session = try GenerationSession(model: model, contextLength: 64, threads: 2)
         let prompt = model.tokenizer.encode("One two three four five", addSpecial: true)
         let all = try session.append(prompt, allLogits: true)
-        let vocabulary = model.network.configuration.vocabularySize
+        let vocabulary = model.vocabularySize
         #expect(all.count == prompt.count * vocabulary)
         session.reset()
         let last = try session.append(prompt)

@@ -5,8 +5,9 @@ import SkiffSizing
 import Testing
 
 /// Copies of the default model with one metadata value made hostile, read by both readers of model files:
-/// the loader (`LoadedModel`: tokenizer and hyper-parameters) and the sizing reader (`ModelShape`). Each
-/// refuses the copy with an error naming the key and the value, where it reads the key at all; none traps.
+/// the loader (`LoadedModel`: tokenizer and hyper-parameters) and the sizing reader (`ModelShape`). Both start
+/// from one hyper-parameter reader (`ModelHyperparameters`), so they refuse its keys with the same words; the
+/// loader alone checks what only its kernels need and the tokenizer. None traps.
 /// (They are tested together here, the one test target that links both.)
 @Suite("Hostile model files", .serialized)
 struct HostileModelFileTests {
@@ -48,17 +49,22 @@ struct HostileModelFileTests {
              loader: "GGUF key 'llama.embedding_length' is 577; it must be a multiple of llama.attention.head_count (9) when llama.attention.key_length is absent",
              sizing: "GGUF key 'llama.embedding_length' is 577; it must be a multiple of llama.attention.head_count (9) when llama.attention.key_length is absent"),
         Case(key: "llama.feed_forward_length", patch: .uint32(0),
-             loader: "GGUF key 'llama.feed_forward_length' is 0; it must be an integer from 1 to 2147483647", sizing: nil),
+             loader: "GGUF key 'llama.feed_forward_length' is 0; it must be an integer from 1 to 2147483647",
+             sizing: "GGUF key 'llama.feed_forward_length' is 0; it must be an integer from 1 to 2147483647"),
         Case(key: "llama.rope.dimension_count", patch: .uint32(63),
              loader: "GGUF key 'llama.rope.dimension_count' is 63; it must be even (dimensions rotate in pairs)", sizing: nil),
         Case(key: "llama.rope.dimension_count", patch: .uint32(66),
-             loader: "GGUF key 'llama.rope.dimension_count' is 66; it must be an integer from 1 to 64", sizing: nil),
+             loader: "GGUF key 'llama.rope.dimension_count' is 66; it must be an integer from 1 to 64",
+             sizing: "GGUF key 'llama.rope.dimension_count' is 66; it must be an integer from 1 to 64"),
         Case(key: "llama.vocab_size", patch: .uint32(49153),
-             loader: "GGUF key 'llama.vocab_size' is 49153; it must be the number of rows of token_embd.weight (49152)", sizing: nil),
+             loader: "GGUF key 'llama.vocab_size' is 49153; it must be the number of rows of token_embd.weight (49152)",
+             sizing: "GGUF key 'llama.vocab_size' is 49153; it must be the number of rows of token_embd.weight (49152)"),
         Case(key: "llama.attention.layer_norm_rms_epsilon", patch: .float32(.nan),
-             loader: "GGUF key 'llama.attention.layer_norm_rms_epsilon' is nan; it must be a finite number above 0", sizing: nil),
+             loader: "GGUF key 'llama.attention.layer_norm_rms_epsilon' is nan; it must be a finite number above 0",
+             sizing: "GGUF key 'llama.attention.layer_norm_rms_epsilon' is nan; it must be a finite number above 0"),
         Case(key: "llama.rope.freq_base", patch: .float32(-1),
-             loader: "GGUF key 'llama.rope.freq_base' is -1.0; it must be a finite number above 0", sizing: nil),
+             loader: "GGUF key 'llama.rope.freq_base' is -1.0; it must be a finite number above 0",
+             sizing: "GGUF key 'llama.rope.freq_base' is -1.0; it must be a finite number above 0"),
         Case(key: "tokenizer.ggml.bos_token_id", patch: .uint32(49152),
              loader: "GGUF key 'tokenizer.ggml.bos_token_id' is 49152; it must be a token id from 0 to 49151 (the vocabulary has 49152 tokens)",
              sizing: nil),
@@ -89,7 +95,7 @@ struct HostileModelFileTests {
         let original = try #require(cachedModelPath(defaultModelFile), "run `skiff pull` first")
         let copy = try Self.copy(of: original, setting: "llama.block_count", to: .uint32(30))
         defer { try? FileManager.default.removeItem(atPath: copy) }
-        #expect(try LoadedModel(path: copy).network.configuration.layerCount == 30)
+        #expect(try LoadedModel(path: copy).cacheLayout.layers.count == 30)
         #expect(try ModelShape(ggufPath: copy).layerCount == 30)
     }
 

@@ -6,7 +6,7 @@ import Testing
 /// Sizing restates which models Skiff's engine runs (it links no engine code); these keep the two in step.
 @Suite struct ServingEngineTests {
     @Test func architecturesAreTheEnginesOwn() {
-        #expect(ServingEngine.skiffArchitectures == TransformerConfiguration.supportedArchitectures)
+        #expect(ServingEngine.skiffArchitectures == Set(ModelArchitectures.names))
     }
 
     @Test func tensorTypesAreTheKernelsOwn() {
