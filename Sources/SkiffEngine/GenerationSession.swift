@@ -28,8 +28,8 @@ public final class GenerationSession {
         self.contextLength = length
         let blockCount = (length + Self.blockSize - 1) / Self.blockSize
         do {
-            let cache = try KVCacheStorage(layout: model.cacheLayout, blockSize: Self.blockSize, blockCount: blockCount)
-            runner = try model.network.makeRunner(cache: cache, pool: ComputePool(threadCount: threads), maxBatchTokens: batchSize)
+            runner = try model.network.makeRunner(RunnerOptions(threads: threads, maxBatchTokens: batchSize, cacheBlocks: blockCount,
+                                                                blockSize: Self.blockSize))
         } catch {
             throw EngineError(error)
         }

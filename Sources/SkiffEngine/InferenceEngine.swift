@@ -333,8 +333,8 @@ final class EngineLoop {
         let c = engine.configuration
         let model = engine.model
         do {
-            let cache = try KVCacheStorage(layout: model.cacheLayout, blockSize: c.blockSize, blockCount: c.cacheBlocks, resident: c.residentCache)
-            runner = try model.network.makeRunner(cache: cache, pool: ComputePool(threadCount: c.threads), maxBatchTokens: c.maxStepTokens)
+            runner = try model.network.makeRunner(RunnerOptions(threads: c.threads, maxBatchTokens: c.maxStepTokens, cacheBlocks: c.cacheBlocks,
+                                                                blockSize: c.blockSize, residentCache: c.residentCache))
         } catch {
             throw EngineError(error)
         }

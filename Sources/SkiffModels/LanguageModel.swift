@@ -14,9 +14,9 @@ public protocol LanguageModel: AnyObject, Sendable {
     var cacheLayout: CacheLayout { get }
     /// Bytes of weights held in memory.
     var weightBytes: Int { get }
-    /// A runner of forward passes of at most `maxBatchTokens` tokens, writing into `cache` and computing on
-    /// `pool`'s threads. A runner is driven by one thread at a time.
-    func makeRunner(cache: KVCacheStorage, pool: ComputePool, maxBatchTokens: Int) throws(ModelError) -> any ModelRunner
+    /// A runner of forward passes with its own threads, scratch and paged cache as `options` say. A runner is
+    /// driven by one thread at a time.
+    func makeRunner(_ options: RunnerOptions) throws(ModelError) -> any ModelRunner
 }
 
 /// Runs forward passes of one model over batches of tokens.

@@ -6,8 +6,7 @@ import Testing
 @Suite(.serialized) struct BatchedForwardTests {
     @Test func sequencesInOneBatchDoNotInterfere() throws {
         let model = try TestModel.load()
-        let cache = try KVCacheStorage(layout: model.cacheLayout, blockSize: 16, blockCount: 16)
-        let runner = try model.network.makeRunner(cache: cache, pool: ComputePool(threadCount: 2), maxBatchTokens: 64)
+        let runner = try model.network.makeRunner(RunnerOptions(threads: 2, maxBatchTokens: 64, cacheBlocks: 16, blockSize: 16))
         let a = model.tokenizer.encode("Once upon a time there was a small boat", addSpecial: true)
         let b = model.tokenizer.encode("def add(x, y):\n    return", addSpecial: true)
         let tableA: [Int32] = [3, 7, 1]
@@ -42,8 +41,7 @@ import Testing
 
     @Test func rejectsInvalidBatches() throws {
         let model = try TestModel.load()
-        let cache = try KVCacheStorage(layout: model.cacheLayout, blockSize: 16, blockCount: 2)
-        let runner = try model.network.makeRunner(cache: cache, pool: ComputePool(threadCount: 1), maxBatchTokens: 4)
+        let runner = try model.network.makeRunner(RunnerOptions(threads: 1, maxBatchTokens: 4, cacheBlocks: 2, blockSize: 16))
         func check(_ build: (inout ForwardBatch) -> Void) {
             var batch = ForwardBatch()
             build(&batch)

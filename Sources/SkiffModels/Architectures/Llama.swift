@@ -66,78 +66,59 @@ final class Llama: LanguageModel {
         progress(c.layerCount + 1, c.layerCount + 1)
     }
 
-    func makeRunner(cache: KVCacheStorage, pool: ComputePool, maxBatchTokens: Int) throws(ModelError) -> any ModelRunner {
-        try LlamaRunner(model: self, cache: cache, pool: pool, maxBatchTokens: maxBatchTokens)
+    func makeRunner(_ options: RunnerOptions) throws(ModelError) -> any ModelRunner {
+        try LlamaRunner<CPUBackend>(model: self, options: options)
     }
 }
 
-/// A llama model's forward pass over a batch.
-final class LlamaRunner: ModelRunner {
+/// A llama model's forward pass over a batch, on `Backend`.
+final class LlamaRunner<Backend: ComputeBackend>: ModelRunner {
     let model: Llama
-    let compute: CPUCompute
-    var maxBatchTokens: Int { compute.maxBatchTokens }
+    let backend: Backend
+    var maxBatchTokens: Int { backend.maxBatchTokens }
 
-    private let x, normed, queries, keys, values, attention, gate, up: Buffer<Float>
+    private let x, normed, queries, keys, values, attention, gate, up: Backend.Activations
 
-    init(model: Llama, cache: KVCacheStorage, pool: ComputePool, maxBatchTokens: Int) throws(ModelError) {
+    init(model: Llama, options: RunnerOptions) throws(ModelError) {
         let c = model.configuration
         let qWidth = c.headCount * c.headDimension
         let kvWidth = c.kvHeadCount * c.headDimension
-        compute = try CPUCompute(pool: pool, cache: cache, maxBatchTokens: maxBatchTokens,
-                                 widestActivation: max(c.embeddingLength, c.feedForwardLength, qWidth))
+        backend = try Backend(options: options, layout: model.cacheLayout,
+                              widestActivation: max(c.embeddingLength, c.feedForwardLength, qWidth))
         self.model = model
-        x = compute.activations(width: c.embeddingLength)
-        normed = compute.activations(width: c.embeddingLength)
-        queries = compute.activations(width: qWidth)
-        keys = compute.activations(width: kvWidth)
-        values = compute.activations(width: kvWidth)
-        attention = compute.activations(width: qWidth)
-        gate = compute.activations(width: c.feedForwardLength)
-        up = compute.activations(width: c.feedForwardLength)
+        x = backend.activations(width: c.embeddingLength)
+        normed = backend.activations(width: c.embeddingLength)
+        queries = backend.activations(width: qWidth)
+        keys = backend.activations(width: kvWidth)
+        values = backend.activations(width: kvWidth)
+        attention = backend.activations(width: qWidth)
+        gate = backend.activations(width: c.feedForwardLength)
+        up = backend.activations(width: c.feedForwardLength)
     }
 
     func forward(_ batch: ForwardBatch) throws(ModelError) -> [Float] {
         let c = model.configuration
-        try compute.validate(batch, vocabularySize: c.vocabularySize)
-        let n = batch.count
-        let d = c.embeddingLength
-        let ffn = c.feedForwardLength
-        let qWidth = c.headCount * c.headDimension
-        let kvWidth = c.kvHeadCount * c.headDimension
-        let scale = 1 / Float(c.headDimension).squareRoot()
+        let b = backend
+        try b.begin(batch, vocabularySize: c.vocabularySize)
+        let frequencies = model.ropeInverseFrequencies
+        b.embed(model.embedding, into: x, scale: 1)
+        for (l, layer) in model.layers.enumerated() {
+            // Attention: h = x + Wo · attend(rope(Wq · norm(x)), rope(Wk · norm(x)), Wv · norm(x)).
+            b.rmsNorm(x, weight: layer.attentionNorm, groups: 1, epsilon: c.rmsEpsilon, into: normed)
+            b.matmuls([(layer.query, queries), (layer.key, keys), (layer.value, values)], input: normed)
+            b.rope(queries, heads: c.headCount, headDimension: c.headDimension, inverseFrequencies: frequencies, neox: false)
+            b.rope(keys, heads: c.kvHeadCount, headDimension: c.headDimension, inverseFrequencies: frequencies, neox: false)
+            b.storeKeysAndValues(layer: l, keys: keys, values: values)
+            try b.attend(layer: l, queries: queries, heads: c.headCount, headDimension: c.headDimension,
+                         scale: 1 / Float(c.headDimension).squareRoot(), into: attention)
+            b.matmul(layer.attentionOutput, input: attention, into: x, accumulate: true)
 
-        for i in 0 ..< n { model.embedding.embed(batch.tokens[i], into: x.pointer + i * d) }
-
-        try compute.withAttentionQueries(batch) { (attentionQueries) throws(ModelError) in
-            for (l, layer) in model.layers.enumerated() {
-                // Attention: h = x + Wo · attend(rope(Wq · norm(x)), rope(Wk · norm(x)), Wv · norm(x)).
-                compute.rmsNorm(x.pointer, stride: d, weight: layer.attentionNorm, into: normed.pointer, outStride: d,
-                                tokens: n, width: d, epsilon: c.rmsEpsilon)
-                compute.matmuls([(layer.query, queries.pointer, qWidth), (layer.key, keys.pointer, kvWidth),
-                                 (layer.value, values.pointer, kvWidth)], input: normed.pointer, stride: d, tokens: n)
-                for i in 0 ..< n {
-                    compute.rope(queries.pointer + i * qWidth, heads: c.headCount, headDimension: c.headDimension,
-                                 rotaryDimensions: c.ropeDimensionCount, position: batch.positions[i],
-                                 inverseFrequencies: model.ropeInverseFrequencies, neox: false)
-                    compute.rope(keys.pointer + i * kvWidth, heads: c.kvHeadCount, headDimension: c.headDimension,
-                                 rotaryDimensions: c.ropeDimensionCount, position: batch.positions[i],
-                                 inverseFrequencies: model.ropeInverseFrequencies, neox: false)
-                }
-                compute.storeKeysAndValues(layer: l, batch, keys: keys.pointer, values: values.pointer, width: kvWidth)
-                try compute.attend(layer: l, attentionQueries, queries.pointer, heads: c.headCount, headDimension: c.headDimension,
-                                   scale: scale, into: attention.pointer)
-                compute.matmul(layer.attentionOutput, input: attention.pointer, stride: qWidth, tokens: n,
-                               into: x.pointer, outStride: d, accumulate: true)
-
-                // Feed-forward: x = h + W2 · (silu(W1 · norm(h)) ⊙ W3 · norm(h)).
-                compute.rmsNorm(x.pointer, stride: d, weight: layer.feedForwardNorm, into: normed.pointer, outStride: d,
-                                tokens: n, width: d, epsilon: c.rmsEpsilon)
-                compute.matmuls([(layer.gate, gate.pointer, ffn), (layer.up, up.pointer, ffn)], input: normed.pointer, stride: d, tokens: n)
-                compute.swiglu(gate: gate.pointer, up: up.pointer, into: gate.pointer, count: n * ffn)
-                compute.matmul(layer.down, input: gate.pointer, stride: ffn, tokens: n, into: x.pointer, outStride: d, accumulate: true)
-            }
+            // Feed-forward: x = h + W2 · (silu(W1 · norm(h)) ⊙ W3 · norm(h)).
+            b.rmsNorm(x, weight: layer.feedForwardNorm, groups: 1, epsilon: c.rmsEpsilon, into: normed)
+            b.matmuls([(layer.gate, gate), (layer.up, up)], input: normed)
+            b.swiglu(gate: gate, up: up)
+            b.matmul(layer.down, input: gate, into: x, accumulate: true)
         }
-        return compute.logits(batch, x: x.pointer, width: d, norm: model.outputNorm, epsilon: c.rmsEpsilon, output: model.output,
-                              normed: normed.pointer)
+        return b.logits(x, norm: model.outputNorm, epsilon: c.rmsEpsilon, output: model.output)
     }
 }

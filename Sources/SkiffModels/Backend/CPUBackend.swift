@@ -1,0 +1,205 @@
+import CSkiffKernels
+import SkiffHyperparameters
+
+/// The CPU backend: the C kernels (`CSkiffKernels`) on a pool of threads, activations in 64-byte aligned host
+/// memory, the KV cache in `KVCacheStorage`.
+final class CPUBackend: ComputeBackend {
+    /// A batch's rows of `width` floats.
+    final class Activations {
+        let buffer: Buffer<Float>
+        let width: Int
+
+        init(width: Int, rows: Int) {
+            self.width = width
+            buffer = Buffer(rows * width)
+        }
+
+        var pointer: UnsafeMutablePointer<Float> { buffer.pointer }
+    }
+
+    let pool: ComputePool
+    let cache: KVCacheStorage
+    let maxBatchTokens: Int
+    private let quantValues: Buffer<Int8>
+    private let quantScales: Buffer<Float>
+    private let quantSums: Buffer<Float>
+    private let quantHalfSums: Buffer<Int16>
+    /// The current batch and its attention queries, which point into `tables`.
+    private var batch = ForwardBatch()
+    private var tables = Buffer<Int32>(0)
+    private var attentionQueries: [skiff_attention_query] = []
+
+    init(options: RunnerOptions, layout: CacheLayout, widestActivation: Int) throws(ModelError) {
+        guard options.maxBatchTokens > 0 else {
+            throw ModelError(.invalidHyperparameter, "the batch size must be at least one token")
+        }
+        pool = try ComputePool(threadCount: options.threads)
+        cache = try KVCacheStorage(layout: layout, blockSize: options.blockSize, blockCount: options.cacheBlocks,
+                                   resident: options.residentCache)
+        maxBatchTokens = options.maxBatchTokens
+        let widest = maxBatchTokens * widestActivation
+        quantValues = Buffer(widest)
+        quantScales = Buffer(widest / 32)
+        quantSums = Buffer(widest / 32)
+        quantHalfSums = Buffer(widest / 16)
+    }
+
+    func activations(width: Int) -> Activations { Activations(width: width, rows: maxBatchTokens) }
+
+    func begin(_ batch: ForwardBatch, vocabularySize: Int) throws(ModelError) {
+        guard batch.count > 0, batch.count <= maxBatchTokens else {
+            throw ModelError(.invalidBatch, "a forward pass takes 1 to \(maxBatchTokens) tokens, not \(batch.count)")
+        }
+        guard batch.positions.count == batch.count, batch.sequences.count == batch.count else {
+            throw ModelError(.invalidBatch, "every token needs a position and a sequence")
+        }
+        for i in 0 ..< batch.count {
+            let token = batch.tokens[i]
+            guard token >= 0, Int(token) < vocabularySize else {
+                throw ModelError(.invalidBatch, "token id \(token) is outside the vocabulary of \(vocabularySize)")
+            }
+            let s = Int(batch.sequences[i])
+            guard s >= 0, s < batch.blockTables.count else {
+                throw ModelError(.invalidBatch, "token \(i) names sequence \(s), which the batch does not have")
+            }
+            let p = Int(batch.positions[i])
+            let table = batch.blockTables[s]
+            guard p >= 0, p < table.count * cache.blockSize else {
+                throw ModelError(.invalidBatch, "position \(p) is past the \(table.count) cache blocks of its sequence")
+            }
+            for block in table[0 ... p / cache.blockSize] where block < 0 || Int(block) >= cache.blockCount {
+                throw ModelError(.invalidBatch, "cache block \(block) does not exist (the cache has \(cache.blockCount))")
+            }
+        }
+        for i in batch.logitIndices where i < 0 || i >= batch.count {
+            throw ModelError(.invalidBatch, "logits were asked for token \(i) of a \(batch.count)-token batch")
+        }
+        self.batch = batch
+        // Block tables flattened into memory of our own, where the kernels can hold pointers until the next batch.
+        let total = batch.blockTables.reduce(0) { $0 + $1.count }
+        if tables.count < total { tables = Buffer(total) }
+        var offsets: [Int] = []
+        var next = 0
+        for table in batch.blockTables {
+            offsets.append(next)
+            for block in table {
+                tables.pointer[next] = block
+                next += 1
+            }
+        }
+        attentionQueries = (0 ..< batch.count).map { i in
+            skiff_attention_query(block_table: tables.pointer + offsets[Int(batch.sequences[i])], context_length: batch.positions[i] + 1)
+        }
+    }
+
+    func embed(_ embedding: TokenEmbedding, into x: Activations, scale: Float) {
+        for i in 0 ..< batch.count {
+            let row = x.pointer + i * x.width
+            embedding.embed(batch.tokens[i], into: row)
+            if scale != 1 { for j in 0 ..< x.width { row[j] *= scale } }
+        }
+    }
+
+    func rmsNorm(_ x: Activations, weight: [Float], groups: Int, epsilon: Float, into out: Activations) {
+        let width = weight.count
+        skiff_rms_norm(x.pointer, Int64(width), weight, out.pointer, Int64(width), Int64(batch.count * groups), Int64(width), epsilon)
+    }
+
+    /// Quantizes the batch's rows of `input` to int8 for the integer kernels.
+    private func quantize(_ input: Activations, rows: Int) -> skiff_q8_activations {
+        var q8 = skiff_q8_activations(values: quantValues.pointer, scales: quantScales.pointer, sums: quantSums.pointer,
+                                      half_sums: quantHalfSums.pointer, tokens: Int64(rows), columns: Int64(input.width))
+        skiff_quantize_activations(pool.pool, input.pointer, Int64(input.width), &q8)
+        return q8
+    }
+
+    func matmuls(_ products: [(WeightMatrix, Activations)], input: Activations) {
+        var q8 = quantize(input, rows: batch.count)
+        withExtendedLifetime(products) {
+            let outputs = products.map { w, out in
+                skiff_matmul_output(w: w.matrix, y: out.pointer, y_stride: Int64(out.width), accumulate: 0)
+            }
+            skiff_matmul_group(pool.pool, outputs, Int32(outputs.count), &q8, input.pointer, Int64(input.width), Int64(batch.count))
+        }
+    }
+
+    func matmul(_ w: WeightMatrix, input: Activations, into out: Activations, accumulate: Bool) {
+        product(w, input: input, rows: batch.count, into: out.pointer, outStride: out.width, accumulate: accumulate)
+    }
+
+    private func product(_ w: WeightMatrix, input: Activations, rows: Int, into out: UnsafeMutablePointer<Float>, outStride: Int,
+                         accumulate: Bool) {
+        var q8 = quantize(input, rows: rows)
+        skiff_matmul(pool.pool, w.matrix, &q8, input.pointer, Int64(input.width), Int64(rows), out, Int64(outStride), accumulate ? 1 : 0)
+    }
+
+    func rope(_ x: Activations, heads: Int, headDimension: Int, inverseFrequencies: [Float], neox: Bool) {
+        for i in 0 ..< batch.count {
+            skiff_rope(x.pointer + i * x.width, Int64(heads), Int64(headDimension), Int64(2 * inverseFrequencies.count),
+                       Int64(batch.positions[i]), inverseFrequencies, 1, neox ? 1 : 0)
+        }
+    }
+
+    func storeKeysAndValues(layer: Int, keys: Activations, values: Activations) {
+        var kvLayer = cache.layers[layer]
+        for i in 0 ..< batch.count {
+            let table = batch.blockTables[Int(batch.sequences[i])]
+            let p = Int(batch.positions[i])
+            skiff_kv_store(&kvLayer, table[p / cache.blockSize], Int32(p % cache.blockSize),
+                           keys.pointer + i * keys.width, values.pointer + i * values.width)
+        }
+    }
+
+    func attend(layer: Int, queries: Activations, heads: Int, headDimension: Int, scale: Float, into out: Activations) throws(ModelError) {
+        var kvLayer = cache.layers[layer]
+        let status = attentionQueries.withUnsafeBufferPointer {
+            skiff_attention(pool.pool, &kvLayer, $0.baseAddress, Int64($0.count), queries.pointer, Int64(heads), scale, out.pointer)
+        }
+        guard status == 0 else {
+            throw ModelError(.unsupportedTensor, "attention kernels need a head dimension that is a multiple of 16 (at most 512); this model has \(headDimension)")
+        }
+    }
+
+    func swiglu(gate: Activations, up: Activations) {
+        skiff_swiglu(gate.pointer, up.pointer, gate.pointer, Int64(batch.count * gate.width))
+    }
+
+    func add(_ y: Activations, into x: Activations) {
+        for i in 0 ..< batch.count * x.width { x.pointer[i] += y.pointer[i] }
+    }
+
+    func logits(_ x: Activations, norm: [Float], epsilon: Float, output: WeightMatrix) -> [Float] {
+        let rows = batch.logitIndices.count
+        guard rows > 0 else { return [] }
+        let d = x.width
+        let normed = Activations(width: d, rows: min(rows, maxBatchTokens))
+        let vocabulary = output.rows
+        var logits = [Float](repeating: 0, count: rows * vocabulary)
+        var start = 0
+        while start < rows {
+            let count = min(maxBatchTokens, rows - start)
+            for j in 0 ..< count {
+                skiff_rms_norm(x.pointer + batch.logitIndices[start + j] * d, Int64(d), norm, normed.pointer + j * d, Int64(d), 1, Int64(d), epsilon)
+            }
+            logits.withUnsafeMutableBufferPointer { out in
+                product(output, input: normed, rows: count, into: out.baseAddress! + start * vocabulary, outStride: vocabulary, accumulate: false)
+            }
+            start += count
+        }
+        return logits
+    }
+}
+
+/// A fixed-size, 64-byte aligned scratch array.
+final class Buffer<Element> {
+    let pointer: UnsafeMutablePointer<Element>
+    let count: Int
+
+    init(_ count: Int) {
+        self.count = max(count, 1)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: self.count * MemoryLayout<Element>.stride, alignment: 64)
+        pointer = raw.bindMemory(to: Element.self, capacity: self.count)
+    }
+
+    deinit { pointer.deallocate() }
+}

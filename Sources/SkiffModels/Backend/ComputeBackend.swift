@@ -1,0 +1,84 @@
+import SkiffHyperparameters
+
+/// How a runner is set up: its threads, its largest batch and its paged cache.
+public struct RunnerOptions: Sendable, Equatable {
+    /// Compute threads (the calling thread included).
+    public var threads: Int
+    /// The most tokens one forward pass accepts.
+    public var maxBatchTokens: Int
+    /// Blocks of the paged cache.
+    public var cacheBlocks: Int
+    /// Tokens per cache block.
+    public var blockSize: Int
+    /// Whether the cache's memory is made resident at once rather than as blocks are first written.
+    public var residentCache: Bool
+
+    /// Creates options.
+    public init(threads: Int, maxBatchTokens: Int, cacheBlocks: Int, blockSize: Int, residentCache: Bool = false) {
+        self.threads = threads
+        self.maxBatchTokens = maxBatchTokens
+        self.cacheBlocks = cacheBlocks
+        self.blockSize = blockSize
+        self.residentCache = residentCache
+    }
+}
+
+/// The operations an architecture's forward pass is written in, on one device's memory: activations of a
+/// batch, norms, matrix products with the loaded weights, RoPE, the paged KV cache and attention, the
+/// output head. An architecture's runner is generic over its backend, so a GPU backend plugs in under the
+/// architectures without touching them.
+///
+/// A backend owns its scratch, cache and threads, and is driven by one thread at a time. Activations are
+/// `maxBatchTokens` rows of a fixed width; every operation works on the rows of the current batch
+/// (`begin`). Weights arrive as the CPU's packed `WeightMatrix` and norms as floats; a device backend
+/// copies them to its memory once.
+protocol ComputeBackend: AnyObject {
+    /// Rows of activations, one per token of a batch, in the device's memory.
+    associatedtype Activations
+
+    /// Sets up threads, scratch and a cache laid out as `layout` for `options`.
+    init(options: RunnerOptions, layout: CacheLayout, widestActivation: Int) throws(ModelError)
+
+    /// The most tokens one forward pass accepts.
+    var maxBatchTokens: Int { get }
+
+    /// Activations of `width` values per token.
+    func activations(width: Int) -> Activations
+
+    /// Checks `batch` (its size, token ids within `vocabularySize`, positions within its sequences' cache
+    /// blocks, blocks within the cache) and makes it the batch the operations below work on.
+    func begin(_ batch: ForwardBatch, vocabularySize: Int) throws(ModelError)
+
+    /// x = the embedding of each token, times `scale`.
+    func embed(_ embedding: TokenEmbedding, into x: Activations, scale: Float)
+
+    /// out = x / rms(x) × weight, over each token's `groups` consecutive slices of `weight.count` values
+    /// (one slice per token for a layer norm, one per head for a query or key norm). `out` may be `x`.
+    func rmsNorm(_ x: Activations, weight: [Float], groups: Int, epsilon: Float, into out: Activations)
+
+    /// out = input × wᵀ for each (w, out), in one parallel run over the same input.
+    func matmuls(_ products: [(WeightMatrix, Activations)], input: Activations)
+
+    /// out = input × wᵀ, or out += input × wᵀ with `accumulate` (a residual connection).
+    func matmul(_ w: WeightMatrix, input: Activations, into out: Activations, accumulate: Bool)
+
+    /// Rotates each token's `heads` heads of `headDimension` by RoPE at its position: the first
+    /// `2 × inverseFrequencies.count` dimensions, paired (i, i + n/2) when `neox`, else (2i, 2i+1).
+    func rope(_ x: Activations, heads: Int, headDimension: Int, inverseFrequencies: [Float], neox: Bool)
+
+    /// Writes each token's keys and values into cache layer `layer` at its position.
+    func storeKeysAndValues(layer: Int, keys: Activations, values: Activations)
+
+    /// Causal attention of each token's `heads` query heads over its sequence's cached keys and values in
+    /// layer `layer`, scaled by `scale`.
+    func attend(layer: Int, queries: Activations, heads: Int, headDimension: Int, scale: Float, into out: Activations) throws(ModelError)
+
+    /// gate = silu(gate) ⊙ up.
+    func swiglu(gate: Activations, up: Activations)
+
+    /// x += y.
+    func add(_ y: Activations, into x: Activations)
+
+    /// The logits of the batch's `logitIndices` rows of `x`: RMSNorm with `norm`, then the output head.
+    func logits(_ x: Activations, norm: [Float], epsilon: Float, output: WeightMatrix) -> [Float]
+}
