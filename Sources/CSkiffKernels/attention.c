@@ -30,10 +30,11 @@ void skiff_kv_store(const skiff_kv_layer *layer, int32_t block, int32_t slot, co
     }
 }
 
-/// One unit: `group` query heads (q, out: group × head_dim) over positions 0 ..< n of one KV head.
+/// One unit: `group` query heads (q, out: group × head_dim) over positions first ..< n of one KV head.
 typedef struct {
     const skiff_kv_layer *layer;
     const int32_t *block_table;
+    int64_t first;
     int64_t n;
     int64_t kv_head;
     const float *q;
@@ -54,15 +55,16 @@ static void attend_portable(const attention_unit *u) {
         sum[h] = 0;
         memset(u->out + h * d, 0, (size_t)d * sizeof(float));
     }
-    for (int64_t p0 = 0; p0 < u->n; p0 += SPAN) {
+    for (int64_t p0 = u->first - u->first % SPAN; p0 < u->n; p0 += SPAN) {
         int64_t span = u->n - p0 < SPAN ? u->n - p0 : SPAN;
+        int64_t skip = u->first > p0 ? u->first - p0 : 0;
         size_t head = (size_t)u->block_table[p0 / bs] * layer->kv_heads + u->kv_head;
         const uint16_t *kt = layer->keys + head * (size_t)(d * bs) + p0 % bs;
         const uint16_t *vt = layer->values + (head * (size_t)bs + (size_t)(p0 % bs)) * (size_t)d;
         for (int64_t h = 0; h < u->group; h++) {
             float s[SPAN];
             float block_max = -INFINITY;
-            for (int64_t j = 0; j < span; j++) {
+            for (int64_t j = skip; j < span; j++) {
                 float dot = 0;
                 for (int64_t i = 0; i < d; i++) dot += u->q[h * d + i] * skiff_half_to_float(kt[i * bs + j]);
                 s[j] = dot * u->scale;
@@ -74,7 +76,7 @@ static void attend_portable(const attention_unit *u) {
             sum[h] *= correction;
             float *o = u->out + h * d;
             for (int64_t i = 0; i < d; i++) o[i] *= correction;
-            for (int64_t j = 0; j < span; j++) {
+            for (int64_t j = skip; j < span; j++) {
                 float p = expf(s[j] - new_max);
                 sum[h] += p;
                 for (int64_t i = 0; i < d; i++) o[i] += p * skiff_half_to_float(vt[j * d + i]);
@@ -123,9 +125,10 @@ static inline __attribute__((always_inline)) TARGET_AVX512 void attend_avx512_gr
         sum[h] = 0;
         memset(u->out + h * d, 0, (size_t)d * sizeof(float));
     }
-    for (int64_t p0 = 0; p0 < u->n; p0 += SPAN) {
+    for (int64_t p0 = u->first - u->first % SPAN; p0 < u->n; p0 += SPAN) {
         int64_t span = u->n - p0 < SPAN ? u->n - p0 : SPAN;
-        __mmask16 valid = (__mmask16)((1u << span) - 1);
+        int64_t skip = u->first > p0 ? u->first - p0 : 0;
+        __mmask16 valid = (__mmask16)(((1u << span) - 1) & ~((1u << skip) - 1));
         size_t head = (size_t)u->block_table[p0 / bs] * layer->kv_heads + u->kv_head;
         const uint16_t *kt = layer->keys + head * (size_t)(d * bs) + p0 % bs;
         const uint16_t *vt = layer->values + (head * (size_t)bs + (size_t)(p0 % bs)) * (size_t)d;
@@ -158,7 +161,7 @@ static inline __attribute__((always_inline)) TARGET_AVX512 void attend_avx512_gr
         for (int64_t i = 0; i < d; i += 16) {
             __m512 acc[MAX_GROUP];
             for (int64_t h = 0; h < group; h++) acc[h] = _mm512_loadu_ps(u->out + h * d + i);
-            for (int64_t j = 0; j < span; j++) {
+            for (int64_t j = skip; j < span; j++) {
                 __m512 vv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(vt + j * d + i)));
                 for (int64_t h = 0; h < group; h++) acc[h] = _mm512_fmadd_ps(_mm512_set1_ps(probabilities[h][j]), vv, acc[h]);
             }
@@ -227,14 +230,17 @@ static TARGET_AVX2 void attend_avx2(const attention_unit *u) {
         memset(u->out + h * d, 0, (size_t)d * sizeof(float));
     }
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    for (int64_t p0 = 0; p0 < u->n; p0 += SPAN) {
+    for (int64_t p0 = u->first - u->first % SPAN; p0 < u->n; p0 += SPAN) {
         int64_t span = u->n - p0 < SPAN ? u->n - p0 : SPAN;
+        int64_t skip = u->first > p0 ? u->first - p0 : 0;
         size_t head = (size_t)u->block_table[p0 / bs] * layer->kv_heads + u->kv_head;
         const uint16_t *kt = layer->keys + head * (size_t)(d * bs) + p0 % bs;
         const uint16_t *vt = layer->values + (head * (size_t)bs + (size_t)(p0 % bs)) * (size_t)d;
         __m256 valid[2];
         for (int half = 0; half < 2; half++) {
-            valid[half] = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)span - 8 * half), lane));
+            __m256i below_end = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)span - 8 * half), lane);
+            __m256i from_first = _mm256_cmpgt_epi32(lane, _mm256_set1_epi32((int)skip - 8 * half - 1));
+            valid[half] = _mm256_castsi256_ps(_mm256_and_si256(below_end, from_first));
         }
         __m256 s[MAX_GROUP][2];
         for (int64_t h = 0; h < group; h++) s[h][0] = s[h][1] = _mm256_setzero_ps();
@@ -270,7 +276,7 @@ static TARGET_AVX2 void attend_avx2(const attention_unit *u) {
                 for (int64_t i = 0; i < d; i += 8) _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_loadu_ps(o + i), c));
             }
         }
-        for (int64_t j = 0; j < span; j++) {
+        for (int64_t j = skip; j < span; j++) {
             const uint16_t *v = vt + j * d;
             for (int64_t i = 0; i < d; i += 8) {
                 __m256 vv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + i)));
@@ -309,25 +315,29 @@ static void attention_task(void *context, int thread_index, int thread_count) {
     const int64_t group = job->heads / kv_heads;
     // Units are (token, kv head); balance by attended positions, which grow with the token's context.
     int64_t total = 0;
-    for (int64_t t = 0; t < job->tokens; t++) total += job->queries[t].context_length * kv_heads;
+    for (int64_t t = 0; t < job->tokens; t++) {
+        total += (job->queries[t].context_length - job->queries[t].first_position) * kv_heads;
+    }
     int64_t begin = total * thread_index / thread_count;
     int64_t end = total * (thread_index + 1) / thread_count;
     int64_t cursor = 0;
     for (int64_t t = 0; t < job->tokens; t++) {
         for (int64_t g = 0; g < kv_heads; g++) {
             int64_t n = job->queries[t].context_length;
-            int64_t mid = cursor + n / 2;
-            cursor += n;
+            int64_t first = job->queries[t].first_position;
+            int64_t mid = cursor + (n - first) / 2;
+            cursor += n - first;
             if (mid < begin || mid >= end) continue;
             for (int64_t h0 = 0; h0 < group; h0 += MAX_GROUP) {
-                int64_t first = g * group + h0;
+                int64_t first_head = g * group + h0;
                 attention_unit unit = {
                     .layer = job->layer,
                     .block_table = job->queries[t].block_table,
+                    .first = first,
                     .n = n,
                     .kv_head = g,
-                    .q = job->q + (t * job->heads + first) * d,
-                    .out = job->out + (t * job->heads + first) * d,
+                    .q = job->q + (t * job->heads + first_head) * d,
+                    .out = job->out + (t * job->heads + first_head) * d,
                     .group = group - h0 < MAX_GROUP ? group - h0 : MAX_GROUP,
                     .scale = job->scale,
                 };

@@ -1,4 +1,4 @@
-// Per-token transformer operations: RMSNorm, rotary position embedding, SwiGLU.
+// Per-token transformer operations: RMSNorm, rotary position embedding, gated activations, residual adds.
 #include "internal.h"
 
 #include <math.h>
@@ -39,4 +39,20 @@ void skiff_swiglu(const float *gate, const float *up, float *out, int64_t n) {
         float g = gate[i];
         out[i] = g / (1.0f + expf(-g)) * up[i];
     }
+}
+
+void skiff_geglu(const float *gate, const float *up, float *out, int64_t n) {
+    const float sqrt_2_over_pi = 0.79788456080286535588f;
+    for (int64_t i = 0; i < n; i++) {
+        float g = gate[i];
+        out[i] = 0.5f * g * (1.0f + tanhf(sqrt_2_over_pi * g * (1.0f + 0.044715f * g * g))) * up[i];
+    }
+}
+
+void skiff_add(float *x, const float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+void skiff_scale(float *x, float factor, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] *= factor;
 }

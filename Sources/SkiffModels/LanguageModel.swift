@@ -35,6 +35,7 @@ public enum ModelArchitectures {
 
     /// Every architecture, by its `general.architecture` name.
     public static let all: [String: Loader] = [
+        "gemma3": { file, h, progress throws(ModelError) in try Gemma3(file: file, hyperparameters: h, progress: progress) },
         "llama": { file, h, progress throws(ModelError) in try Llama(file: file, hyperparameters: h, progress: progress) },
     ]
 

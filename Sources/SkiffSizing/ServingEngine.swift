@@ -16,7 +16,7 @@ public enum ServingEngine: String, Sendable, Codable, Equatable {
     case vllm
 
     /// `general.architecture` values Skiff's engine implements.
-    public static let skiffArchitectures: Set<String> = ["llama"]
+    public static let skiffArchitectures: Set<String> = ["gemma3", "llama"]
 
     /// GGUF tensor types Skiff's kernels compute with.
     public static let skiffTensorTypes: Set<GGMLType> = [
@@ -25,7 +25,7 @@ public enum ServingEngine: String, Sendable, Codable, Equatable {
 
     /// Why Skiff's own engine cannot run `model`, in words a user can act on; nil when it can.
     ///
-    /// It runs GGUF files only (a `config.json` describes weights it cannot load), of the `llama` architecture,
+    /// It runs GGUF files only (a `config.json` describes weights it cannot load), of `skiffArchitectures`,
     /// whose tensors are all of `skiffTensorTypes`, with attention heads whose size is a multiple of 16 up to 512.
     public static func skiffRefusal(for model: ModelShape) -> String? {
         guard let types = model.storedTensorTypes else {

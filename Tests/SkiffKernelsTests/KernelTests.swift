@@ -318,9 +318,12 @@ final class QuantizedActivations {
 }
 
 @Suite(.serialized) struct AttentionTests {
-    /// Paged attention over shuffled blocks equals a naive softmax(qKᵀ)V on the same (half-rounded) data.
-    @Test(arguments: [(3, 1, 64), (9, 3, 64), (4, 4, 32), (16, 1, 128)])
-    func matchesNaiveAttention(heads: Int, kvHeads: Int, headDim: Int) throws {
+    /// Paged attention over shuffled blocks equals a naive softmax(qKᵀ)V on the same (half-rounded) data,
+    /// over the whole context or over a sliding window of its last `window` positions (whose start falls
+    /// inside a 16-position span).
+    @Test(arguments: [(3, 1, 64), (9, 3, 64), (4, 4, 32), (16, 1, 128)], [nil, 5, 20])
+    func matchesNaiveAttention(shape: (heads: Int, kvHeads: Int, headDim: Int), window: Int?) throws {
+        let (heads, kvHeads, headDim) = shape
         var rng = SplitMix64(state: UInt64(heads * 1000 + headDim))
         let blockSize = 16
         let blockCount = 12
@@ -346,11 +349,12 @@ final class QuantizedActivations {
         let q = (0 ..< contexts.count * heads * headDim).map { _ in Float.random(in: -2 ... 2, using: &rng) }
         let scale = 1 / Float(headDim).squareRoot()
         var expected = [Float](repeating: 0, count: q.count)
+        let firsts = contexts.map { n in window.map { max(0, n - $0) } ?? 0 }
         for (t, n) in contexts.enumerated() {
             for h in 0 ..< heads {
                 let g = h / (heads / kvHeads)
                 let qh = Array(q[(t * heads + h) * headDim ..< (t * heads + h + 1) * headDim])
-                let scores = (0 ..< n).map { p in
+                let scores = (firsts[t] ..< n).map { p in
                     Double(zip(qh, storedK[p][g * headDim ..< (g + 1) * headDim]).map { $0 * $1 }.reduce(0, +)) * Double(scale)
                 }
                 let m = scores.max()!
@@ -358,7 +362,7 @@ final class QuantizedActivations {
                 let total = weights.reduce(0, +)
                 for i in 0 ..< headDim {
                     var sum = 0.0
-                    for p in 0 ..< n { sum += weights[p] / total * Double(storedV[p][g * headDim + i]) }
+                    for (j, p) in (firsts[t] ..< n).enumerated() { sum += weights[j] / total * Double(storedV[p][g * headDim + i]) }
                     expected[(t * heads + h) * headDim + i] = Float(sum)
                 }
             }
@@ -369,7 +373,9 @@ final class QuantizedActivations {
             skiff_set_isa(isa)
             var out = [Float](repeating: .nan, count: q.count)
             let status = table.withUnsafeBufferPointer { tp in
-                let queries = contexts.map { skiff_attention_query(block_table: tp.baseAddress, context_length: Int32($0)) }
+                let queries = zip(contexts, firsts).map {
+                    skiff_attention_query(block_table: tp.baseAddress, context_length: Int32($0), first_position: Int32($1))
+                }
                 return skiff_attention(pool, &layer, queries, Int64(contexts.count), q, Int64(heads), scale, &out)
             }
             #expect(status == 0)
@@ -422,6 +428,18 @@ final class QuantizedActivations {
                 #expect(abs(y[b] - (x[a] * sin(theta) + x[b] * cos(theta))) < 1e-5)
             }
             for i in rotary ..< headDim { #expect(y[h * headDim + i] == x[h * headDim + i]) }
+        }
+    }
+
+    @Test func gegluIsTanhGeluTimesUp() {
+        let gate: [Float] = [-3, -0.5, 0, 0.5, 4]
+        let up: [Float] = [1, 2, 3, -1, 0.5]
+        var out = [Float](repeating: 0, count: 5)
+        skiff_geglu(gate, up, &out, 5)
+        for i in 0 ..< 5 {
+            let x = Double(gate[i])
+            let gelu = 0.5 * x * (1 + tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x)))
+            #expect(abs(Double(out[i]) - gelu * Double(up[i])) < 1e-6)
         }
     }
 

@@ -178,6 +178,16 @@ void skiff_rope(float *x, int64_t heads, int64_t head_dim, int64_t rotary_dims, 
 /// out[i] = silu(gate[i]) * up[i] for `n` values.
 void skiff_swiglu(const float *gate, const float *up, float *out, int64_t n);
 
+/// out[i] = gelu(gate[i]) * up[i] for `n` values, GELU in its tanh approximation
+/// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+void skiff_geglu(const float *gate, const float *up, float *out, int64_t n);
+
+/// x[i] += y[i] for `n` values.
+void skiff_add(float *x, const float *y, int64_t n);
+
+/// x[i] *= factor for `n` values.
+void skiff_scale(float *x, float factor, int64_t n);
+
 // MARK: - Attention over a paged KV cache
 
 /// A layer's keys and values in fixed-size blocks of `block_size` tokens (a multiple of 16), stored as
@@ -196,10 +206,11 @@ typedef struct {
 /// Writes one token's keys and values (kv_heads × head_dim floats each) into `block`, `slot`.
 void skiff_kv_store(const skiff_kv_layer *layer, int32_t block, int32_t slot, const float *k, const float *v);
 
-/// One query token's view of its sequence: its block table and how many cached tokens it attends to.
+/// One query token's view of its sequence: its block table and which cached tokens it attends to.
 typedef struct {
     const int32_t *block_table;
-    int32_t context_length;   // tokens 0 ..< context_length are attended (causal: includes itself)
+    int32_t context_length;   // tokens first_position ..< context_length are attended (causal: includes itself)
+    int32_t first_position;   // 0, or where a sliding window begins (context_length - window)
 } skiff_attention_query;
 
 /// Scaled dot-product attention for `tokens` query tokens, each with `heads` query heads of head_dim

@@ -110,7 +110,7 @@ final class LlamaRunner<Backend: ComputeBackend>: ModelRunner {
             b.rope(keys, heads: c.kvHeadCount, headDimension: c.headDimension, inverseFrequencies: frequencies, neox: false)
             b.storeKeysAndValues(layer: l, keys: keys, values: values)
             try b.attend(layer: l, queries: queries, heads: c.headCount, headDimension: c.headDimension,
-                         scale: 1 / Float(c.headDimension).squareRoot(), into: attention)
+                         scale: 1 / Float(c.headDimension).squareRoot(), window: nil, into: attention)
             b.matmul(layer.attentionOutput, input: attention, into: x, accumulate: true)
 
             // Feed-forward: x = h + W2 · (silu(W1 · norm(h)) ⊙ W3 · norm(h)).

@@ -88,7 +88,8 @@ final class CPUBackend: ComputeBackend {
             }
         }
         attentionQueries = (0 ..< batch.count).map { i in
-            skiff_attention_query(block_table: tables.pointer + offsets[Int(batch.sequences[i])], context_length: batch.positions[i] + 1)
+            skiff_attention_query(block_table: tables.pointer + offsets[Int(batch.sequences[i])], context_length: batch.positions[i] + 1,
+                                  first_position: 0)
         }
     }
 
@@ -96,7 +97,7 @@ final class CPUBackend: ComputeBackend {
         for i in 0 ..< batch.count {
             let row = x.pointer + i * x.width
             embedding.embed(batch.tokens[i], into: row)
-            if scale != 1 { for j in 0 ..< x.width { row[j] *= scale } }
+            if scale != 1 { skiff_scale(row, scale, Int64(x.width)) }
         }
     }
 
@@ -150,8 +151,15 @@ final class CPUBackend: ComputeBackend {
         }
     }
 
-    func attend(layer: Int, queries: Activations, heads: Int, headDimension: Int, scale: Float, into out: Activations) throws(ModelError) {
+    func attend(layer: Int, queries: Activations, heads: Int, headDimension: Int, scale: Float, window: Int?,
+                into out: Activations) throws(ModelError) {
         var kvLayer = cache.layers[layer]
+        var attentionQueries = attentionQueries
+        if let window {
+            for i in attentionQueries.indices {
+                attentionQueries[i].first_position = max(0, attentionQueries[i].context_length - Int32(clamping: window))
+            }
+        }
         let status = attentionQueries.withUnsafeBufferPointer {
             skiff_attention(pool.pool, &kvLayer, $0.baseAddress, Int64($0.count), queries.pointer, Int64(heads), scale, out.pointer)
         }
@@ -164,8 +172,12 @@ final class CPUBackend: ComputeBackend {
         skiff_swiglu(gate.pointer, up.pointer, gate.pointer, Int64(batch.count * gate.width))
     }
 
+    func geglu(gate: Activations, up: Activations) {
+        skiff_geglu(gate.pointer, up.pointer, gate.pointer, Int64(batch.count * gate.width))
+    }
+
     func add(_ y: Activations, into x: Activations) {
-        for i in 0 ..< batch.count * x.width { x.pointer[i] += y.pointer[i] }
+        skiff_add(x.pointer, y.pointer, Int64(batch.count * x.width))
     }
 
     func logits(_ x: Activations, norm: [Float], epsilon: Float, output: WeightMatrix) -> [Float] {

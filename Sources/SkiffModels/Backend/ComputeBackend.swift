@@ -70,11 +70,15 @@ protocol ComputeBackend: AnyObject {
     func storeKeysAndValues(layer: Int, keys: Activations, values: Activations)
 
     /// Causal attention of each token's `heads` query heads over its sequence's cached keys and values in
-    /// layer `layer`, scaled by `scale`.
-    func attend(layer: Int, queries: Activations, heads: Int, headDimension: Int, scale: Float, into out: Activations) throws(ModelError)
+    /// layer `layer` (its last `window` positions only, when given), scores scaled by `scale`.
+    func attend(layer: Int, queries: Activations, heads: Int, headDimension: Int, scale: Float, window: Int?,
+                into out: Activations) throws(ModelError)
 
     /// gate = silu(gate) ⊙ up.
     func swiglu(gate: Activations, up: Activations)
+
+    /// gate = gelu(gate) ⊙ up, GELU in its tanh approximation.
+    func geglu(gate: Activations, up: Activations)
 
     /// x += y.
     func add(_ y: Activations, into x: Activations)

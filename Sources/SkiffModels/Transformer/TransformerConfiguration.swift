@@ -94,14 +94,14 @@ public struct TransformerConfiguration: Sendable, Equatable {
         }
     }
 
-    /// Bytes of KV cache one token takes in every layer: 2 × layers × KV heads × head dim × 2 (IEEE half).
-    public var kvBytesPerToken: Int { 2 * layerCount * kvHeadCount * headDimension * 2 }
-
-    /// RoPE inverse frequencies θ_i = base^(-2i/n) / scale, for i in 0 ..< n/2.
-    func ropeInverseFrequencies(perDimensionFactors: [Float]?) -> [Float] {
+    /// RoPE inverse frequencies θ_i = base^(-2i/n) / scale, for i in 0 ..< n/2, with the file's base and
+    /// scale unless others are given (a sliding-window layer's own).
+    func ropeInverseFrequencies(base: Float? = nil, scale: Float? = nil, perDimensionFactors: [Float]?) -> [Float] {
         let n = ropeDimensionCount
+        let base = Double(base ?? ropeFrequencyBase)
+        let scale = scale ?? ropeScaleFactor
         return (0 ..< n / 2).map { i in
-            var theta = Float(pow(Double(ropeFrequencyBase), -2.0 * Double(i) / Double(n))) / ropeScaleFactor
+            var theta = Float(pow(base, -2.0 * Double(i) / Double(n))) / scale
             if let factors = perDimensionFactors, i < factors.count { theta /= factors[i] }
             return theta
         }
