@@ -16,13 +16,17 @@ public final class LoadedModel: Sendable {
     public let architecture: String
     /// Text ↔ token ids.
     public let tokenizer: Tokenizer
-    /// The file's chat template, if it has one.
+    /// The chat template conversations are rendered with, if any (see `ChatTemplateChoice`).
     public let chatTemplate: ChatTemplate?
+    /// Where `chatTemplate` came from, for logs: "the model file", "built-in gemma (the model file has none)", ...
+    public let chatTemplateOrigin: String
     /// The sampling settings the file recommends (`general.sampling.*`), if any.
     public let samplingRecommendation: SamplingRecommendation
 
-    /// Loads the model at `path`. `progress` gets (tensors done, total) while weights are repacked.
-    public init(path: String, progress: (Int, Int) -> Void = { _, _ in }) throws(EngineError) {
+    /// Loads the model at `path` with the chat template `template` chooses. `progress` gets (work done, total)
+    /// while weights are repacked.
+    public init(path: String, chatTemplate template: ChatTemplateChoice = .automatic,
+                progress: (Int, Int) -> Void = { _, _ in }) throws(EngineError) {
         self.path = path
         let file: GGUFFile
         do {
@@ -36,15 +40,8 @@ public final class LoadedModel: Sendable {
             throw EngineError(error)
         }
         samplingRecommendation = try SamplingRecommendation(metadata: file.metadata)
-        if let source = file.metadata.string("tokenizer.chat_template") {
-            do {
-                chatTemplate = try ChatTemplate(source: source)
-            } catch {
-                throw EngineError(error)
-            }
-        } else {
-            chatTemplate = nil
-        }
+        (chatTemplate, chatTemplateOrigin) = try template.resolve(fileTemplate: file.metadata.string("tokenizer.chat_template"),
+                                                                  tokenizer: tokenizer)
         do {
             network = try ModelArchitectures.load(file, progress: progress)
         } catch {
@@ -68,7 +65,8 @@ public final class LoadedModel: Sendable {
     /// rendered text are parsed; no BOS is added, since templates write their own (as Hugging Face does).
     public func promptTokens(for messages: [ChatMessage], addGenerationPrompt: Bool = true) throws(EngineError) -> [Int32] {
         guard let chatTemplate else {
-            throw EngineError(.chatTemplate, "model '\(name)' has no chat template (tokenizer.chat_template); use a plain completion instead")
+            throw EngineError(.chatTemplate, "model '\(name)' has no chat template (tokenizer.chat_template) and its vocabulary has none of the turn markers of "
+                              + "Skiff's built-in ones; pass --chat-template NAME|FILE, or use a plain completion instead")
         }
         let text: String
         do {
@@ -79,5 +77,41 @@ public final class LoadedModel: Sendable {
             throw EngineError(error)
         }
         return tokenizer.encode(text, addSpecial: false, parseSpecial: true)
+    }
+}
+
+/// Which chat template a model's conversations are rendered with.
+public enum ChatTemplateChoice: Sendable, Equatable {
+    /// The file's `tokenizer.chat_template`; for a file without one, the built-in format whose turn marker
+    /// the vocabulary has (Gemma's, Llama 3's or ChatML's), else none. The vocabulary decides rather than
+    /// `general.architecture`, because one architecture serves several chat formats (a `llama` file may be
+    /// Llama 2, Llama 3 or a ChatML fine-tune) and a format's markers are only useful if they are tokens.
+    case automatic
+    /// A built-in format, whatever the file says.
+    case builtIn(BuiltInChatTemplate)
+    /// A Jinja template's source, and where it was read from.
+    case source(String, origin: String)
+
+    /// The template and its origin for a file whose own template is `fileTemplate`.
+    func resolve(fileTemplate: String?, tokenizer: Tokenizer) throws(EngineError) -> (ChatTemplate?, String) {
+        func parse(_ source: String, _ origin: String) throws(EngineError) -> (ChatTemplate?, String) {
+            do {
+                return (try ChatTemplate(source: source), origin)
+            } catch {
+                throw EngineError(error)
+            }
+        }
+        switch self {
+        case .builtIn(let builtIn):
+            return (builtIn.template, "built-in \(builtIn.rawValue)")
+        case .source(let source, let origin):
+            return try parse(source, origin)
+        case .automatic:
+            if let fileTemplate { return try parse(fileTemplate, "the model file") }
+            for builtIn in BuiltInChatTemplate.allCases where tokenizer.specialTokenID(builtIn.turnMarker) != nil {
+                return (builtIn.template, "built-in \(builtIn.rawValue) (the model file has none; its vocabulary has \(builtIn.turnMarker))")
+            }
+            return (nil, "none (the model file has none)")
+        }
     }
 }

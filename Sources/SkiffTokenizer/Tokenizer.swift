@@ -91,6 +91,14 @@ public struct Tokenizer: Sendable {
         }) { _ in false }
     }
 
+    /// The id of the special (control or user-defined) token spelled `text`, such as `<|im_start|>`; nil when
+    /// the vocabulary has no such token.
+    public func specialTokenID(_ text: String) -> Int32? {
+        let ids = encode(text, addSpecial: false, parseSpecial: true)
+        guard ids.count == 1, tokenText(ids[0]) == text, vocabulary.types[Int(ids[0])].isMatchedAsSpecial else { return nil }
+        return ids[0]
+    }
+
     /// The number of entries in the vocabulary; valid ids are `0 ..< vocabularySize`.
     public var vocabularySize: Int { vocabulary.tokens.count }
 

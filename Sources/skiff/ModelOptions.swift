@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SkiffChatTemplate
 import SkiffEngine
 import SkiffModels
 import SkiffModelStore
@@ -15,11 +16,15 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: "Compute threads (default: one per CPU core).")
     var threads: Int = ComputePool.defaultThreadCount
 
+    @Option(help: ArgumentHelp("The chat template: a built-in one (\(BuiltInChatTemplate.allCases.map(\.rawValue).joined(separator: ", "))) or a Jinja file (default: the model file's, else the built-in one whose turn markers its vocabulary has).",
+                               valueName: "name|file"))
+    var chatTemplate: String?
+
     /// Resolves and loads the model, drawing load progress on stderr unless `quiet`.
     func load(quiet: Bool = false) throws -> LoadedModel {
         let path = try ModelStore(explicitPath: modelDir).resolve(model).path
         var lastShown = -1
-        let model = try LoadedModel(path: path) { done, total in
+        let model = try LoadedModel(path: path, chatTemplate: try Self.chatTemplateChoice(chatTemplate)) { done, total in
             guard !quiet else { return }
             let percent = done * 100 / max(total, 1)
             if percent != lastShown, percent % 10 == 0 || done == total {
@@ -29,6 +34,17 @@ struct ModelOptions: ParsableArguments {
             }
         }
         return model
+    }
+
+    /// `--chat-template NAME|FILE`: a built-in name, else a Jinja file's path; nil: automatic.
+    static func chatTemplateChoice(_ argument: String?) throws -> ChatTemplateChoice {
+        guard let argument else { return .automatic }
+        if let builtIn = BuiltInChatTemplate(rawValue: argument) { return .builtIn(builtIn) }
+        guard let source = try? String(contentsOfFile: argument, encoding: .utf8) else {
+            throw ValidationError("--chat-template \(argument) is neither a built-in template ("
+                                  + BuiltInChatTemplate.allCases.map(\.rawValue).joined(separator: ", ") + ") nor a readable file")
+        }
+        return .source(source, origin: "the file \(argument)")
     }
 
     func validate() throws {

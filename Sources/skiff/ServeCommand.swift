@@ -33,6 +33,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Compute threads (default: one per CPU core) [SKIFF_THREADS].")
     var threads: Int?
 
+    @Option(help: ArgumentHelp("The chat template: chatml, gemma, llama3 or a Jinja file (default: the model file's, else the built-in one whose turn markers its vocabulary has) [SKIFF_CHAT_TEMPLATE].",
+                               valueName: "name|file"))
+    var chatTemplate: String?
+
     @Option(help: "The address to listen on (default 127.0.0.1) [SKIFF_HOST].")
     var host: String?
 
@@ -121,6 +125,7 @@ struct ServeCommand: AsyncParsableCommand {
         modelOptions.model = settings.model
         modelOptions.modelDir = modelDir
         modelOptions.threads = settings.threads
+        modelOptions.chatTemplate = settings.chatTemplate
         // The HTTP server listens (and answers /health) while this loads the model and sizes the KV cache.
         let load: @Sendable () throws -> InferenceEngine = { [modelOptions] in
             let loaded = try modelOptions.load(quiet: settings.jsonLogs)
@@ -137,6 +142,7 @@ struct ServeCommand: AsyncParsableCommand {
                 threads: settings.threads, maxStepTokens: settings.maxStepTokens, maxRunning: settings.maxRunning,
                 maxWaiting: settings.maxWaiting, contextLength: context, cacheBlocks: plan.blocks,
                 blockSize: plan.blockSize, prefixCaching: !settings.noPrefixCache, residentCache: true))
+            logger.info("model", metadata: ["architecture": "\(loaded.architecture)", "chat_template": "\(loaded.chatTemplateOrigin)"])
             let recommendation = loaded.samplingRecommendation
             let sampling = recommendation.defaults(overriddenBy: settings.sampling)
             logger.info("sampling defaults", metadata: [
@@ -193,6 +199,7 @@ struct ServeCommand: AsyncParsableCommand {
         var logLevel: Logger.Level
         var logPrompts: Bool
         var sampling: SamplingOverrides
+        var chatTemplate: String?
 
         init(_ c: ServeCommand) throws {
             let env = ProcessInfo.processInfo.environment
@@ -207,6 +214,8 @@ struct ServeCommand: AsyncParsableCommand {
             }
             model = try value(c.model, "SKIFF_MODEL") ?? ModelCatalog.builtIn.defaultEntry.name
             threads = try value(c.threads, "SKIFF_THREADS") ?? ComputePool.defaultThreadCount
+            chatTemplate = try value(c.chatTemplate, "SKIFF_CHAT_TEMPLATE")
+            _ = try ModelOptions.chatTemplateChoice(chatTemplate)
             host = try value(c.host, "SKIFF_HOST") ?? "127.0.0.1"
             port = try value(c.port, "SKIFF_PORT") ?? 8080
             let baseName = String(model.split(separator: "/").last ?? Substring(model))

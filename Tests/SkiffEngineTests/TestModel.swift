@@ -8,11 +8,26 @@ enum TestModel {
     static var path: String {
         let environment = ProcessInfo.processInfo.environment
         if let explicit = environment["SKIFF_TEST_MODEL"], !explicit.isEmpty { return explicit }
-        if let directory = environment["SKIFF_MODEL_DIR"], !directory.isEmpty { return directory + "/" + fileName }
+        return modelDirectory + "/" + fileName
+    }
+
+    /// The directory `make test` pulls models into: env SKIFF_MODEL_DIR, else the cache's.
+    static var modelDirectory: String {
+        let environment = ProcessInfo.processInfo.environment
+        if let directory = environment["SKIFF_MODEL_DIR"], !directory.isEmpty { return directory }
         let cache = environment["XDG_CACHE_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil }
             ?? FileManager.default.homeDirectoryForCurrentUser.path + "/.cache"
-        return cache + "/skiff/models/" + fileName
+        return cache + "/skiff/models"
     }
+
+    /// The catalog's second model, Gemma 3 270M (gemma3, Q4_K_M), which `make test` pulls too; loaded once.
+    static let gemma: Result<LoadedModel, EngineError> = {
+        let path = modelDirectory + "/gemma-3-270m-q4_k_m.gguf"
+        guard FileManager.default.fileExists(atPath: path) else {
+            return .failure(EngineError(.model, "gemma-3-270m is not at \(path); run `make test` (it pulls it) or `skiff pull gemma-3-270m`"))
+        }
+        return Result { () throws(EngineError) in try LoadedModel(path: path) }
+    }()
 
     /// Loaded once for the whole test run.
     static let shared: Result<LoadedModel, EngineError> = {
