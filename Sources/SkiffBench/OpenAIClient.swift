@@ -42,13 +42,13 @@ public struct OpenAIClient: Sendable {
         return result
     }
 
-    /// The ids of the models that `GET /models` lists, in its order.
-    public func models() async throws(BenchError) -> [String] {
+    /// The ids of the models that `GET /models` lists, in its order; an answer must come within `timeout`.
+    public func models(timeout: Duration) async throws(BenchError) -> [String] {
         let url = target.baseURL + "/models"
         var request = HTTPClientRequest(url: url)
         addHeaders(to: &request)
         do {
-            let response = try await http.execute(request, timeout: .seconds(30))
+            let response = try await http.execute(request, timeout: TimeAmount(timeout))
             let body = try await response.body.collect(upTo: 16 << 20)
             let bytes = Array(body.readableBytesView)
             guard response.status == .ok else {

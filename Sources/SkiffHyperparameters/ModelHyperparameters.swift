@@ -215,7 +215,7 @@ public struct ModelHyperparameters: Sendable, Equatable {
 
     /// The sliding window of each attending block (nil: full attention), from `attention.sliding_window` and
     /// either `attention.sliding_window_pattern` (every how many layers a full-attention layer comes, or in
-    /// newer files one boolean per block) or the architecture's own pattern.
+    /// newer files one boolean per block) or the architecture's own layout (`slidingWindowLayers`).
     private static func windows(of attending: [Int], in file: GGUFFile, blockCount: Int) throws(GGUFError) -> [Int?] {
         let m = file.metadata
         let arch = file.architecture ?? ""
@@ -223,7 +223,7 @@ public struct ModelHyperparameters: Sendable, Equatable {
             return attending.map { _ in nil }
         }
         let patternKey = "\(arch).attention.sliding_window_pattern"
-        var pattern = slidingWindowPattern(architecture: arch)
+        let layers: SlidingWindowLayers
         if let value = m[patternKey] {
             if let elements = value.array {
                 let flags = elements.compactMap(\.bool)
@@ -232,19 +232,34 @@ public struct ModelHyperparameters: Sendable, Equatable {
                 }
                 return attending.map { flags[$0] ? window : nil }
             }
-            pattern = try m.int(patternKey, in: 1 ... blockCount)
+            layers = .allButEvery(try m.int(patternKey, in: 1 ... blockCount) ?? 1)
+        } else {
+            layers = slidingWindowLayers(architecture: arch)
         }
-        guard let pattern, pattern > 1 else { return attending.map { _ in nil } }
-        return attending.map { ($0 + 1) % pattern == 0 ? nil : window }
+        switch layers {
+        case .none: return attending.map { _ in nil }
+        case .every: return attending.map { _ in window }
+        case .allButEvery(let n): return attending.map { ($0 + 1) % n == 0 ? nil : window }
+        }
     }
 
-    /// Every how many layers a full-attention layer comes, for architectures that interleave sliding windows
-    /// without saying so in the file (llama.cpp's layout of Gemma 2 and 3).
-    static func slidingWindowPattern(architecture: String) -> Int? {
+    /// Which layers a file's `attention.sliding_window` bounds when it has no `sliding_window_pattern`.
+    enum SlidingWindowLayers {
+        /// None: the window is ignored (Phi-3's and Qwen 2's files state one their models do not use; llama.cpp
+        /// ignores them too).
+        case none
+        /// Every layer (Mistral 7B, a `llama` file).
+        case every
+        /// All but every n-th layer, which attends globally (llama.cpp's layout of Gemma 2 and 3; n = 1: none).
+        case allButEvery(Int)
+    }
+
+    static func slidingWindowLayers(architecture: String) -> SlidingWindowLayers {
         switch architecture {
-        case "gemma2": 2
-        case "gemma3", "gemma3_text": 6
-        default: nil
+        case "llama": .every
+        case "gemma2": .allButEvery(2)
+        case "gemma3", "gemma3_text": .allButEvery(6)
+        default: .none
         }
     }
 

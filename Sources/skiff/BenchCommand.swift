@@ -80,7 +80,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Send ignore_eos and min_tokens so every request generates --output-tokens tokens (llama.cpp, vLLM).")
     var ignoreEOS = false
 
-    @Option(help: "Seconds a request may take before it counts as failed.")
+    @Option(help: "Seconds a request (and the model list, when --model is left out) may take before it counts as failed.")
     var timeout = 300.0
 
     @Flag(help: "Print the report as one JSON object.")
@@ -139,7 +139,7 @@ struct BenchCommand: AsyncParsableCommand {
     /// --model, or the first model the server lists.
     private func chooseModel(_ client: OpenAIClient) async throws -> String {
         if let model { return model }
-        guard let first = try await client.models().first else {
+        guard let first = try await client.models(timeout: .milliseconds(Int64((timeout * 1000).rounded()))).first else {
             throw BenchError(.modelListFailed, "\(client.target.baseURL)/models lists no models; name one with --model")
         }
         return first

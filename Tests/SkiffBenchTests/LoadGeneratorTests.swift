@@ -231,7 +231,7 @@ import Testing
     @Test func modelsAreListed() async throws {
         try await FakeOpenAIServer.with { server in
             let target = try BenchTarget(url: server.baseURL + "/")
-            let models = try await OpenAIClient.withClient(target: target, connections: 1) { try await $0.models() }
+            let models = try await OpenAIClient.withClient(target: target, connections: 1) { try await $0.models(timeout: .seconds(600)) }
             #expect(models == ["fake-model"])
         }
     }
@@ -240,7 +240,7 @@ import Testing
         // Port 1 on loopback: nothing listens there.
         let target = try BenchTarget(url: "http://127.0.0.1:1/v1")
         try await OpenAIClient.withClient(target: target, connections: 1) { client in
-            await #expect(throws: BenchError.self) { try await client.models() }
+            await #expect(throws: BenchError.self) { try await client.models(timeout: .seconds(600)) }
             let record = await client.send(BenchPrompt(prompt: "hi", maxTokens: 1), settings: RequestSettings(model: "m"))
             guard case .failure(let error) = record.outcome else {
                 Issue.record("a request to a closed port succeeded")

@@ -11,7 +11,7 @@ struct ChatSession {
 
     /// Opens the home page and keeps the session it starts.
     static func open(_ baseURL: String) async throws -> ChatSession {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: baseURL + "/"), timeout: .seconds(10))
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: baseURL + "/"), timeout: .seconds(300))
         let html = String(buffer: try await response.body.collect(upTo: 1 << 20))
         let cookie = response.headers.first(name: "set-cookie")?.split(separator: ";").first.map(String.init)
         let marker = #"<meta name="csrf-token" content=""#
@@ -35,13 +35,13 @@ struct ChatSession {
 
     /// GETs `path` and returns its status and text.
     func get(_ path: String) async throws -> (status: Int, text: String) {
-        let response = try await HTTPClient.shared.execute(request(path), timeout: .seconds(10))
+        let response = try await HTTPClient.shared.execute(request(path), timeout: .seconds(300))
         return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 22)))
     }
 
-    /// `/ready`, asked every 100 ms (at most 15 s) until its `model_service` is no longer `status`.
+    /// `/ready`, asked every 100 ms (at most 300 s) until its `model_service` is no longer `status`.
     func readyWhenModelService(isNot status: String) async throws -> (status: Int, text: String) {
-        let deadline = ContinuousClock.now + .seconds(15)
+        let deadline = ContinuousClock.now + .seconds(300)
         while true {
             let ready = try await get("/ready")
             if !ready.text.contains(#""model_service":"\#(status)""#) || ContinuousClock.now > deadline { return ready }
@@ -52,7 +52,7 @@ struct ChatSession {
     /// Creates a conversation with `settings` (JSON) and returns its id.
     func newConversation(settings: String = "{}") async throws -> String {
         let response = try await HTTPClient.shared.execute(
-            request("/api/conversations", method: .POST, body: settings), timeout: .seconds(10))
+            request("/api/conversations", method: .POST, body: settings), timeout: .seconds(300))
         let body = try await response.body.collect(upTo: 1 << 20)
         guard response.status == .created,
             let id = (try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any])?["id"] as? String

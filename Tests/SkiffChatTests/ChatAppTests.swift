@@ -257,7 +257,7 @@ func withChatApp(
             for field in browser.headers { request.headers.add(name: field.name.rawName, value: field.value) }
             request.body = .bytes(ByteBuffer(string: #"{"content":"count forever"}"#))
             let reading = Task {
-                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(300))
                 var seen = ""
                 for try await buffer in response.body {
                     seen += String(buffer: buffer)
@@ -477,7 +477,7 @@ func withChatApp(
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await SessionPurge(store: store, interval: .seconds(3600), logger: quiet).run() }
                 var purged = false
-                let deadline = ContinuousClock.now + .seconds(30)
+                let deadline = ContinuousClock.now + .seconds(300)
                 while !purged, ContinuousClock.now < deadline {
                     purged = try await store.session(tokenHash: "old", now: longAgo) == nil
                     if !purged { try await Task.sleep(for: .milliseconds(20)) }

@@ -128,7 +128,7 @@ func request(_ model: String) -> ChatCompletionRequest {
                 task.cancel()
                 await #expect(throws: CancellationError.self) { _ = try await task.value }
                 // The stand-in notices the closed connection at its next write (every 20 ms).
-                let deadline = ContinuousClock.now + .seconds(30)
+                let deadline = ContinuousClock.now + .seconds(300)
                 while await standIn.log.cancelledStreams == 0, ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(20))
                 }

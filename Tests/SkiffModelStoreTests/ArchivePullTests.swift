@@ -18,7 +18,7 @@ func makeZip(at url: URL, members: [(path: String, bytes: [UInt8])]) throws {
     }
 }
 
-@Suite("Pulling a model out of a zip archive", .timeLimit(.minutes(1)))
+@Suite("Pulling a model out of a zip archive", .timeLimit(.minutes(10)))
 struct ArchivePullTests {
     let model = fakeGGUF(count: 400_000, seed: 7)
 

@@ -2,7 +2,7 @@ import Foundation
 import SkiffModelStore
 import Testing
 
-@Suite("Pulling over HTTP from a live local server", .timeLimit(.minutes(1)))
+@Suite("Pulling over HTTP from a live local server", .timeLimit(.minutes(10)))
 struct HTTPPullTests {
     let payload = fakeGGUF(count: 600_000)
 

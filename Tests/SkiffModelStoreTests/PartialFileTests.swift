@@ -33,7 +33,7 @@ struct PartialFileTests {
                     try await ModelPuller(store: store).pull(spec) { p in phases.seen.withLock { $0.append(p.phase) } }
                 }
                 // Until the pull reports that it waits (a deadline only for a hang).
-                let deadline = ContinuousClock.now + .seconds(30)
+                let deadline = ContinuousClock.now + .seconds(300)
                 while !phases.seen.withLock({ $0.contains(.waiting) }), ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(20))
                 }

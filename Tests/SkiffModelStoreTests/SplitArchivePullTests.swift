@@ -67,7 +67,7 @@ private func step(_ progress: PullProgress) -> String {
     "\(progress.phase) \(progress.part)/\(progress.partCount)"
 }
 
-@Suite("Pulling a model split over several zip archives", .timeLimit(.minutes(1)))
+@Suite("Pulling a model split over several zip archives", .timeLimit(.minutes(10)))
 struct SplitArchivePullTests {
     @Test func partsAreDownloadedJoinedVerifiedAndRemoved() async throws {
         try await withTemporaryDirectory { scratch in

@@ -36,7 +36,7 @@ import Testing
         }
     }
 
-    @Test(.timeLimit(.minutes(3))) func aLoaderThatFailsStopsTheServer() async throws {
+    @Test(.timeLimit(.minutes(10))) func aLoaderThatFailsStopsTheServer() async throws {
         struct Broken: Error {}
         await #expect(throws: Broken.self) {
             try await TestServer.with(source: .load { throw Broken() }, waitingUntilReady: false) { server in

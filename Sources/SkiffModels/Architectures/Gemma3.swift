@@ -147,6 +147,6 @@ final class Gemma3Runner<Backend: ComputeBackend>: ModelRunner {
             b.rmsNorm(branch, weight: layer.postFeedForwardNorm, groups: 1, epsilon: epsilon, into: branch)
             b.add(branch, into: x)
         }
-        return b.logits(x, norm: model.outputNorm, epsilon: epsilon, output: model.output)
+        return b.logits(x, norm: model.outputNorm, epsilon: epsilon, output: model.output, bias: nil)
     }
 }

@@ -134,6 +134,10 @@ final class CPUBackend: ComputeBackend {
         skiff_matmul(pool.pool, w.matrix, &q8, input.pointer, Int64(input.width), Int64(rows), out, Int64(outStride), accumulate ? 1 : 0)
     }
 
+    func addBias(_ bias: [Float], to x: Activations) {
+        for i in 0 ..< batch.count { skiff_add(x.pointer + i * x.width, bias, Int64(x.width)) }
+    }
+
     func rope(_ x: Activations, heads: Int, headDimension: Int, inverseFrequencies: [Float], neox: Bool) {
         for i in 0 ..< batch.count {
             skiff_rope(x.pointer + i * x.width, Int64(heads), Int64(headDimension), Int64(2 * inverseFrequencies.count),
@@ -180,7 +184,7 @@ final class CPUBackend: ComputeBackend {
         skiff_add(x.pointer, y.pointer, Int64(batch.count * x.width))
     }
 
-    func logits(_ x: Activations, norm: [Float], epsilon: Float, output: WeightMatrix) -> [Float] {
+    func logits(_ x: Activations, norm: [Float], epsilon: Float, output: WeightMatrix, bias: [Float]?) -> [Float] {
         let rows = batch.logitIndices.count
         guard rows > 0 else { return [] }
         let d = x.width
@@ -194,7 +198,9 @@ final class CPUBackend: ComputeBackend {
                 skiff_rms_norm(x.pointer + batch.logitIndices[start + j] * d, Int64(d), norm, normed.pointer + j * d, Int64(d), 1, Int64(d), epsilon)
             }
             logits.withUnsafeMutableBufferPointer { out in
-                product(output, input: normed, rows: count, into: out.baseAddress! + start * vocabulary, outStride: vocabulary, accumulate: false)
+                let rows = out.baseAddress! + start * vocabulary
+                product(output, input: normed, rows: count, into: rows, outStride: vocabulary, accumulate: false)
+                if let bias { for j in 0 ..< count { skiff_add(rows + j * vocabulary, bias, Int64(vocabulary)) } }
             }
             start += count
         }

@@ -62,6 +62,9 @@ protocol ComputeBackend: AnyObject {
     /// out = input × wᵀ, or out += input × wᵀ with `accumulate` (a residual connection).
     func matmul(_ w: WeightMatrix, input: Activations, into out: Activations, accumulate: Bool)
 
+    /// x += bias, in every row.
+    func addBias(_ bias: [Float], to x: Activations)
+
     /// Rotates each token's `heads` heads of `headDimension` by RoPE at its position: the first
     /// `2 × inverseFrequencies.count` dimensions, paired (i, i + n/2) when `neox`, else (2i, 2i+1).
     func rope(_ x: Activations, heads: Int, headDimension: Int, inverseFrequencies: [Float], neox: Bool)
@@ -83,6 +86,7 @@ protocol ComputeBackend: AnyObject {
     /// x += y.
     func add(_ y: Activations, into x: Activations)
 
-    /// The logits of the batch's `logitIndices` rows of `x`: RMSNorm with `norm`, then the output head.
-    func logits(_ x: Activations, norm: [Float], epsilon: Float, output: WeightMatrix) -> [Float]
+    /// The logits of the batch's `logitIndices` rows of `x`: RMSNorm with `norm`, then the output head and
+    /// its bias, if any.
+    func logits(_ x: Activations, norm: [Float], epsilon: Float, output: WeightMatrix, bias: [Float]?) -> [Float]
 }

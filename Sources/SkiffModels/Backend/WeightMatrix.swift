@@ -17,12 +17,14 @@ public final class WeightMatrix: @unchecked Sendable {
     /// Bytes of packed weights.
     public var byteCount: Int { matrix.pointee.byte_count }
 
-    /// Packs `tensor` of `file`. Its first dimension is the input size; the rest multiply to the output size.
-    init(_ tensor: GGUFTensorInfo, in file: GGUFFile) throws(ModelError) {
+    /// Packs `tensor` of `file`, or only its output rows `slice` (one part of a fused matrix). Its first
+    /// dimension is the input size; the rest multiply to the output size.
+    init(_ tensor: GGUFTensorInfo, rows slice: Range<Int>? = nil, in file: GGUFFile) throws(ModelError) {
         guard let type = kernelType(for: tensor.type) else {
             throw ModelError(.unsupportedTensor, "tensor '\(tensor.name)' is \(tensor.type); Skiff computes with \(supportedTypeNames)")
         }
-        let rows = Int64(tensor.rowCount)
+        let slice = slice ?? 0 ..< tensor.rowCount
+        let rows = Int64(slice.count)
         let columns = Int64(tensor.rowLength)
         let bytes = skiff_packed_bytes(type, rows, columns)
         guard bytes > 0 else {
@@ -31,13 +33,14 @@ public final class WeightMatrix: @unchecked Sendable {
         storage = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         matrix = .allocate(capacity: 1)
         matrix.initialize(to: skiff_packed_matrix())
-        let source = file.data(of: tensor)
-        guard skiff_pack_matrix(type, source.baseAddress, rows, columns, storage, matrix) == 0 else {
+        let rowBytes = skiff_row_bytes(type, columns)
+        let source = file.data(of: tensor).baseAddress! + slice.lowerBound * rowBytes
+        guard skiff_pack_matrix(type, source, rows, columns, storage, matrix) == 0 else {
             storage.deallocate()
             matrix.deallocate()
             throw ModelError(.unsupportedTensor, "tensor '\(tensor.name)' could not be packed")
         }
-        file.file.release(tensor.fileOffset ..< tensor.fileOffset + tensor.byteCount)
+        file.file.release(tensor.fileOffset + slice.lowerBound * rowBytes ..< tensor.fileOffset + slice.upperBound * rowBytes)
     }
 
     deinit {

@@ -45,6 +45,19 @@ final class WeightLoader {
         return m
     }
 
+    /// The rows `slice` of the `rows × columns` matrix `name` (GGUF shape `[columns, rows]`): one part of a
+    /// fused matrix, repacked for the kernels.
+    func matrix(_ name: String, columns: Int, rows: Int, slice: Range<Int>) throws(ModelError) -> WeightMatrix {
+        let m = try WeightMatrix(try tensor(name, [columns, rows]), rows: slice, in: file)
+        bytes += m.byteCount
+        return m
+    }
+
+    /// A bias or norm vector of `length` values if the file has `name`, else nil.
+    func optionalVector(_ name: String, _ length: Int) throws(ModelError) -> [Float]? {
+        has(name) ? try vector(name, length) : nil
+    }
+
     /// The token embedding (`token_embd.weight`, `width × vocabulary`) and the output head: `output.weight`
     /// when the file has one, else the embedding itself (tied), packed once and used both ways.
     func embeddingAndOutput(width: Int, vocabulary: Int) throws(ModelError) -> (TokenEmbedding, WeightMatrix) {
