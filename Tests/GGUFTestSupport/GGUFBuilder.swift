@@ -2,7 +2,7 @@ import Foundation
 import SkiffGGUF
 
 /// Writes GGUF bytes for tests: a valid file by default (version 3), with knobs to break it; metadata
-/// only, or with tensors whose data is a made-up byte pattern.
+/// only, or with tensors whose data is given or a made-up byte pattern.
 public struct GGUFBuilder: Sendable {
     /// A tensor's header entry and how many data bytes follow for it.
     public struct Tensor: Sendable {
@@ -12,6 +12,8 @@ public struct GGUFBuilder: Sendable {
         /// Where its data starts, relative to the data section; nil: after the previous tensor, aligned.
         public var relativeOffset: UInt64?
         public var dataBytes: Int
+        /// The data; nil: a made-up byte pattern of `dataBytes` bytes.
+        public var data: [UInt8]?
 
         public init(name: String, dimensions: [UInt64], typeID: UInt32, relativeOffset: UInt64? = nil, dataBytes: Int) {
             self.name = name
@@ -19,6 +21,12 @@ public struct GGUFBuilder: Sendable {
             self.typeID = typeID
             self.relativeOffset = relativeOffset
             self.dataBytes = dataBytes
+        }
+
+        /// A tensor holding `data`.
+        public init(name: String, dimensions: [UInt64], typeID: UInt32, data: [UInt8]) {
+            self.init(name: name, dimensions: dimensions, typeID: typeID, dataBytes: data.count)
+            self.data = data
         }
     }
 
@@ -81,7 +89,7 @@ public struct GGUFBuilder: Sendable {
         var data = [UInt8](repeating: 0, count: max(0, dataEnd - dataStart))
         for (i, (offset, count)) in placements.enumerated() {
             for j in 0 ..< count where Int(offset) + j < data.count {
-                data[Int(offset) + j] = UInt8((i * 31 + j) & 0xFF)
+                data[Int(offset) + j] = tensors[i].data?[j] ?? UInt8((i * 31 + j) & 0xFF)
             }
         }
         out.append(contentsOf: data)

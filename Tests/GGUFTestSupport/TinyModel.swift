@@ -1,0 +1,139 @@
+import Foundation
+import SkiffGGUF
+
+/// Small GGUF models of each architecture Skiff runs, with seeded random weights in several tensor types
+/// (F32, F16, Q8_0), so the engine can be compared with llama.cpp on the very same file
+/// (`Tests/SkiffEngineTests/Fixtures/tiny-architectures.json` holds llama.cpp's answers).
+///
+/// Every model: 3 blocks, width 64, 4 query heads and 2 KV heads of 16, feed-forward 96, a 320-token
+/// SentencePiece-style vocabulary (3 specials, 256 bytes, 61 words), context 128. Per architecture:
+/// `llama` (separate output head), `qwen2` (QKV biases), `qwen3` (QK-norm, tied head), `phi3` (fused QKV
+/// and gate-up), `gemma3` (heads of 32, QK-norm, sandwich norms, an 8-token sliding window on two of every
+/// three layers).
+public enum TinyModel {
+    /// The architectures there is a tiny model of.
+    public static let architectures = ["gemma3", "llama", "phi3", "qwen2", "qwen3"]
+
+    static let width = 64
+    static let heads = 4
+    static let kvHeads = 2
+    static let feedForward = 96
+    static let blocks = 3
+    static let vocabulary = 320
+
+    /// The model of `architecture`, with weights drawn from `seed`.
+    public static func build(architecture arch: String, seed: UInt64 = 7) -> GGUFBuilder {
+        var random = SplitMix(state: seed &+ UInt64(arch.utf8.reduce(0) { $0 &* 31 &+ Int($1) }))
+        let headSize = arch == "gemma3" ? 32 : 16
+        let qWidth = heads * headSize
+        let kvWidth = kvHeads * headSize
+        var b = GGUFBuilder()
+        b["general.architecture"] = .string(arch)
+        b["general.name"] = .string("tiny random model")
+        b["\(arch).block_count"] = .uint32(UInt32(blocks))
+        b["\(arch).context_length"] = .uint32(128)
+        b["\(arch).embedding_length"] = .uint32(UInt32(width))
+        b["\(arch).feed_forward_length"] = .uint32(UInt32(feedForward))
+        b["\(arch).attention.head_count"] = .uint32(UInt32(heads))
+        b["\(arch).attention.head_count_kv"] = .uint32(UInt32(kvHeads))
+        b["\(arch).attention.layer_norm_rms_epsilon"] = .float32(1e-6)
+        b["\(arch).rope.freq_base"] = .float32(arch == "gemma3" ? 1_000_000 : 10000)
+        if arch == "gemma3" {
+            b["\(arch).attention.key_length"] = .uint32(UInt32(headSize))
+            b["\(arch).attention.value_length"] = .uint32(UInt32(headSize))
+            b["\(arch).attention.sliding_window"] = .uint32(8)
+            b["\(arch).attention.sliding_window_pattern"] = .uint32(3)
+        }
+        var tokens = ["<unk>", "<s>", "</s>"] + (0 ..< 256).map { String(format: "<0x%02X>", $0) }
+        tokens += (0 ..< vocabulary - tokens.count).map { "▁w\($0)" }
+        b["tokenizer.ggml.model"] = .string("llama")
+        b["tokenizer.ggml.tokens"] = .array(tokens.map { .string($0) })
+        b["tokenizer.ggml.scores"] = .array(tokens.indices.map { .float32(-Float($0)) })
+        b["tokenizer.ggml.token_type"] = .array(tokens.indices.map { .int32($0 < 3 ? 3 : $0 < 259 ? 6 : 1) })
+        b["tokenizer.ggml.bos_token_id"] = .uint32(1)
+        b["tokenizer.ggml.eos_token_id"] = .uint32(2)
+        b["tokenizer.ggml.unknown_token_id"] = .uint32(0)
+        b["tokenizer.ggml.add_bos_token"] = .bool(false)
+
+        func add(_ name: String, _ dims: [Int], _ type: GGMLType, scale: Float = 0.15, offset: Float = 0) {
+            let values = (0 ..< dims.reduce(1, *)).map { _ in offset + scale * random.uniform() }
+            b.tensors.append(.init(name: name, dimensions: dims.map(UInt64.init), typeID: type.rawValue, data: encode(values, type)))
+        }
+        func norm(_ name: String, _ length: Int) { add(name, [length], .f32, scale: 0.2, offset: 1) }
+
+        add("token_embd.weight", [width, vocabulary], .q8_0, scale: 0.25)
+        norm("output_norm.weight", width)
+        if arch == "llama" || arch == "qwen2" || arch == "phi3" { add("output.weight", [width, vocabulary], .f16) }
+        for i in 0 ..< blocks {
+            let p = "blk.\(i)."
+            norm(p + "attn_norm.weight", width)
+            if arch == "phi3" {
+                add(p + "attn_qkv.weight", [width, qWidth + 2 * kvWidth], .q8_0)
+            } else {
+                add(p + "attn_q.weight", [width, qWidth], .q8_0)
+                add(p + "attn_k.weight", [width, kvWidth], .f16)
+                add(p + "attn_v.weight", [width, kvWidth], .f32)
+            }
+            if arch == "qwen2" {
+                add(p + "attn_q.bias", [qWidth], .f32)
+                add(p + "attn_k.bias", [kvWidth], .f32)
+                add(p + "attn_v.bias", [kvWidth], .f32)
+            }
+            if arch == "qwen3" || arch == "gemma3" {
+                norm(p + "attn_q_norm.weight", headSize)
+                norm(p + "attn_k_norm.weight", headSize)
+            }
+            add(p + "attn_output.weight", [qWidth, width], .q8_0)
+            norm(p + "ffn_norm.weight", width)
+            if arch == "phi3" {
+                add(p + "ffn_up.weight", [width, 2 * feedForward], .f16)
+            } else {
+                add(p + "ffn_gate.weight", [width, feedForward], .f16)
+                add(p + "ffn_up.weight", [width, feedForward], .q8_0)
+            }
+            add(p + "ffn_down.weight", [feedForward, width], .f32)
+            if arch == "gemma3" {
+                norm(p + "post_attention_norm.weight", width)
+                norm(p + "post_ffw_norm.weight", width)
+            }
+        }
+        return b
+    }
+
+    /// `values` stored as `type` (F32, F16, or Q8_0: blocks of 32 with a half-precision scale, as ggml rounds them).
+    static func encode(_ values: [Float], _ type: GGMLType) -> [UInt8] {
+        var out: [UInt8] = []
+        func append<T>(_ value: T) { withUnsafeBytes(of: value) { out.append(contentsOf: $0) } }
+        switch type {
+        case .f16:
+            for v in values { append(Float16(v).bitPattern.littleEndian) }
+        case .q8_0:
+            for start in stride(from: 0, to: values.count, by: 32) {
+                let block = values[start ..< start + 32]
+                let amax = block.map(abs).max() ?? 0
+                let d = amax / 127
+                let inverse = d == 0 ? 0 : 1 / d
+                append(Float16(d).bitPattern.littleEndian)
+                for v in block { out.append(UInt8(bitPattern: Int8((v * inverse).rounded()))) }
+            }
+        default:
+            for v in values { append(v.bitPattern.littleEndian) }
+        }
+        return out
+    }
+}
+
+/// A seeded generator of uniform numbers in -1 ..< 1 (SplitMix64).
+struct SplitMix {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) * 2 - 1 }
+}
