@@ -1,5 +1,6 @@
 // Per-token transformer operations: RMSNorm, rotary position embedding, gated activations, residual adds.
 #include "internal.h"
+#include "vector_math.h"
 
 #include <math.h>
 
@@ -34,19 +35,91 @@ void skiff_rope(float *x, int64_t heads, int64_t head_dim, int64_t rotary_dims, 
     }
 }
 
-void skiff_swiglu(const float *gate, const float *up, float *out, int64_t n) {
+// Both activations are x sigmoid(z): z = x for SiLU, z = 2 sqrt(2/pi) (x + 0.044715 x^3) for GELU. The
+// sigmoid takes e^-|z| (an argument <= 0, where the vector exponentials are accurate):
+// sigmoid(z) = 1 / (1 + e^-z) for z >= 0, e^z / (1 + e^z) for z < 0.
+#define GELU_SCALE 1.59576912160573071176f /* 2 sqrt(2/pi) */
+
+static void gated_portable(skiff_gate activation, const float *gate, const float *up, float *out, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
-        float g = gate[i];
-        out[i] = g / (1.0f + expf(-g)) * up[i];
+        float x = gate[i];
+        float z = activation == SKIFF_GATE_SILU ? x : GELU_SCALE * x * (1.0f + 0.044715f * x * x);
+        float e = expf(-fabsf(z));
+        float sigmoid = z >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
+        out[i] = x * sigmoid * up[i];
     }
 }
 
-void skiff_geglu(const float *gate, const float *up, float *out, int64_t n) {
-    const float sqrt_2_over_pi = 0.79788456080286535588f;
-    for (int64_t i = 0; i < n; i++) {
-        float g = gate[i];
-        out[i] = 0.5f * g * (1.0f + tanhf(sqrt_2_over_pi * g * (1.0f + 0.044715f * g * g))) * up[i];
+#if defined(__x86_64__)
+static TARGET_AVX512 void gated_avx512(skiff_gate activation, const float *gate, const float *up, float *out, int64_t n) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 x = _mm512_loadu_ps(gate + i);
+        __m512 z = activation == SKIFF_GATE_SILU
+            ? x
+            : _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(GELU_SCALE), x),
+                            _mm512_fmadd_ps(_mm512_mul_ps(x, x), _mm512_set1_ps(0.044715f), one));
+        __m512 e = exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(z)));
+        __m512 inverse = _mm512_div_ps(one, _mm512_add_ps(one, e));
+        __mmask16 negative = _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_LT_OQ);
+        __m512 sigmoid = _mm512_mask_mul_ps(inverse, negative, inverse, e);
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_mul_ps(x, sigmoid), _mm512_loadu_ps(up + i)));
     }
+    gated_portable(activation, gate + i, up + i, out + i, n - i);
+}
+
+static TARGET_AVX2 void gated_avx2(skiff_gate activation, const float *gate, const float *up, float *out, int64_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(gate + i);
+        __m256 z = activation == SKIFF_GATE_SILU
+            ? x
+            : _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(GELU_SCALE), x),
+                            _mm256_fmadd_ps(_mm256_mul_ps(x, x), _mm256_set1_ps(0.044715f), one));
+        __m256 e = exp_avx2(_mm256_or_ps(z, sign));
+        __m256 inverse = _mm256_div_ps(one, _mm256_add_ps(one, e));
+        __m256 negative = _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_LT_OQ);
+        __m256 sigmoid = _mm256_blendv_ps(inverse, _mm256_mul_ps(inverse, e), negative);
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(x, sigmoid), _mm256_loadu_ps(up + i)));
+    }
+    gated_portable(activation, gate + i, up + i, out + i, n - i);
+}
+#endif
+
+typedef struct {
+    skiff_gate activation;
+    const float *gate;
+    const float *up;
+    float *out;
+    int64_t n;
+} gated_job;
+
+static void gated_task(void *context, int thread_index, int thread_count) {
+    const gated_job *job = context;
+    // Slices of whole 16-value groups, so every thread but the last runs only vector code.
+    int64_t groups = (job->n + 15) / 16;
+    int64_t begin = groups * thread_index / thread_count * 16;
+    int64_t end = groups * (thread_index + 1) / thread_count * 16;
+    if (end > job->n) end = job->n;
+    if (begin >= end) return;
+    const float *gate = job->gate + begin, *up = job->up + begin;
+    float *out = job->out + begin;
+#if defined(__x86_64__)
+    switch (skiff_active_isa()) {
+    case SKIFF_ISA_AVX512_VNNI: gated_avx512(job->activation, gate, up, out, end - begin); return;
+    case SKIFF_ISA_AVX2: gated_avx2(job->activation, gate, up, out, end - begin); return;
+    case SKIFF_ISA_PORTABLE: break;
+    }
+#endif
+    gated_portable(job->activation, gate, up, out, end - begin);
+}
+
+void skiff_gated(skiff_pool *pool, skiff_gate activation, const float *gate, const float *up, float *out, int64_t n) {
+    gated_job job = {activation, gate, up, out, n};
+    skiff_pool_run(pool, gated_task, &job);
 }
 
 void skiff_add(float *x, const float *y, int64_t n) {

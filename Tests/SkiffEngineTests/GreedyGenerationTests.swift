@@ -11,6 +11,8 @@ import Testing
             var rendered_prompt: String
             var prompt_tokens: [Int32]
             var greedy_tokens: [Int32]
+            var decode_greedy_tokens: [Int32]
+            var decode_greedy_gaps: [Float]
         }
         var cases: [Case]
     }
@@ -20,9 +22,10 @@ import Testing
         return try! JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
     }()
 
-    /// Prompts whose llama.cpp continuation has no near-tie in its first 16 tokens (see docs/correctness.md):
-    /// Skiff must produce the same tokens, up to 16 or to llama.cpp's end of answer.
-    static let agreeingCases = [2, 3, 5, 6, 8, 9]
+    /// A greedy step whose top-2 margin in llama.cpp is below this is a near-tie: the two engines' logits
+    /// differ by a few hundredths to tenths (each carries its own quantization noise), so either may rightly
+    /// take the other token there, and the continuations part.
+    static let nearTie: Float = 0.3
 
     @Test func chatTemplateTokenizationMatchesLlamaCpp() throws {
         let model = try TestModel.load()
@@ -32,15 +35,23 @@ import Testing
         }
     }
 
-    @Test(arguments: agreeingCases)
-    func greedyMatchesLlamaCpp(index: Int) throws {
-        let c = Self.fixture.cases[index]
+    /// Every prompt's greedy continuation equals llama.cpp's up to its first near-tie or end of answer
+    /// (at most 16 tokens); over the ten prompts that is most of their tokens, never none.
+    @Test func greedyMatchesLlamaCppUpToNearTies() throws {
         let model = try TestModel.load()
-        let session = try GenerationSession(model: model, contextLength: 256, threads: 2)
-        var sampler = Sampler(.greedy)
-        let logits = try session.append(c.prompt_tokens)
-        let expected = Array(c.greedy_tokens.prefix(16)).filter { !model.tokenizer.isEndOfGeneration($0) }
-        let result = try session.generate(from: logits, maxTokens: expected.count, sampler: &sampler) { _ in true }
-        #expect(result.tokens == expected, "'\(c.user)'")
+        var compared = 0
+        for c in Self.fixture.cases {
+            let session = try GenerationSession(model: model, contextLength: 256, threads: 2)
+            var sampler = Sampler(.greedy)
+            let logits = try session.append(c.prompt_tokens)
+            let nearTie = c.decode_greedy_gaps.firstIndex { $0 < Self.nearTie } ?? c.decode_greedy_gaps.count
+            let end = c.decode_greedy_tokens.firstIndex(where: model.tokenizer.isEndOfGeneration) ?? c.decode_greedy_tokens.count
+            let expected = Array(c.decode_greedy_tokens.prefix(min(nearTie, end)))
+            guard !expected.isEmpty else { continue }
+            let result = try session.generate(from: logits, maxTokens: expected.count, sampler: &sampler) { _ in true }
+            #expect(result.tokens == expected, "'\(c.user)'")
+            compared += expected.count
+        }
+        #expect(compared >= 40)
     }
 }

@@ -431,25 +431,28 @@ final class QuantizedActivations {
         }
     }
 
-    @Test func gegluIsTanhGeluTimesUp() {
-        let gate: [Float] = [-3, -0.5, 0, 0.5, 4]
-        let up: [Float] = [1, 2, 3, -1, 0.5]
-        var out = [Float](repeating: 0, count: 5)
-        skiff_geglu(gate, up, &out, 5)
-        for i in 0 ..< 5 {
-            let x = Double(gate[i])
-            let gelu = 0.5 * x * (1 + tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x)))
-            #expect(abs(Double(out[i]) - gelu * Double(up[i])) < 1e-6)
+    /// SiLU and tanh-GELU gates, on every instruction set and over lengths that are not multiples of the
+    /// vector width, equal their definitions.
+    @Test(arguments: [SKIFF_GATE_SILU, SKIFF_GATE_GELU_TANH], [1, 15, 16, 37, 1000])
+    func gatedActivationsMatchTheirDefinitions(activation: skiff_gate, count: Int) {
+        var rng = SplitMix64(state: UInt64(count))
+        let gate = (0 ..< count).map { _ in Float.random(in: -12 ... 12, using: &rng) }
+        let up = (0 ..< count).map { _ in Float.random(in: -2 ... 2, using: &rng) }
+        let expected = zip(gate, up).map { g, u -> Double in
+            let x = Double(g)
+            let act = activation == SKIFF_GATE_SILU
+                ? x / (1 + exp(-x))
+                : 0.5 * x * (1 + tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x)))
+            return act * Double(u)
         }
-    }
-
-    @Test func swigluIsSiluTimesUp() {
-        let gate: [Float] = [-3, -0.5, 0, 0.5, 4]
-        let up: [Float] = [1, 2, 3, -1, 0.5]
-        var out = [Float](repeating: 0, count: 5)
-        skiff_swiglu(gate, up, &out, 5)
-        for i in 0 ..< 5 {
-            #expect(abs(out[i] - gate[i] / (1 + exp(-gate[i])) * up[i]) < 1e-6)
+        let pool = skiff_pool_create(2)
+        defer { skiff_pool_destroy(pool); skiff_set_isa(skiff_detect_isa()) }
+        for isa in availableISAs {
+            skiff_set_isa(isa)
+            var out = [Float](repeating: .nan, count: count)
+            skiff_gated(pool, activation, gate, up, &out, Int64(count))
+            let worst = zip(out, expected).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? .nan
+            #expect(worst < 1e-5, "isa \(isa.rawValue): error \(worst)")
         }
     }
 }

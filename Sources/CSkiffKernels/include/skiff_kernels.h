@@ -175,12 +175,17 @@ void skiff_rms_norm(const float *x, int64_t x_stride, const float *weight, float
 void skiff_rope(float *x, int64_t heads, int64_t head_dim, int64_t rotary_dims, int64_t position,
                 const float *inverse_frequencies, float attention_factor, int neox);
 
-/// out[i] = silu(gate[i]) * up[i] for `n` values.
-void skiff_swiglu(const float *gate, const float *up, float *out, int64_t n);
+/// The activation of a gated feed-forward network.
+typedef enum {
+    /// SiLU: x sigmoid(x) (SwiGLU).
+    SKIFF_GATE_SILU = 0,
+    /// GELU in its tanh approximation, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) = x sigmoid(2 sqrt(2/pi)
+    /// (x + 0.044715 x^3)) (GeGLU).
+    SKIFF_GATE_GELU_TANH = 1,
+} skiff_gate;
 
-/// out[i] = gelu(gate[i]) * up[i] for `n` values, GELU in its tanh approximation
-/// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
-void skiff_geglu(const float *gate, const float *up, float *out, int64_t n);
+/// out[i] = activation(gate[i]) * up[i] for `n` values, split over the pool's threads (`out` may be `gate`).
+void skiff_gated(skiff_pool *pool, skiff_gate activation, const float *gate, const float *up, float *out, int64_t n);
 
 /// x[i] += y[i] for `n` values.
 void skiff_add(float *x, const float *y, int64_t n);

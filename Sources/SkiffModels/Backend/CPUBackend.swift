@@ -173,11 +173,11 @@ final class CPUBackend: ComputeBackend {
     }
 
     func swiglu(gate: Activations, up: Activations) {
-        skiff_swiglu(gate.pointer, up.pointer, gate.pointer, Int64(batch.count * gate.width))
+        skiff_gated(pool.pool, SKIFF_GATE_SILU, gate.pointer, up.pointer, gate.pointer, Int64(batch.count * gate.width))
     }
 
     func geglu(gate: Activations, up: Activations) {
-        skiff_geglu(gate.pointer, up.pointer, gate.pointer, Int64(batch.count * gate.width))
+        skiff_gated(pool.pool, SKIFF_GATE_GELU_TANH, gate.pointer, up.pointer, gate.pointer, Int64(batch.count * gate.width))
     }
 
     func add(_ y: Activations, into x: Activations) {
