@@ -117,9 +117,17 @@ static void gated_task(void *context, int thread_index, int thread_count) {
     gated_portable(job->activation, gate, up, out, end - begin);
 }
 
+/// Values below which the calling thread does the work alone: waking the pool costs more than it saves
+/// (a decoding step's few thousand values).
+#define GATED_PARALLEL_MINIMUM 65536
+
 void skiff_gated(skiff_pool *pool, skiff_gate activation, const float *gate, const float *up, float *out, int64_t n) {
     gated_job job = {activation, gate, up, out, n};
-    skiff_pool_run(pool, gated_task, &job);
+    if (n < GATED_PARALLEL_MINIMUM) {
+        gated_task(&job, 0, 1);
+    } else {
+        skiff_pool_run(pool, gated_task, &job);
+    }
 }
 
 void skiff_add(float *x, const float *y, int64_t n) {

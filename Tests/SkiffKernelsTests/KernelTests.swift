@@ -431,9 +431,9 @@ final class QuantizedActivations {
         }
     }
 
-    /// SiLU and tanh-GELU gates, on every instruction set and over lengths that are not multiples of the
-    /// vector width, equal their definitions.
-    @Test(arguments: [SKIFF_GATE_SILU, SKIFF_GATE_GELU_TANH], [1, 15, 16, 37, 1000])
+    /// SiLU and tanh-GELU gates, on every instruction set, over lengths that are not multiples of the
+    /// vector width, on the calling thread (short) and split over the pool (70001), equal their definitions.
+    @Test(arguments: [SKIFF_GATE_SILU, SKIFF_GATE_GELU_TANH], [1, 15, 16, 37, 1000, 70001])
     func gatedActivationsMatchTheirDefinitions(activation: skiff_gate, count: Int) {
         var rng = SplitMix64(state: UInt64(count))
         let gate = (0 ..< count).map { _ in Float.random(in: -12 ... 12, using: &rng) }

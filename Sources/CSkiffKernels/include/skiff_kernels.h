@@ -184,7 +184,7 @@ typedef enum {
     SKIFF_GATE_GELU_TANH = 1,
 } skiff_gate;
 
-/// out[i] = activation(gate[i]) * up[i] for `n` values, split over the pool's threads (`out` may be `gate`).
+/// out[i] = activation(gate[i]) * up[i] for `n` values, split over the pool's threads when there are many (`out` may be `gate`).
 void skiff_gated(skiff_pool *pool, skiff_gate activation, const float *gate, const float *up, float *out, int64_t n);
 
 /// x[i] += y[i] for `n` values.

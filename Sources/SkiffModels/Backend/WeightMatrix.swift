@@ -32,16 +32,30 @@ public final class WeightMatrix: @unchecked Sendable {
         }
         storage = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         matrix = .allocate(capacity: 1)
-        matrix.initialize(to: skiff_packed_matrix())
+        // Packed a few thousand rows at a time (whole tiles), each part's file pages released once it is
+        // packed, so a large matrix (a tied embedding table) never holds its file copy and its packed copy
+        // in memory at once.
         let rowBytes = skiff_row_bytes(type, columns)
+        let tileBytes = skiff_packed_bytes(type, 16, columns)
         let source = file.data(of: tensor).baseAddress! + slice.lowerBound * rowBytes
-        guard skiff_pack_matrix(type, source, rows, columns, storage, matrix) == 0 else {
-            storage.deallocate()
-            matrix.deallocate()
-            throw ModelError(.unsupportedTensor, "tensor '\(tensor.name)' could not be packed")
+        var part = skiff_packed_matrix()
+        var first = 0
+        while first < slice.count {
+            let count = min(Self.rowsPerPart, slice.count - first)
+            guard skiff_pack_matrix(type, source + first * rowBytes, Int64(count), columns, storage + first / 16 * tileBytes, &part) == 0 else {
+                storage.deallocate()
+                matrix.deallocate()
+                throw ModelError(.unsupportedTensor, "tensor '\(tensor.name)' could not be packed")
+            }
+            let start = tensor.fileOffset + (slice.lowerBound + first) * rowBytes
+            file.file.release(start ..< start + count * rowBytes)
+            first += count
         }
-        file.file.release(tensor.fileOffset + slice.lowerBound * rowBytes ..< tensor.fileOffset + slice.upperBound * rowBytes)
+        matrix.initialize(to: skiff_packed_matrix(format: part.format, rows: rows, columns: columns, data: storage, byte_count: bytes))
     }
+
+    /// Rows packed at once: a multiple of the 16-row tile.
+    static let rowsPerPart = 4096
 
     deinit {
         storage.deallocate()
