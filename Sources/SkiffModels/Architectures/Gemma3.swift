@@ -98,28 +98,20 @@ final class Gemma3Runner<Backend: ComputeBackend>: ModelRunner {
     let backend: Backend
     var maxBatchTokens: Int { backend.maxBatchTokens }
 
-    private let x, normed, branch, queries, keys, values, attention, gate, up: Backend.Activations
+    private let a: BlockActivations<Backend>
+    /// An attention or feed-forward output on its way through its post-norm into the residual stream.
+    private let branch: Backend.Activations
 
     init(model: Gemma3, options: RunnerOptions) throws(ModelError) {
-        let c = model.configuration
-        let qWidth = c.headCount * c.headDimension
-        let kvWidth = c.kvHeadCount * c.headDimension
-        backend = try Backend(options: options, layout: model.cacheLayout,
-                              widestActivation: max(c.embeddingLength, c.feedForwardLength, qWidth))
+        backend = try BlockActivations<Backend>.backend(options, model.cacheLayout, model.configuration)
         self.model = model
-        x = backend.activations(width: c.embeddingLength)
-        normed = backend.activations(width: c.embeddingLength)
-        branch = backend.activations(width: c.embeddingLength)
-        queries = backend.activations(width: qWidth)
-        keys = backend.activations(width: kvWidth)
-        values = backend.activations(width: kvWidth)
-        attention = backend.activations(width: qWidth)
-        gate = backend.activations(width: c.feedForwardLength)
-        up = backend.activations(width: c.feedForwardLength)
+        a = BlockActivations(backend, model.configuration)
+        branch = backend.activations(width: model.configuration.embeddingLength)
     }
 
     func forward(_ batch: ForwardBatch) throws(ModelError) -> [Float] {
         let c = model.configuration
+        let (x, normed, queries, keys, values, attention, gate, up) = (a.x, a.normed, a.queries, a.keys, a.values, a.attention, a.gate, a.up)
         let b = backend
         let epsilon = c.rmsEpsilon
         try b.begin(batch, vocabularySize: c.vocabularySize)
