@@ -28,6 +28,8 @@ final class CPUBackend: ComputeBackend {
     private var batch = ForwardBatch()
     private var tables = Buffer<Int32>(0)
     private var attentionQueries: [skiff_attention_query] = []
+    /// The output head's normed rows, made on the first batch that wants logits and kept for the next.
+    private var headInput: Activations?
 
     init(options: RunnerOptions, layout: CacheLayout, widestActivation: Int) throws(ModelError) {
         guard options.maxBatchTokens > 0 else {
@@ -188,7 +190,13 @@ final class CPUBackend: ComputeBackend {
         let rows = batch.logitIndices.count
         guard rows > 0 else { return [] }
         let d = x.width
-        let normed = Activations(width: d, rows: min(rows, maxBatchTokens))
+        let normed: Activations
+        if let kept = headInput, kept.width == d {
+            normed = kept
+        } else {
+            normed = Activations(width: d, rows: maxBatchTokens)
+            headInput = normed
+        }
         let vocabulary = output.rows
         var logits = [Float](repeating: 0, count: rows * vocabulary)
         var start = 0

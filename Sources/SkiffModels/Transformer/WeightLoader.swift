@@ -38,16 +38,9 @@ final class WeightLoader {
         return values
     }
 
-    /// A `rows × columns` matrix (GGUF shape `[columns, rows]`), repacked for the kernels.
-    func matrix(_ name: String, columns: Int, rows: Int) throws(ModelError) -> WeightMatrix {
-        let m = try WeightMatrix(try tensor(name, [columns, rows]), in: file)
-        bytes += m.byteCount
-        return m
-    }
-
-    /// The rows `slice` of the `rows × columns` matrix `name` (GGUF shape `[columns, rows]`): one part of a
-    /// fused matrix, repacked for the kernels.
-    func matrix(_ name: String, columns: Int, rows: Int, slice: Range<Int>) throws(ModelError) -> WeightMatrix {
+    /// A `rows × columns` matrix (GGUF shape `[columns, rows]`), or only its rows `slice` (one part of a
+    /// fused matrix), repacked for the kernels.
+    func matrix(_ name: String, columns: Int, rows: Int, slice: Range<Int>? = nil) throws(ModelError) -> WeightMatrix {
         let m = try WeightMatrix(try tensor(name, [columns, rows]), rows: slice, in: file)
         bytes += m.byteCount
         return m
