@@ -13,8 +13,8 @@ public final class GenerationSession {
     public private(set) var tokens: [Int32] = []
 
     let runner: any ModelRunner
-    private var blocks: KVBlockPool
-    private var blockTable: [Int32] = []
+    private var pool: KVBlockPool
+    private var blocks: SequenceBlocks
 
     /// Tokens per KV block.
     public static let blockSize = 16
@@ -26,14 +26,16 @@ public final class GenerationSession {
         let trained = model.contextLength
         let length = min(max(contextLength ?? trained, 1), trained)
         self.contextLength = length
-        let blockCount = (length + Self.blockSize - 1) / Self.blockSize
+        let layout = model.cacheLayout
+        let blockCount = layout.blocksPerSequence(tokens: length, blockSize: Self.blockSize, stepTokens: batchSize)
         do {
             runner = try model.network.makeRunner(RunnerOptions(threads: threads, maxBatchTokens: batchSize, cacheBlocks: blockCount,
                                                                 blockSize: Self.blockSize))
         } catch {
             throw EngineError(error)
         }
-        self.blocks = KVBlockPool(capacity: blockCount, blockSize: Self.blockSize, prefixCaching: false)
+        pool = KVBlockPool(capacity: blockCount, blockSize: Self.blockSize, prefixCaching: false, groups: layout.blockGroups)
+        blocks = SequenceBlocks(in: pool)
     }
 
     /// Forgets every token.
@@ -41,13 +43,11 @@ public final class GenerationSession {
         truncate(to: 0)
     }
 
-    /// Keeps only the first `count` tokens (for reusing a shared prefix).
+    /// Keeps the first `count` tokens at most (for reusing a shared prefix): all of them, or none when a
+    /// sliding window has let go of blocks the next token would attend to. `tokens` says how many are kept.
     public func truncate(to count: Int) {
-        let keep = min(count, tokens.count)
+        let keep = blocks.truncate(to: min(count, tokens.count), in: &pool)
         tokens.removeLast(tokens.count - keep)
-        let blocksNeeded = (keep + Self.blockSize - 1) / Self.blockSize
-        blocks.release(blockTable[blocksNeeded...])
-        blockTable.removeLast(blockTable.count - blocksNeeded)
     }
 
     /// Appends `newTokens` and runs them through the model. Returns the next-token logits after the last
@@ -61,14 +61,11 @@ public final class GenerationSession {
         var start = 0
         while start < newTokens.count {
             let count = min(runner.maxBatchTokens, newTokens.count - start)
-            while blockTable.count * Self.blockSize < tokens.count + count {
-                guard let block = blocks.allocate() else {
-                    throw EngineError(.contextOverflow, "the KV cache is full")
-                }
-                blockTable.append(block)
+            guard blocks.reserve(from: tokens.count, to: tokens.count + count, in: &pool) else {
+                throw EngineError(.contextOverflow, "the KV cache is full")
             }
             var batch = ForwardBatch()
-            let sequence = batch.addSequence(blockTable: blockTable)
+            let sequence = batch.addSequence(blockTables: blocks.tables)
             for i in 0 ..< count {
                 let isLast = start + i == newTokens.count - 1
                 batch.add(token: newTokens[start + i], position: Int32(tokens.count + i), sequence: sequence,
@@ -81,6 +78,7 @@ public final class GenerationSession {
                 throw EngineError(error)
             }
             tokens.append(contentsOf: newTokens[start ..< start + count])
+            blocks.didCompute(tokens.count, of: tokens[...], in: &pool)
             start += count
         }
         return logits

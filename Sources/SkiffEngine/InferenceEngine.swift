@@ -174,10 +174,11 @@ public struct CacheCapacity: Sendable, Equatable {
     public var fullContextSequences: Int
 
     init(configuration c: EngineConfiguration, model: LoadedModel) {
-        bytesPerToken = KVCacheStorage.bytesPerToken(for: model.cacheLayout)
-        bytes = c.cacheBlocks * c.blockSize * bytesPerToken
+        let layout = model.cacheLayout
+        bytesPerToken = 2 * layout.kvElementsPerToken
+        bytes = c.cacheBlocks * c.blockSize * KVCacheStorage.bytesPerBlockToken(for: layout)
         contextLength = min(c.contextLength, model.contextLength)
-        fullContextSequences = c.cacheBlocks / ((contextLength + c.blockSize - 1) / c.blockSize)
+        fullContextSequences = c.cacheBlocks / layout.blocksPerSequence(tokens: contextLength, blockSize: c.blockSize, stepTokens: c.maxStepTokens)
     }
 }
 
@@ -341,7 +342,8 @@ final class EngineLoop {
         scheduler = Scheduler(
             configuration: .init(maxStepTokens: c.maxStepTokens, maxRunning: c.maxRunning, maxWaiting: c.maxWaiting,
                                  contextLength: min(c.contextLength, model.contextLength)),
-            blocks: KVBlockPool(capacity: c.cacheBlocks, blockSize: c.blockSize, prefixCaching: c.prefixCaching))
+            blocks: KVBlockPool(capacity: c.cacheBlocks, blockSize: c.blockSize, prefixCaching: c.prefixCaching,
+                                groups: model.cacheLayout.blockGroups))
     }
 
     func run() {
@@ -405,9 +407,9 @@ final class EngineLoop {
         var batch = ForwardBatch()
         var computedPrompt = 0
         for work in plan.work {
-            guard let tokens = scheduler.tokens(of: work.sequence), let table = scheduler.blockTable(of: work.sequence) else { continue }
+            guard let tokens = scheduler.tokens(of: work.sequence), let tables = scheduler.blockTables(of: work.sequence) else { continue }
             if active[work.sequence]?.cachedPromptTokens == nil { active[work.sequence]?.cachedPromptTokens = work.start }
-            let index = batch.addSequence(blockTable: table)
+            let index = batch.addSequence(blockTables: tables)
             let promptCount = active[work.sequence]?.request.prompt.count ?? 0
             for position in work.start ..< work.start + work.count {
                 batch.add(token: tokens[position], position: Int32(position), sequence: index,

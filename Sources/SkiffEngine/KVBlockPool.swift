@@ -1,3 +1,5 @@
+import SkiffHyperparameters
+
 /// The KV cache's blocks: who uses each one, and which full blocks can be reused by content
 /// (automatic prefix caching).
 ///
@@ -8,6 +10,11 @@
 /// their whole prefix up to and including that block is the same. Hits are verified token by token,
 /// so a hash collision can never hand out the wrong keys and values.
 ///
+/// The cache's layers come in block groups (`CacheLayout.BlockGroup`: full attention, or one sliding
+/// window), each with a block table per sequence, all drawing on this one pool. Group 0 anchors the prefix
+/// cache: a block of another group is recorded against the group-0 block at the same index, so it is found
+/// exactly when that one is.
+///
 /// A value type without I/O: the caller owns the memory the block ids refer to.
 public struct KVBlockPool: Sendable {
     /// Tokens per block.
@@ -16,6 +23,8 @@ public struct KVBlockPool: Sendable {
     public let capacity: Int
     /// Whether full blocks are kept and shared by content.
     public let prefixCaching: Bool
+    /// The cache's block groups; every sequence has a block table in each.
+    public let groups: [CacheLayout.BlockGroup]
 
     private var referenceCounts: [Int32]
     private var contents: [BlockContent?]
@@ -29,12 +38,16 @@ public struct KVBlockPool: Sendable {
     /// Of those, tokens found cached.
     public private(set) var hitTokens = 0
 
-    /// A pool of `capacity` free blocks of `blockSize` tokens.
-    public init(capacity: Int, blockSize: Int, prefixCaching: Bool) {
-        precondition(capacity >= 0 && blockSize > 0)
+    /// One block group of full attention: a model whose layers all attend to the whole context.
+    public static let fullAttention = [CacheLayout.BlockGroup(window: nil, layers: [])]
+
+    /// A pool of `capacity` free blocks of `blockSize` tokens for a cache of `groups`.
+    public init(capacity: Int, blockSize: Int, prefixCaching: Bool, groups: [CacheLayout.BlockGroup] = fullAttention) {
+        precondition(capacity >= 0 && blockSize > 0 && !groups.isEmpty)
         self.capacity = capacity
         self.blockSize = blockSize
         self.prefixCaching = prefixCaching
+        self.groups = groups
         referenceCounts = Array(repeating: 0, count: capacity)
         contents = Array(repeating: nil, count: capacity)
         generations = Array(repeating: 0, count: capacity)
@@ -48,6 +61,20 @@ public struct KVBlockPool: Sendable {
     public var availableCount: Int { free.count + evictable.count }
     /// Unreferenced blocks that still hold a reusable prefix.
     public var cachedCount: Int { evictable.count }
+
+    /// The longest sequence one sequence can hold with the whole pool to itself, steps computing at most
+    /// `stepTokens` of its tokens.
+    public func longestSequence(stepTokens: Int) -> Int {
+        func fits(_ tokens: Int) -> Bool {
+            groups.reduce(0) { $0 + $1.blocksHeld(tokens: tokens, blockSize: blockSize, stepTokens: stepTokens) } <= capacity
+        }
+        var (low, high) = (0, capacity * blockSize)
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if fits(middle) { low = middle } else { high = middle - 1 }
+        }
+        return low
+    }
 
     /// Takes a block for new content, reclaiming the least recently used cached block when no free one is
     /// left. Returns nil when every block is in use.
@@ -65,51 +92,82 @@ public struct KVBlockPool: Sendable {
         return block
     }
 
-    /// The cached blocks holding the longest prefix of `tokens` made of full blocks, each now referenced
-    /// once more by the caller (release them like any other). Counts the lookup in the hit statistics.
-    public mutating func acquireCachedPrefix(of tokens: ArraySlice<Int32>) -> [Int32] {
-        guard prefixCaching else { return [] }
+    /// The cached blocks holding the longest prefix of `tokens` made of full blocks that every group has
+    /// (a sliding-window group only the blocks the next token attends to), each now referenced once more
+    /// by the caller (release them like any other). Counts the lookup in the hit statistics.
+    public mutating func acquireCachedPrefix(of tokens: ArraySlice<Int32>) -> CachedPrefix {
+        var prefix = CachedPrefix(tables: Array(repeating: [], count: groups.count))
+        guard prefixCaching else { return prefix }
         queriedTokens += tokens.count
-        var blocks: [Int32] = []
-        var link = ParentLink.root
+        // Group 0's chain, each block verified against its parent and tokens.
+        var links: [ParentLink] = []
         var start = tokens.startIndex
         while start + blockSize <= tokens.endIndex {
             let content = tokens[start ..< start + blockSize]
-            let hash = link.hash(appending: content)
+            let parent = links.last ?? .root
+            let hash = parent.hash(appending: content)
             guard let block = blockForHash[hash], let cached = contents[Int(block)],
-                  cached.parent == link, cached.tokens.elementsEqual(content)
+                  cached.parent == parent, cached.tokens.elementsEqual(content)
             else { break }
-            retain(block)
-            blocks.append(block)
-            link = ParentLink(block: block, generation: generations[Int(block)], hash: hash)
+            links.append(ParentLink(block: block, generation: generations[Int(block)], hash: hash))
             start += blockSize
         }
-        hitTokens += blocks.count * blockSize
-        return blocks
+        // The other groups' blocks recorded against those.
+        var found: [[Int32]] = [links.map(\.block)]
+        for group in 1 ..< groups.count {
+            found.append(links.map { link in
+                guard let block = blockForHash[link.hash(group: group)], contents[Int(block)]?.parent == link else { return -1 }
+                return block
+            })
+        }
+        // The longest prefix every group has the blocks of.
+        var count = links.count
+        while count > 0, !groups.indices.allSatisfy({ g in
+            found[g][groups[g].firstBlockAttended(from: count * blockSize, blockSize: blockSize) ..< count].allSatisfy { $0 >= 0 }
+        }) {
+            count -= 1
+        }
+        for g in groups.indices {
+            let first = groups[g].firstBlockAttended(from: count * blockSize, blockSize: blockSize)
+            prefix.tables[g] = Array(repeating: -1, count: first) + found[g][first ..< count]
+            for block in found[g][first ..< count] { retain(block) }
+        }
+        prefix.tokens = count * blockSize
+        if count > 0 { prefix.cursor = PrefixCursor(blocks: count, link: links[count - 1]) }
+        hitTokens += prefix.tokens
+        return prefix
     }
 
-    /// Records the full blocks of a sequence (block table `table`, tokens `tokens` in the cache) so later
-    /// sequences with the same prefix can share them. Blocks already recorded are left as they are.
-    public mutating func registerFullBlocks(of table: [Int32], tokens: ArraySlice<Int32>) {
+    /// Records a sequence's full blocks (block tables `tables`, one per group; tokens `tokens` in the cache)
+    /// past `cursor`, so later sequences with the same prefix can share them, and moves the cursor past
+    /// them. Blocks already recorded are left as they are.
+    public mutating func registerFullBlocks(of tables: [[Int32]], tokens: ArraySlice<Int32>, cursor: inout PrefixCursor) {
         guard prefixCaching else { return }
-        var link = ParentLink.root
-        for (index, block) in table.enumerated() {
-            let start = tokens.startIndex + index * blockSize
-            guard start + blockSize <= tokens.endIndex else { return }
+        while cursor.blocks < tables[0].count {
+            let start = tokens.startIndex + cursor.blocks * blockSize
+            let anchor = tables[0][cursor.blocks]
+            guard start + blockSize <= tokens.endIndex, anchor >= 0 else { return }
             let content = tokens[start ..< start + blockSize]
-            let hash = link.hash(appending: content)
-            if contents[Int(block)] == nil, blockForHash[hash] == nil {
-                blockForHash[hash] = block
-                contents[Int(block)] = BlockContent(hash: hash, parent: link, tokens: Array(content))
+            let hash = cursor.link.hash(appending: content)
+            record(anchor, as: BlockContent(hash: hash, parent: cursor.link, tokens: Array(content)))
+            let link = ParentLink(block: anchor, generation: generations[Int(anchor)], hash: hash)
+            for group in 1 ..< tables.count where cursor.blocks < tables[group].count && tables[group][cursor.blocks] >= 0 {
+                record(tables[group][cursor.blocks], as: BlockContent(hash: link.hash(group: group), parent: link, tokens: []))
             }
-            link = ParentLink(block: block, generation: generations[Int(block)], hash: hash)
+            cursor = PrefixCursor(blocks: cursor.blocks + 1, link: link)
         }
     }
 
-    /// Drops one reference to each of `blocks`. A block nobody references becomes cached when it holds a
-    /// recorded prefix, else free.
+    private mutating func record(_ block: Int32, as content: BlockContent) {
+        guard contents[Int(block)] == nil, blockForHash[content.hash] == nil else { return }
+        blockForHash[content.hash] = block
+        contents[Int(block)] = content
+    }
+
+    /// Drops one reference to each of `blocks` (-1 entries, blocks a window let go, are skipped). A block
+    /// nobody references becomes cached when it holds a recorded prefix, else free.
     public mutating func release(_ blocks: some Sequence<Int32>) {
-        for block in blocks {
+        for block in blocks where block >= 0 {
             let i = Int(block)
             precondition(referenceCounts[i] > 0, "KV block \(block) released more often than taken")
             referenceCounts[i] -= 1
@@ -141,7 +199,34 @@ public struct KVBlockPool: Sendable {
     }
 }
 
-/// What a cached block holds: its tokens and the exact block (and generation of that block id) before it.
+/// A prefix found in the cache: the blocks a sequence starts with, in each group.
+public struct CachedPrefix: Sendable, Equatable {
+    /// Per group, the sequence's block table: -1 where a sliding window does not need the block.
+    public var tables: [[Int32]]
+    /// Tokens the blocks hold.
+    public var tokens = 0
+    /// How far the sequence's blocks are recorded.
+    public var cursor = PrefixCursor()
+}
+
+/// How far a sequence's full blocks are recorded in the prefix cache: how many, and the identity of the
+/// last one in group 0 (the parent of the next).
+public struct PrefixCursor: Sendable, Equatable {
+    /// Full blocks recorded (or found recorded).
+    public internal(set) var blocks = 0
+    var link = ParentLink.root
+
+    /// Nothing recorded yet.
+    public init() {}
+
+    init(blocks: Int, link: ParentLink) {
+        self.blocks = blocks
+        self.link = link
+    }
+}
+
+/// What a cached block holds: its tokens (none for a block of a group other than 0, which its group-0
+/// parent at the same index identifies) and the exact block (and generation of that block id) before it.
 struct BlockContent: Sendable {
     let hash: UInt64
     let parent: ParentLink
@@ -166,6 +251,11 @@ struct ParentLink: Equatable, Sendable {
             h = (h &* 0x0000_0100_0000_01B3) ^ (h >> 29)
         }
         return h
+    }
+
+    /// The key under which group `group`'s block at the same index as this group-0 block is recorded.
+    func hash(group: Int) -> UInt64 {
+        (hash ^ UInt64(group)) &* 0x9E37_79B9_7F4A_7C15
     }
 }
 

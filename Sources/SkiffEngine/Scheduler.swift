@@ -12,6 +12,9 @@
 /// preempted: its blocks are released (full ones stay in the prefix cache) and it goes back to the
 /// front of the queue to be recomputed later.
 ///
+/// A sequence holds blocks in every block group of the cache (`SequenceBlocks`); in a sliding-window group
+/// only those its window and the step's tokens span, so a long sequence costs the windowed layers little.
+///
 /// A request whose prompt begins with full blocks that a running sequence is still computing (requests
 /// arriving together with one system prompt) waits until they are computed and in the prefix cache,
 /// when everything it could compute in this step lies among them (so waiting costs it nothing); the
@@ -83,7 +86,7 @@ public struct Scheduler: Sendable {
     struct Sequence: Sendable {
         var tokens: [Int32]
         var computed = 0
-        var blockTable: [Int32] = []
+        var cache: SequenceBlocks
         var running = false
     }
 
@@ -114,12 +117,12 @@ public struct Scheduler: Sendable {
     /// Queues a new sequence with `prompt`, or says why not.
     public mutating func add(prompt: [Int32]) -> Result<SequenceID, Refusal> {
         guard !prompt.isEmpty else { return .failure(.emptyPrompt) }
-        let limit = min(configuration.contextLength - 1, blocks.capacity * blocks.blockSize - 1)
+        let limit = min(configuration.contextLength, blocks.longestSequence(stepTokens: configuration.maxStepTokens)) - 1
         guard prompt.count <= limit else { return .failure(.promptTooLong(tokens: prompt.count, limit: limit)) }
         guard waiting.count < configuration.maxWaiting else { return .failure(.queueFull) }
         let id = nextID
         nextID += 1
-        sequences[id] = Sequence(tokens: prompt)
+        sequences[id] = Sequence(tokens: prompt, cache: SequenceBlocks(in: blocks))
         waiting.append(id)
         return .success(id)
     }
@@ -127,8 +130,8 @@ public struct Scheduler: Sendable {
     /// The tokens of a sequence (prompt and generated so far).
     public func tokens(of id: SequenceID) -> [Int32]? { sequences[id]?.tokens }
 
-    /// The block table of a running sequence.
-    public func blockTable(of id: SequenceID) -> [Int32]? { sequences[id]?.blockTable }
+    /// The block tables of a running sequence, one per block group of the cache.
+    public func blockTables(of id: SequenceID) -> [[Int32]]? { sequences[id]?.cache.tables }
 
     /// Plans the next step. Sequences that cannot get cache blocks are preempted (newest first).
     public mutating func schedule() -> StepPlan {
@@ -142,7 +145,7 @@ public struct Scheduler: Sendable {
             guard let s = sequences[id] else { index += 1; continue }
             let count = min(s.tokens.count - s.computed, budget)
             guard count > 0 else { index += 1; continue }
-            while !reserveBlocks(for: id, upTo: s.computed + count) {
+            while !reserveBlocks(for: id, from: s.computed, to: s.computed + count) {
                 // Preempt the newest running sequence; if that is this one, it waits too.
                 guard let victim = running.last else { break }
                 preempt(victim, into: &plan)
@@ -156,15 +159,14 @@ public struct Scheduler: Sendable {
 
         // Admit from the queue while budget and room remain (not in a step that had to preempt).
         while plan.preempted.isEmpty, budget > 0, running.count < configuration.maxRunning, let id = waiting.first, var s = sequences[id] {
-            if s.blockTable.isEmpty {
+            if s.cache.isEmpty {
                 if prefixInFlight(for: s.tokens, budget: budget) { break }
                 // Reuse cached full blocks, but always compute at least the last token (its logits are needed).
-                s.blockTable = blocks.acquireCachedPrefix(of: s.tokens[..<(s.tokens.count - 1)])
-                s.computed = s.blockTable.count * blocks.blockSize
+                s.computed = s.cache.acquireCachedPrefix(of: s.tokens[..<(s.tokens.count - 1)], from: &blocks)
             }
             let count = min(s.tokens.count - s.computed, budget)
             sequences[id] = s
-            guard reserveBlocks(for: id, upTo: s.computed + count) else {
+            guard reserveBlocks(for: id, from: s.computed, to: s.computed + count) else {
                 // Not enough cache now: give back what was taken and wait for running sequences to finish.
                 releaseBlocks(of: id)
                 break
@@ -184,8 +186,8 @@ public struct Scheduler: Sendable {
         for work in plan.work {
             guard var s = sequences[work.sequence], s.running else { continue }
             s.computed = max(s.computed, work.start + work.count)
+            s.cache.didCompute(s.computed, of: s.tokens[...], in: &blocks)
             sequences[work.sequence] = s
-            blocks.registerFullBlocks(of: s.blockTable, tokens: s.tokens[..<s.computed])
         }
     }
 
@@ -226,22 +228,17 @@ public struct Scheduler: Sendable {
         return false
     }
 
-    /// Makes sure `id` has blocks for its first `tokenCount` tokens. Returns false if the pool ran dry
-    /// (blocks taken so far stay with the sequence).
-    private mutating func reserveBlocks(for id: SequenceID, upTo tokenCount: Int) -> Bool {
+    /// Makes sure `id` has the blocks computing its positions `start ..< end` needs. Returns false if the
+    /// pool ran dry (blocks taken so far stay with the sequence).
+    private mutating func reserveBlocks(for id: SequenceID, from start: Int, to end: Int) -> Bool {
         guard var s = sequences[id] else { return false }
         defer { sequences[id] = s }
-        while s.blockTable.count * blocks.blockSize < tokenCount {
-            guard let block = blocks.allocate() else { return false }
-            s.blockTable.append(block)
-        }
-        return true
+        return s.cache.reserve(from: start, to: end, in: &blocks)
     }
 
     private mutating func releaseBlocks(of id: SequenceID) {
         guard var s = sequences[id] else { return }
-        blocks.release(s.blockTable)
-        s.blockTable = []
+        s.cache.release(to: &blocks)
         s.computed = 0
         sequences[id] = s
     }

@@ -1,8 +1,9 @@
 /// The tokens of one forward pass, possibly from several sequences.
 ///
 /// Token `i` is `tokens[i]` at `positions[i]` of sequence `sequences[i]`, whose cache blocks are
-/// `blockTables[sequences[i]]`. Its keys and values are written to the block holding that position, and it
-/// attends to positions `0 ... positions[i]` of its own sequence.
+/// `blockTables[sequences[i]]`, a table per block group of the model's `CacheLayout`. Its keys and values are
+/// written to the block holding that position in each group, and it attends to positions `0 ... positions[i]`
+/// of its own sequence (the last `window` of them in a sliding-window group).
 public struct ForwardBatch: Sendable {
     /// Token ids.
     public var tokens: [Int32] = []
@@ -10,17 +11,18 @@ public struct ForwardBatch: Sendable {
     public var positions: [Int32] = []
     /// Index into `blockTables` for each token.
     public var sequences: [Int32] = []
-    /// Each sequence's KV block ids, in position order.
-    public var blockTables: [[Int32]] = []
+    /// Each sequence's KV block ids per block group, in position order; -1 for a block its sliding window
+    /// no longer needs.
+    public var blockTables: [[[Int32]]] = []
     /// Indices of the tokens whose next-token logits are wanted, in output order.
     public var logitIndices: [Int] = []
 
     /// Creates an empty batch.
     public init() {}
 
-    /// Adds a sequence's block table and returns its index.
-    public mutating func addSequence(blockTable: [Int32]) -> Int32 {
-        blockTables.append(blockTable)
+    /// Adds a sequence's block tables (one per block group) and returns its index.
+    public mutating func addSequence(blockTables tables: [[Int32]]) -> Int32 {
+        blockTables.append(tables)
         return Int32(blockTables.count - 1)
     }
 

@@ -3,10 +3,11 @@ import SkiffHyperparameters
 /// The memory one sequence holds while it runs: keys and values of its attention layers, and the recurrent
 /// state of its state-space layers.
 ///
-/// A token costs `2 (K and V) × kv_heads × head_dim × bytes per element` in every attention layer. A
-/// sliding-window layer never holds more than its window when the runtime bounds it (vLLM does; Skiff's
-/// engine keeps every layer at full length today). Mamba-2 layers keep a state whose size does not depend
-/// on the context. Tokens are held in blocks, so a sequence's tokens round up to whole blocks.
+/// A token costs `2 (K and V) × kv_heads × head_dim × bytes per element` in every attention layer. Tokens
+/// are held in blocks, per block group of the layout (`CacheLayout.blockGroups`): a full-attention group
+/// holds a block per `blockSize` tokens, a sliding-window group only the blocks its window and one step's
+/// tokens span (Skiff's engine and vLLM both bound windows). Mamba-2 layers keep a state whose size does
+/// not depend on the context.
 public struct CacheAccounting: Sendable, Equatable {
     /// KV bytes per token, all attention layers (what a token costs while it is inside every window).
     public let bytesPerToken: Int
@@ -16,56 +17,57 @@ public struct CacheAccounting: Sendable, Equatable {
     public let stateBytesPerSequence: Int
     /// Tokens per block.
     public let blockSize: Int
+    /// The most tokens of one sequence a step computes (a sliding window holds one step's more).
+    public let stepTokens: Int
     /// The cache's number format.
     public let precision: CachePrecision
-    /// Whether sliding-window layers hold only their window.
-    public let boundsSlidingWindows: Bool
-    /// Each sliding-window layer's bytes per token and window, when windows are bounded.
-    private let windows: [Window]
+    /// Each block group and its bytes per token.
+    private let groups: [Group]
 
-    private struct Window: Sendable, Equatable {
+    private struct Group: Sendable, Equatable {
+        var blocks: CacheLayout.BlockGroup
         var bytesPerToken: Int
-        var tokens: Int
     }
 
     /// The accounting of `model`'s cache layout.
-    public init(model: ModelShape, precision: CachePrecision = .fp16, blockSize: Int = 16, boundsSlidingWindows: Bool) {
-        self.init(layout: model.cacheLayout, precision: precision, blockSize: blockSize, boundsSlidingWindows: boundsSlidingWindows)
+    public init(model: ModelShape, precision: CachePrecision = .fp16, blockSize: Int = 16, stepTokens: Int = 1) {
+        self.init(layout: model.cacheLayout, precision: precision, blockSize: blockSize, stepTokens: stepTokens)
     }
 
-    /// The accounting of `layout` with keys and values in `precision` (recurrent state in 16 bits).
-    public init(layout: CacheLayout, precision: CachePrecision = .fp16, blockSize: Int = 16, boundsSlidingWindows: Bool) {
+    /// The accounting of `layout` with keys and values in `precision` (recurrent state in 16 bits), steps
+    /// computing at most `stepTokens` tokens of a sequence.
+    public init(layout: CacheLayout, precision: CachePrecision = .fp16, blockSize: Int = 16, stepTokens: Int = 1) {
         var all = 0, beyond = 0, state = 0
-        var windows: [Window] = []
+        var elements: [Int] = []
         for layer in layout.layers {
             switch layer {
             case .attention(let heads, let key, let value, let window):
-                let perToken = precision.bytes(heads * (key + value))
-                all += perToken
-                if let window, boundsSlidingWindows { windows.append(Window(bytesPerToken: perToken, tokens: window)) } else { beyond += perToken }
-            case .recurrent(let elements):
-                state += 2 * elements
+                elements.append(heads * (key + value))
+                all += precision.bytes(heads * (key + value))
+                if window == nil { beyond += precision.bytes(heads * (key + value)) }
+            case .recurrent(let count):
+                elements.append(0)
+                state += 2 * count
             }
         }
         bytesPerToken = all
         bytesPerTokenBeyondWindows = beyond
-        self.windows = windows
         stateBytesPerSequence = state
+        groups = layout.blockGroups.map { group in
+            Group(blocks: group, bytesPerToken: precision.bytes(group.layers.reduce(0) { $0 + elements[$1] }))
+        }
         self.blockSize = blockSize
+        self.stepTokens = stepTokens
         self.precision = precision
-        self.boundsSlidingWindows = boundsSlidingWindows
     }
 
-    /// KV bytes of one sequence of `tokens` tokens (rounded up to blocks), without recurrent state.
+    /// KV bytes of one sequence of `tokens` tokens (in whole blocks), without recurrent state.
     public func kvBytes(tokens: Int) -> Int {
-        let held = roundedToBlocks(tokens)
-        var bytes = bytesPerTokenBeyondWindows * held
-        for window in windows { bytes += window.bytesPerToken * min(held, roundedToBlocks(window.tokens)) }
-        return bytes
+        groups.reduce(0) { sum, group in
+            sum + group.blocks.blocksHeld(tokens: tokens, blockSize: blockSize, stepTokens: stepTokens) * blockSize * group.bytesPerToken
+        }
     }
 
     /// All the memory one sequence of `tokens` tokens holds: its KV and its recurrent state.
     public func bytesPerSequence(tokens: Int) -> Int { kvBytes(tokens: tokens) + stateBytesPerSequence }
-
-    private func roundedToBlocks(_ tokens: Int) -> Int { (tokens + blockSize - 1) / blockSize * blockSize }
 }

@@ -119,8 +119,6 @@ public struct CapacityPlan: Sendable, Equatable, Codable {
     public var kvCacheBytesPerToken: Int
     /// KV bytes per token beyond the sliding windows.
     public var kvCacheBytesPerTokenBeyondWindows: Int
-    /// Whether sliding-window layers hold only their window.
-    public var slidingWindowsBounded: Bool
     /// Recurrent state per sequence.
     public var stateBytesPerSequence: Int
     /// This GPU's share of one full-context request.

@@ -72,7 +72,7 @@ public struct CapacityPlanner: Sendable {
             throw SizingError(.invalidOption, "--gpu-memory-utilization must be in (0, 1]")
         }
         let weights = try r.model.weightsBytes(precision: r.weightPrecision)
-        let cache = CacheAccounting(model: r.model, precision: r.cachePrecision, boundsSlidingWindows: !r.hardware.isCPU)
+        let cache = CacheAccounting(model: r.model, precision: r.cachePrecision, stepTokens: r.maxStepTokens)
         guard let memory = fit(r, weights: weights, cache: cache) else {
             throw SizingError(.doesNotFit, doesNotFitMessage(r, weights: weights, cache: cache))
         }
@@ -109,7 +109,7 @@ public struct CapacityPlanner: Sendable {
             weightsBytesPerGpu: memory.weightsBytesPerDevice, runtimeOverheadBytes: memory.overheadBytes,
             freeAfterModelBytes: memory.freeAfterModelBytes, safetyMarginBytes: memory.safetyMarginBytes,
             cacheBudgetBytes: memory.cacheBudgetBytes, cacheBlocks: memory.cacheBlocks, kvCacheBytesPerToken: cache.bytesPerToken,
-            kvCacheBytesPerTokenBeyondWindows: cache.bytesPerTokenBeyondWindows, slidingWindowsBounded: cache.boundsSlidingWindows,
+            kvCacheBytesPerTokenBeyondWindows: cache.bytesPerTokenBeyondWindows,
             stateBytesPerSequence: cache.stateBytesPerSequence, bytesPerRequestAtContext: memory.bytesPerRequestAtContext,
             bytesPerRequestAtMean: memory.meanRequestTokens.map(memory.bytesPerRequest(tokens:)), maxConcurrency: memory.maxConcurrency,
             maxConcurrencyAtMean: memory.maxConcurrencyAtMean, tensorParallel: memory.tensorParallel, pipelineStages: memory.pipelineStages,
@@ -265,7 +265,7 @@ public struct CapacityPlanner: Sendable {
 
     /// The step-time model of a replica of `plan` (what `skiff simulate` runs its replicas with).
     public static func stepTimeModel(for r: Request, plan: CapacityPlan) -> StepTimeModel {
-        let cache = CacheAccounting(model: r.model, precision: r.cachePrecision, boundsSlidingWindows: !r.hardware.isCPU)
+        let cache = CacheAccounting(model: r.model, precision: r.cachePrecision, stepTokens: r.maxStepTokens)
         let memory = memoryPlan(r, weights: plan.weightsBytes, cache: cache, memoryBytes: r.hardware.memoryBytes, tp: plan.tensorParallel,
                                 pp: plan.pipelineStages)
         return stepTimeModel(r, memory: memory, weights: plan.weightsBytes, cache: cache)

@@ -4,10 +4,11 @@ import SkiffHyperparameters
 /// How many KV cache blocks `skiff serve` reserves on the machine it runs on, and the arithmetic behind it,
 /// for its start-up log.
 ///
-/// The bytes per token come from `CacheAccounting`, the same code `skiff plan` uses: Skiff's engine keeps
-/// keys and values as IEEE half for every layer at full length. Without an explicit size, the cache holds
-/// `maxRunning` sequences at full context, capped by a share of the memory the kernel reports available.
-/// It does not allocate anything.
+/// The arithmetic is the layout's (`CacheLayout.blockGroups`), as the engine applies it: keys and values
+/// as IEEE half; a block id holds one block group's layers; a sequence holds a block per `blockSize`
+/// tokens in each full-attention group, and in each sliding-window group only the blocks its window and
+/// one step's tokens span. Without an explicit size, the cache holds `maxRunning` sequences at full
+/// context, capped by a share of the memory the kernel reports available. It does not allocate anything.
 public struct KVCachePlan: Sendable, Equatable {
     /// Where the size came from.
     public enum Basis: String, Sendable {
@@ -19,42 +20,44 @@ public struct KVCachePlan: Sendable, Equatable {
         case memoryShare = "share of available memory"
     }
 
-    /// Bytes of keys and values per token, all layers.
+    /// Bytes of keys and values per token, all layers (what a token costs while inside every window).
     public let bytesPerToken: Int
+    /// Bytes of one block id (one block group's layers).
+    public let bytesPerBlock: Int
     /// Tokens per block.
     public let blockSize: Int
     /// Blocks reserved.
     public let blocks: Int
     /// Tokens per sequence.
     public let contextLength: Int
+    /// Blocks one full-context sequence holds, over every block group.
+    public let blocksPerSequence: Int
+    /// Block groups of the layout.
+    public let blockGroups: Int
+    /// Of those, the groups of sliding-window layers.
+    public let slidingBlockGroups: Int
     /// Where the size came from.
     public let basis: Basis
 
     /// Bytes reserved.
-    public var bytes: Int { blocks * blockSize * bytesPerToken }
-    /// Blocks one full-context sequence needs.
-    public var blocksPerSequence: Int { (contextLength + blockSize - 1) / blockSize }
+    public var bytes: Int { blocks * bytesPerBlock }
     /// Sequences that fit at full context at once.
     public var fullContextSequences: Int { blocks / blocksPerSequence }
 
     /// Plans the cache of Skiff's engine for a model whose cache is laid out as `layout` (the loaded model's
-    /// own, or a `ModelShape`'s read from the file).
-    public init(layout: CacheLayout, contextLength: Int, maxRunning: Int, explicitBytes: Int?, memoryFraction: Double,
-                availableMemoryBytes: Int?) throws(SizingError) {
-        try self.init(cache: CacheAccounting(layout: layout, precision: .fp16, blockSize: 16, boundsSlidingWindows: false),
-                      contextLength: contextLength, maxRunning: maxRunning, explicitBytes: explicitBytes,
-                      memoryFraction: memoryFraction, availableMemoryBytes: availableMemoryBytes)
-    }
-
-    /// Plans a cache of uniform blocks with `cache`'s bytes per token. Throws when it would not hold one
-    /// full-context sequence.
-    public init(cache: CacheAccounting, contextLength: Int, maxRunning: Int, explicitBytes: Int?, memoryFraction: Double,
-                availableMemoryBytes: Int?) throws(SizingError) {
-        bytesPerToken = cache.bytesPerToken
-        blockSize = cache.blockSize
+    /// own, or a `ModelShape`'s read from the file), with steps of at most `stepTokens` tokens. Throws when it
+    /// would not hold one full-context sequence.
+    public init(layout: CacheLayout, contextLength: Int, maxRunning: Int, stepTokens: Int, explicitBytes: Int?,
+                memoryFraction: Double, availableMemoryBytes: Int?, blockSize: Int = 16) throws(SizingError) {
+        bytesPerToken = 2 * layout.kvElementsPerToken
+        let bytesPerBlock = 2 * layout.kvElementsPerBlockToken * blockSize
+        self.bytesPerBlock = bytesPerBlock
+        self.blockSize = blockSize
         self.contextLength = contextLength
-        let bytesPerBlock = bytesPerToken * blockSize
-        let blocksPerSequence = (contextLength + blockSize - 1) / blockSize
+        let groups = layout.blockGroups
+        blockGroups = groups.count
+        slidingBlockGroups = groups.filter { $0.window != nil }.count
+        blocksPerSequence = layout.blocksPerSequence(tokens: contextLength, blockSize: blockSize, stepTokens: stepTokens)
         guard bytesPerBlock > 0 else {
             throw SizingError(.model, "the model has no attention layers, so it has no KV cache to plan")
         }
@@ -70,15 +73,17 @@ public struct KVCachePlan: Sendable, Equatable {
         guard blocks >= blocksPerSequence else {
             throw SizingError(.doesNotFit,
                 "a KV cache of \(blocks) blocks (\(blocks * bytesPerBlock >> 20) MiB, \(basis.rawValue)) cannot hold one sequence of "
-                + "\(contextLength) tokens (\(blocksPerSequence) blocks of \(blockSize) × \(bytesPerToken) bytes); lower --ctx or give the cache more memory")
+                + "\(contextLength) tokens (\(blocksPerSequence) blocks of \(bytesPerBlock) bytes); lower --ctx or give the cache more memory")
         }
     }
 
     /// The arithmetic, for the start-up log.
     public var summary: String {
-        "KV cache: \(bytesPerToken) bytes per token (2 × layers × kv_heads × head_dim × 2 bytes); "
+        let windows = slidingBlockGroups == 0 ? ""
+            : "; \(slidingBlockGroups) of \(blockGroups) block groups slide, holding only their window"
+        return "KV cache: \(bytesPerToken) bytes per token (2 × layers × kv_heads × head_dim × 2 bytes)\(windows); "
             + "\(blocks) blocks of \(blockSize) tokens = \(bytes >> 20) MiB (\(basis.rawValue)); "
-            + "\(fullContextSequences) sequences at full context (\(contextLength) tokens)"
+            + "\(fullContextSequences) sequences at full context (\(contextLength) tokens, \(blocksPerSequence) blocks each)"
     }
 
     /// `MemAvailable` from `/proc/meminfo`, in bytes; nil where the file is missing.

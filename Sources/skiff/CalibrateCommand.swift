@@ -34,7 +34,7 @@ struct CalibrateCommand: ParsableCommand {
         // As `skiff serve --model` takes it: a path, a file in the model directory, or a catalog name.
         let modelPath = try ModelStore(explicitPath: nil).resolve(settings.model).path
         let plan = try KVCachePlan(layout: ModelShape(ggufPath: modelPath).cacheLayout, contextLength: settings.ctx, maxRunning: settings.maxRunning,
-                                   explicitBytes: settings.kvCacheBytes, memoryFraction: 0.5, availableMemoryBytes: nil)
+                                   stepTokens: settings.maxStepTokens, explicitBytes: settings.kvCacheBytes, memoryFraction: 0.5, availableMemoryBytes: nil)
         let limits = ServeLimits(maxStepTokens: settings.maxStepTokens, maxRunning: settings.maxRunning, maxWaiting: settings.maxWaiting,
                                  contextLength: settings.ctx, cacheBlocks: plan.blocks, blockSize: plan.blockSize)
         let reports = try benchReports()

@@ -30,8 +30,6 @@ enum PlanTable {
             var kv = "\(p.kvCacheBytesPerToken) bytes per token (\(p.kvCachePrecision))"
             if p.kvCacheBytesPerTokenBeyondWindows != p.kvCacheBytesPerToken {
                 kv += ", \(p.kvCacheBytesPerTokenBeyondWindows) beyond the sliding windows"
-            } else if m.slidingWindowLayers > 0, !p.slidingWindowsBounded {
-                kv += ", sliding-window layers kept at full length (Skiff's engine)"
             }
             row("KV cache", kv)
         }

@@ -132,7 +132,7 @@ struct ServeCommand: AsyncParsableCommand {
             let context = min(settings.contextLength ?? loaded.contextLength, loaded.contextLength)
             let plan = try KVCachePlan(
                 layout: loaded.cacheLayout, contextLength: context, maxRunning: settings.maxRunning,
-                explicitBytes: settings.kvCacheBytes, memoryFraction: settings.kvCacheMemoryFraction,
+                stepTokens: settings.maxStepTokens, explicitBytes: settings.kvCacheBytes, memoryFraction: settings.kvCacheMemoryFraction,
                 availableMemoryBytes: KVCachePlan.availableMemoryBytes())
             logger.info("\(plan.summary)", metadata: [
                 "kv.bytes_per_token": "\(plan.bytesPerToken)", "kv.blocks": "\(plan.blocks)", "kv.block_size": "\(plan.blockSize)",

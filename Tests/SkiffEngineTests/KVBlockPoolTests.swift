@@ -9,6 +9,12 @@ import Testing
         (0 ..< (tokens.count + pool.blockSize - 1) / pool.blockSize).map { _ in pool.allocate()! }
     }
 
+    /// Records the full blocks of a one-group table from the start.
+    func register(_ table: [Int32], _ tokens: ArraySlice<Int32>, in pool: inout KVBlockPool) {
+        var cursor = PrefixCursor()
+        pool.registerFullBlocks(of: [table], tokens: tokens, cursor: &cursor)
+    }
+
     @Test func allocatesUntilExhaustedAndReusesReleasedBlocks() {
         var pool = KVBlockPool(capacity: 3, blockSize: 16, prefixCaching: false)
         let taken = (0 ..< 3).compactMap { _ in pool.allocate() }
@@ -24,18 +30,18 @@ import Testing
     @Test func sharesFullBlocksOfTheSamePrefix() {
         var pool = KVBlockPool(capacity: 8, blockSize: 16, prefixCaching: true)
         let first = allocateTable(&pool, for: tokens)
-        pool.registerFullBlocks(of: first, tokens: tokens[...])
+        register(first, tokens[...], in: &pool)
         pool.release(first)
         #expect(pool.cachedCount == 2)
 
         // Same 40 tokens: the two full blocks are found, the partial third is not.
-        let hit = pool.acquireCachedPrefix(of: tokens[...])
+        let hit = pool.acquireCachedPrefix(of: tokens[...]).tables[0]
         #expect(hit == Array(first.prefix(2)))
         #expect(pool.hitTokens == 32 && pool.queriedTokens == 40)
         #expect(pool.cachedCount == 0 && pool.usedCount == 2)
 
         // A second sequence shares them; each release drops one reference.
-        let again = pool.acquireCachedPrefix(of: tokens[..<35])
+        let again = pool.acquireCachedPrefix(of: tokens[..<35]).tables[0]
         #expect(again == hit)
         #expect(pool.referenceCount(of: hit[0]) == 2)
         pool.release(again)
@@ -47,16 +53,16 @@ import Testing
     @Test func aBlockIsSharedOnlyAfterTheSamePrefix() {
         var pool = KVBlockPool(capacity: 8, blockSize: 16, prefixCaching: true)
         let table = allocateTable(&pool, for: tokens)
-        pool.registerFullBlocks(of: table, tokens: tokens[...])
+        register(table, tokens[...], in: &pool)
         pool.release(table)
         var other = tokens
         other[0] = 999
         // The second block's tokens are identical, but what came before differs: no hit at all.
-        #expect(pool.acquireCachedPrefix(of: other[...]).isEmpty)
+        #expect(pool.acquireCachedPrefix(of: other[...]).tokens == 0)
         // A change inside the second block keeps the first.
         var tail = tokens
         tail[20] = 999
-        let hit = pool.acquireCachedPrefix(of: tail[...])
+        let hit = pool.acquireCachedPrefix(of: tail[...]).tables[0]
         #expect(hit == [table[0]])
         pool.release(hit)
     }
@@ -64,16 +70,16 @@ import Testing
     @Test func evictsTheLeastRecentlyUsedCachedBlockAndItsDescendants() {
         var pool = KVBlockPool(capacity: 2, blockSize: 16, prefixCaching: true)
         let table = allocateTable(&pool, for: Array(tokens.prefix(32)))
-        pool.registerFullBlocks(of: table, tokens: tokens[..<32])
+        register(table, tokens[..<32], in: &pool)
         pool.release(table)
         #expect(pool.availableCount == 2)
         // No free block left: the oldest cached one (the first block) is reclaimed.
         let reused = pool.allocate()
         #expect(reused == table[0])
-        #expect(pool.acquireCachedPrefix(of: tokens[..<32]).isEmpty)
+        #expect(pool.acquireCachedPrefix(of: tokens[..<32]).tokens == 0)
         // Even if that id is filled with the same first block again, the old second block is not trusted.
-        pool.registerFullBlocks(of: [table[0]], tokens: tokens[..<16])
-        let hit = pool.acquireCachedPrefix(of: tokens[..<32])
+        register([table[0]], tokens[..<16], in: &pool)
+        let hit = pool.acquireCachedPrefix(of: tokens[..<32]).tables[0]
         #expect(hit == [table[0]])
         #expect(pool.referenceCount(of: table[0]) == 2)
     }
@@ -81,10 +87,10 @@ import Testing
     @Test func withoutPrefixCachingNothingIsKept() {
         var pool = KVBlockPool(capacity: 4, blockSize: 16, prefixCaching: false)
         let table = allocateTable(&pool, for: tokens)
-        pool.registerFullBlocks(of: table, tokens: tokens[...])
+        register(table, tokens[...], in: &pool)
         pool.release(table)
         #expect(pool.cachedCount == 0)
-        #expect(pool.acquireCachedPrefix(of: tokens[...]).isEmpty)
+        #expect(pool.acquireCachedPrefix(of: tokens[...]).tokens == 0)
         #expect(pool.queriedTokens == 0)
     }
 
@@ -97,14 +103,14 @@ import Testing
         for _ in 0 ..< 2000 {
             if Bool.random(using: &generator) || live.isEmpty {
                 let prompt = prompts.randomElement(using: &generator)!
-                var table = pool.acquireCachedPrefix(of: prompt[..<(prompt.count - 1)])
+                var table = pool.acquireCachedPrefix(of: prompt[..<(prompt.count - 1)]).tables[0]
                 var ok = true
                 while table.count * 4 < prompt.count {
                     guard let b = pool.allocate() else { ok = false; break }
                     table.append(b)
                 }
                 if ok {
-                    pool.registerFullBlocks(of: table, tokens: prompt[...])
+                    register(table, prompt[...], in: &pool)
                     live.append(table)
                 } else {
                     pool.release(table)

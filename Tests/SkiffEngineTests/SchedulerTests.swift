@@ -29,7 +29,7 @@ import Testing
         #expect(step(&s).work == [Work(sequence: id, start: 32, count: 8, wantsLogits: true)])
         #expect(step(&s).work == [Work(sequence: id, start: 40, count: 1, wantsLogits: true)])
         #expect(s.tokens(of: id)?.count == 42)
-        #expect(s.blockTable(of: id)?.count == 3)
+        #expect(s.blockTables(of: id)?[0].count == 3)
     }
 
     @Test func decodesGoFirstAndPromptsTakeTheRestOfTheBudget() throws {
@@ -78,7 +78,7 @@ import Testing
         let plan = step(&s)
         // b starts after the two full blocks a computed; the partial third block is computed again.
         #expect(plan.work.last == Work(sequence: b, start: 32, count: 8, wantsLogits: true))
-        #expect(s.blockTable(of: a)?.prefix(2) == s.blockTable(of: b)?.prefix(2))
+        #expect(s.blockTables(of: a)?[0].prefix(2) == s.blockTables(of: b)?[0].prefix(2))
         #expect(s.blocks.hitTokens == 32)
         // The last token is always computed, even when the whole prompt is cached.
         s.finish(a)

@@ -23,7 +23,7 @@ let gemmaModelFile = "gemma-3-270m-q4_k_m.gguf"
     @Test func llama31With16BitCacheTakes128KiBPerToken() throws {
         let model = try fixtureModel("llama-3.1-8b")
         // 2 × 32 layers × 8 KV heads × 128 × 2 bytes.
-        let cache = CacheAccounting(model: model, precision: .fp16, boundsSlidingWindows: true)
+        let cache = CacheAccounting(model: model, precision: .fp16)
         #expect(cache.bytesPerToken == 128 * 1024)
         #expect(cache.kvBytes(tokens: 8192) == 8192 * 128 * 1024)
         #expect(cache.stateBytesPerSequence == 0)
@@ -32,15 +32,15 @@ let gemmaModelFile = "gemma-3-270m-q4_k_m.gguf"
         #expect(model.parameterCount == 8_030_261_248)
         #expect(try model.weightsBytes(precision: .bf16) == 16_060_522_496)
         #expect(try model.weightsBytes(precision: .fp8) == 8_030_261_248)
-        #expect(CacheAccounting(model: model, precision: .fp8, boundsSlidingWindows: true).bytesPerToken == 64 * 1024)
-        #expect(CacheAccounting(model: model, precision: .q8_0, boundsSlidingWindows: true).bytesPerToken == 32 * 8 * 256 * 34 / 32)
+        #expect(CacheAccounting(model: model, precision: .fp8).bytesPerToken == 64 * 1024)
+        #expect(CacheAccounting(model: model, precision: .q8_0).bytesPerToken == 32 * 8 * 256 * 34 / 32)
     }
 
     @Test func groupedQueryModelWithFourKVHeads() throws {
         let model = try fixtureModel("qwen2.5-7b")
         #expect(model.kvHeadCount == 4)
         // 2 × 28 × 4 × 128 × 2 = 56 KiB; the sliding window is off (use_sliding_window false).
-        let cache = CacheAccounting(model: model, boundsSlidingWindows: true)
+        let cache = CacheAccounting(model: model)
         #expect(cache.bytesPerToken == 57_344)
         #expect(model.slidingWindowLayers == 0)
         // With q/k/v biases: the published 7.61 B.
@@ -53,16 +53,17 @@ let gemmaModelFile = "gemma-3-270m-q4_k_m.gguf"
         let model = try fixtureModel("gemma-3-27b")
         #expect(model.fullAttentionLayers == 10)
         #expect(model.slidingWindowLayers == 52)
-        let cache = CacheAccounting(model: model, boundsSlidingWindows: true)
+        let cache = CacheAccounting(model: model)
         // 2 × 16 KV heads × 128 × 2 bytes = 8 KiB per layer per token, 62 layers.
         #expect(cache.bytesPerToken == 62 * 8192)
         #expect(cache.bytesPerTokenBeyondWindows == 10 * 8192)
-        // Inside the window every layer holds every token; beyond it only the 10 global layers grow.
+        // Inside the window every layer holds every token; beyond it only the 10 global layers grow, the others
+        // holding the 65 blocks of 16 a 1024-token window spans.
         #expect(cache.kvBytes(tokens: 512) == 62 * 8192 * 512)
-        #expect(cache.kvBytes(tokens: 131_072) == 10 * 8192 * 131_072 + 52 * 8192 * 1024)
-        // A runtime that keeps every layer at full length pays 5.4 times more at this context.
-        let unbounded = CacheAccounting(model: model, boundsSlidingWindows: false)
-        #expect(unbounded.kvBytes(tokens: 131_072) == 62 * 8192 * 131_072)
+        #expect(cache.kvBytes(tokens: 131_072) == 10 * 8192 * 131_072 + 52 * 8192 * 1040)
+        // Steps of 512 tokens: a window holds 32 blocks more.
+        let chunked = CacheAccounting(model: model, stepTokens: 512)
+        #expect(chunked.kvBytes(tokens: 131_072) == 10 * 8192 * 131_072 + 52 * 8192 * 1552)
     }
 
     @Test func gemma3GGUFReadsTheSameLayout() throws {
@@ -71,14 +72,14 @@ let gemmaModelFile = "gemma-3-270m-q4_k_m.gguf"
         // 18 layers: every 6th global (3), 15 with a 512-token window; 1 KV head of 256.
         #expect(model.fullAttentionLayers == 3)
         #expect(model.attentionWindows.compactMap { $0 } == Array(repeating: 512, count: 15))
-        let cache = CacheAccounting(model: model, boundsSlidingWindows: true)
+        let cache = CacheAccounting(model: model)
         #expect(cache.bytesPerToken == 18 * 1024)
-        #expect(cache.kvBytes(tokens: 32768) == 3 * 1024 * 32768 + 15 * 1024 * 512)
+        #expect(cache.kvBytes(tokens: 32768) == 3 * 1024 * 32768 + 15 * 1024 * 528)
     }
 
     @Test func mamba2StateDoesNotGrowWithContext() throws {
         let model = try fixtureModel("mamba-codestral-7b")
-        let cache = CacheAccounting(model: model, boundsSlidingWindows: true)
+        let cache = CacheAccounting(model: model)
         #expect(cache.bytesPerToken == 0)
         // Per layer: SSM state 8192 × 128 plus conv state 3 × (8192 + 2 × 8 × 128); 64 layers of 16-bit values.
         #expect(cache.stateBytesPerSequence == 64 * 2 * (8192 * 128 + 3 * 10240))
@@ -91,7 +92,7 @@ let gemmaModelFile = "gemma-3-270m-q4_k_m.gguf"
         #expect(model.parameterCount == 46_702_792_704)
         #expect(model.activeParameterCount == 12_879_925_248)
         #expect(try model.weightsBytes(precision: .bf16) == 2 * 46_702_792_704)
-        #expect(CacheAccounting(model: model, boundsSlidingWindows: true).bytesPerToken == 128 * 1024)
+        #expect(CacheAccounting(model: model).bytesPerToken == 128 * 1024)
     }
 
     @Test func missingConfigFieldsAreNamed() throws {
@@ -109,14 +110,14 @@ let gemmaModelFile = "gemma-3-270m-q4_k_m.gguf"
         let model = try ModelShape(ggufPath: path)
         #expect(try model.weightsBytes(precision: nil) == 96_576_768)
         #expect(model.storedWeightsTypes == "Q4_1 ×210, F32 ×61, Q8_0 ×1")
-        #expect(CacheAccounting(model: model, boundsSlidingWindows: false).bytesPerToken == 2 * 30 * 3 * 64 * 2)
+        #expect(CacheAccounting(model: model).bytesPerToken == 2 * 30 * 3 * 64 * 2)
         let error = try #require(throws: SizingError.self) { try fixtureModel("llama-3.1-8b").weightsBytes(precision: nil) }
         #expect(error.message.contains("--precision"))
     }
 
     @Test func memoryPlanShowsItsTerms() throws {
         let model = try fixtureModel("llama-3.1-8b")
-        let cache = CacheAccounting(model: model, boundsSlidingWindows: true)
+        let cache = CacheAccounting(model: model)
         let plan = MemoryPlan(deviceMemoryBytes: 80 << 30, memoryUtilization: 0.9, weightsBytes: 16_060_522_496,
                               overheadBytes: 2 << 30, safetyMarginBytes: 1 << 30, contextLength: 8192, meanRequestTokens: 1024,
                               cache: cache, kvHeadCount: 8)
@@ -136,7 +137,7 @@ let gemmaModelFile = "gemma-3-270m-q4_k_m.gguf"
                                    stateSpace: nil, experts: nil, parameterCount: 1, activeParameterCount: 1)
         let one = MemoryPlan(deviceMemoryBytes: 80 << 30, memoryUtilization: 0.9, weightsBytes: 0, overheadBytes: 0,
                              safetyMarginBytes: 0, tensorParallel: 4, contextLength: 512,
-                             cache: CacheAccounting(model: oneKVHead, boundsSlidingWindows: true),
+                             cache: CacheAccounting(model: oneKVHead),
                              kvHeadCount: 1)
         #expect(one.bytesPerRequestAtContext == 512 * 2 * 16 * 2)
     }

@@ -22,8 +22,6 @@ final class Gemma3: LanguageModel {
         let up: WeightMatrix
         let down: WeightMatrix
         let postFeedForwardNorm: [Float]
-        /// The sliding window, nil for a global layer.
-        let window: Int?
         /// RoPE inverse frequencies of this layer's kind (sliding or global).
         let ropeInverseFrequencies: [Float]
     }
@@ -61,7 +59,6 @@ final class Gemma3: LanguageModel {
         var layers: [Layer] = []
         for i in 0 ..< c.layerCount {
             let p = "blk.\(i)."
-            let window = c.slidingWindows[i]
             layers.append(Layer(
                 attentionNorm: try w.vector(p + "attn_norm.weight", d),
                 query: try w.matrix(p + "attn_q.weight", columns: d, rows: qWidth),
@@ -76,8 +73,7 @@ final class Gemma3: LanguageModel {
                 up: try w.matrix(p + "ffn_up.weight", columns: d, rows: c.feedForwardLength),
                 down: try w.matrix(p + "ffn_down.weight", columns: c.feedForwardLength, rows: d),
                 postFeedForwardNorm: try w.vector(p + "post_ffw_norm.weight", d),
-                window: window,
-                ropeInverseFrequencies: window == nil ? global : sliding))
+                ropeInverseFrequencies: cacheLayout.window(ofLayer: i) == nil ? global : sliding))
             progress(i + 1, c.layerCount + 1)
         }
         self.layers = layers
@@ -126,7 +122,7 @@ final class Gemma3Runner<Backend: ComputeBackend>: ModelRunner {
             b.rope(keys, heads: c.kvHeadCount, headDimension: c.headDimension, inverseFrequencies: layer.ropeInverseFrequencies, neox: true)
             b.storeKeysAndValues(layer: l, keys: keys, values: values)
             try b.attend(layer: l, queries: queries, heads: c.headCount, headDimension: c.headDimension, scale: model.attentionScale,
-                         window: layer.window, into: attention)
+                         into: attention)
             b.matmul(layer.attentionOutput, input: attention, into: branch, accumulate: false)
             b.rmsNorm(branch, weight: layer.postAttentionNorm, groups: 1, epsilon: epsilon, into: branch)
             b.add(branch, into: x)

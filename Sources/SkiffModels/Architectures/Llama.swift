@@ -45,7 +45,6 @@ final class Llama: LanguageModel {
         let gate: WeightMatrix
         let up: WeightMatrix
         let down: WeightMatrix
-        let window: Int?
     }
 
     let configuration: TransformerConfiguration
@@ -116,8 +115,7 @@ final class Llama: LanguageModel {
                 attentionOutputBias: try w.optionalVector(p + "attn_output.bias", d),
                 feedForwardNorm: try w.vector(p + "ffn_norm.weight", d),
                 gate: gate, up: up,
-                down: try w.matrix(p + "ffn_down.weight", columns: ffn, rows: d),
-                window: c.slidingWindows[i]))
+                down: try w.matrix(p + "ffn_down.weight", columns: ffn, rows: d)))
             progress(i + 1, c.layerCount + 1)
         }
         self.layers = layers
@@ -170,7 +168,7 @@ final class LlamaRunner<Backend: ComputeBackend>: ModelRunner {
             b.rope(keys, heads: c.kvHeadCount, headDimension: c.headDimension, inverseFrequencies: frequencies, neox: neox)
             b.storeKeysAndValues(layer: l, keys: keys, values: values)
             try b.attend(layer: l, queries: queries, heads: c.headCount, headDimension: c.headDimension,
-                         scale: 1 / Float(c.headDimension).squareRoot(), window: layer.window, into: attention)
+                         scale: 1 / Float(c.headDimension).squareRoot(), into: attention)
             b.matmul(layer.attentionOutput, input: attention, into: x, accumulate: true)
             if let bias = layer.attentionOutputBias { b.addBias(bias, to: x) }
 

@@ -24,10 +24,10 @@ final class CPUBackend: ComputeBackend {
     private let quantScales: Buffer<Float>
     private let quantSums: Buffer<Float>
     private let quantHalfSums: Buffer<Int16>
-    /// The current batch and its attention queries, which point into `tables`.
+    /// The current batch and its attention queries per block group, which point into `tables`.
     private var batch = ForwardBatch()
     private var tables = Buffer<Int32>(0)
-    private var attentionQueries: [skiff_attention_query] = []
+    private var attentionQueries: [[skiff_attention_query]] = []
     /// The output head's normed rows, made on the first batch that wants logits and kept for the next.
     private var headInput: Activations?
 
@@ -61,16 +61,19 @@ final class CPUBackend: ComputeBackend {
                 throw ModelError(.invalidBatch, "token id \(token) is outside the vocabulary of \(vocabularySize)")
             }
             let s = Int(batch.sequences[i])
-            guard s >= 0, s < batch.blockTables.count else {
-                throw ModelError(.invalidBatch, "token \(i) names sequence \(s), which the batch does not have")
+            guard s >= 0, s < batch.blockTables.count, batch.blockTables[s].count == cache.groups.count else {
+                throw ModelError(.invalidBatch, "token \(i) names sequence \(s), which the batch does not have with a block table per block group (\(cache.groups.count))")
             }
             let p = Int(batch.positions[i])
-            let table = batch.blockTables[s]
-            guard p >= 0, p < table.count * cache.blockSize else {
-                throw ModelError(.invalidBatch, "position \(p) is past the \(table.count) cache blocks of its sequence")
-            }
-            for block in table[0 ... p / cache.blockSize] where block < 0 || Int(block) >= cache.blockCount {
-                throw ModelError(.invalidBatch, "cache block \(block) does not exist (the cache has \(cache.blockCount))")
+            guard p >= 0 else { throw ModelError(.invalidBatch, "position \(p) is negative") }
+            for (group, table) in zip(cache.groups, batch.blockTables[s]) {
+                guard p < table.count * cache.blockSize else {
+                    throw ModelError(.invalidBatch, "position \(p) is past the \(table.count) cache blocks of its sequence")
+                }
+                for block in table[group.firstBlockAttended(from: p, blockSize: cache.blockSize) ... p / cache.blockSize]
+                where block < 0 || Int(block) >= cache.blockCount {
+                    throw ModelError(.invalidBatch, "cache block \(block) does not exist (the cache has \(cache.blockCount))")
+                }
             }
         }
         for i in batch.logitIndices where i < 0 || i >= batch.count {
@@ -78,20 +81,24 @@ final class CPUBackend: ComputeBackend {
         }
         self.batch = batch
         // Block tables flattened into memory of our own, where the kernels can hold pointers until the next batch.
-        let total = batch.blockTables.reduce(0) { $0 + $1.count }
+        let total = batch.blockTables.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } }
         if tables.count < total { tables = Buffer(total) }
-        var offsets: [Int] = []
+        var offsets: [[Int]] = []
         var next = 0
-        for table in batch.blockTables {
-            offsets.append(next)
-            for block in table {
-                tables.pointer[next] = block
-                next += 1
-            }
+        for groupTables in batch.blockTables {
+            offsets.append(groupTables.map { table in
+                defer { next += table.count }
+                for (j, block) in table.enumerated() { tables.pointer[next + j] = block }
+                return next
+            })
         }
-        attentionQueries = (0 ..< batch.count).map { i in
-            skiff_attention_query(block_table: tables.pointer + offsets[Int(batch.sequences[i])], context_length: batch.positions[i] + 1,
-                                  first_position: 0)
+        attentionQueries = cache.groups.enumerated().map { g, group in
+            (0 ..< batch.count).map { i in
+                let position = Int(batch.positions[i])
+                let first = group.window.map { max(0, position + 1 - $0) } ?? 0
+                return skiff_attention_query(block_table: tables.pointer + offsets[Int(batch.sequences[i])][g],
+                                             context_length: Int32(position + 1), first_position: Int32(first))
+            }
         }
     }
 
@@ -148,25 +155,21 @@ final class CPUBackend: ComputeBackend {
     }
 
     func storeKeysAndValues(layer: Int, keys: Activations, values: Activations) {
-        var kvLayer = cache.layers[layer]
+        guard let (group, kv) = cache.layers[layer] else { preconditionFailure("layer \(layer) has no KV cache") }
+        var kvLayer = kv
         for i in 0 ..< batch.count {
-            let table = batch.blockTables[Int(batch.sequences[i])]
+            let table = batch.blockTables[Int(batch.sequences[i])][group]
             let p = Int(batch.positions[i])
             skiff_kv_store(&kvLayer, table[p / cache.blockSize], Int32(p % cache.blockSize),
                            keys.pointer + i * keys.width, values.pointer + i * values.width)
         }
     }
 
-    func attend(layer: Int, queries: Activations, heads: Int, headDimension: Int, scale: Float, window: Int?,
+    func attend(layer: Int, queries: Activations, heads: Int, headDimension: Int, scale: Float,
                 into out: Activations) throws(ModelError) {
-        var kvLayer = cache.layers[layer]
-        var attentionQueries = attentionQueries
-        if let window {
-            for i in attentionQueries.indices {
-                attentionQueries[i].first_position = max(0, attentionQueries[i].context_length - Int32(clamping: window))
-            }
-        }
-        let status = attentionQueries.withUnsafeBufferPointer {
+        guard let (group, kv) = cache.layers[layer] else { preconditionFailure("layer \(layer) has no KV cache") }
+        var kvLayer = kv
+        let status = attentionQueries[group].withUnsafeBufferPointer {
             skiff_attention(pool.pool, &kvLayer, $0.baseAddress, Int64($0.count), queries.pointer, Int64(heads), scale, out.pointer)
         }
         guard status == 0 else {

@@ -73,8 +73,9 @@ protocol ComputeBackend: AnyObject {
     func storeKeysAndValues(layer: Int, keys: Activations, values: Activations)
 
     /// Causal attention of each token's `heads` query heads over its sequence's cached keys and values in
-    /// layer `layer` (its last `window` positions only, when given), scores scaled by `scale`.
-    func attend(layer: Int, queries: Activations, heads: Int, headDimension: Int, scale: Float, window: Int?,
+    /// layer `layer` (the last positions of its sliding window only, when the layout gives it one), scores
+    /// scaled by `scale`.
+    func attend(layer: Int, queries: Activations, heads: Int, headDimension: Int, scale: Float,
                 into out: Activations) throws(ModelError)
 
     /// gate = silu(gate) ⊙ up.

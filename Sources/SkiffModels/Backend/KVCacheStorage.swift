@@ -6,8 +6,10 @@ import Glibc
 import Darwin
 #endif
 
-/// The memory of a paged KV cache: for every attention layer of a `CacheLayout`, `blockCount` blocks of
-/// `blockSize` tokens of keys and values in IEEE half.
+/// The memory of a paged KV cache laid out as a `CacheLayout`'s block groups: `blockCount` blocks of
+/// `blockSize` tokens, each block id holding the keys and values (IEEE half) of one group's layers, slot
+/// `i` for the group's `i`-th layer. Every group draws on the same block ids, so a sliding-window group's
+/// few blocks leave the rest of the memory to the full-attention layers.
 ///
 /// This type only owns memory. Which sequence uses which block (block tables, sharing, eviction) is the
 /// engine's business. The memory is reserved up front; it becomes resident as it is written, or at once
@@ -17,37 +19,48 @@ public final class KVCacheStorage {
     public let blockSize: Int
     /// Number of blocks.
     public let blockCount: Int
-    let layers: [skiff_kv_layer]
+    /// The block groups, whose tables a batch carries in this order.
+    let groups: [CacheLayout.BlockGroup]
+    /// For each layer of the layout: its group and its slot's keys and values; nil for a recurrent layer.
+    let layers: [(group: Int, kv: skiff_kv_layer)?]
     private let base: UnsafeMutableRawPointer
     private let byteCount: Int
 
-    /// Bytes of one block across all layers (keys and values).
+    /// Bytes of one block id: keys and values of one group's layers.
     public let bytesPerBlock: Int
 
-    /// Bytes one token takes in the cache: keys and values of every attention layer, in half precision.
-    public static func bytesPerToken(for layout: CacheLayout) -> Int { 2 * layout.kvElementsPerToken }
+    /// Bytes one block id holds per token: keys and values of one block group's layers, in half precision.
+    public static func bytesPerBlockToken(for layout: CacheLayout) -> Int { 2 * layout.kvElementsPerBlockToken }
 
-    /// Reserves `blockCount` blocks of `blockSize` tokens for every attention layer of `layout`; with
-    /// `resident`, every page is made resident now (Linux), so the process holds from the start the memory it
-    /// will hold under full load, and a memory limit too small for the cache shows at start.
+    /// Reserves `blockCount` blocks of `blockSize` tokens for the block groups of `layout`; with `resident`,
+    /// every page is made resident now (Linux), so the process holds from the start the memory it will hold
+    /// under full load, and a memory limit too small for the cache shows at start.
     ///
-    /// Every layer keeps every block (a sliding-window layer too), and keys and values must be as wide.
+    /// Keys and values must be as wide, and the layers sharing a slot of the same shape.
     public init(layout: CacheLayout, blockSize: Int, blockCount: Int, resident: Bool = false) throws(ModelError) {
         guard blockSize > 0, blockCount > 0 else {
             throw ModelError(.invalidHyperparameter, "a KV cache needs at least one block of at least one token")
         }
-        var shapes: [(kvHeads: Int, headDimension: Int)] = []
-        for layer in layout.layers {
-            switch layer {
-            case .attention(let heads, let key, let value, _) where key == value:
-                shapes.append((heads, key))
-            case .attention(_, let key, let value, _):
-                throw ModelError(.invalidHyperparameter, "this model's attention heads have keys of \(key) and values of \(value) values; Skiff's KV cache holds keys and values of one width")
-            case .recurrent:
-                throw ModelError(.invalidHyperparameter, "this model has recurrent (state-space) layers, whose state Skiff's cache does not hold yet")
+        if layout.layers.contains(where: { if case .recurrent = $0 { true } else { false } }) {
+            throw ModelError(.invalidHyperparameter, "this model has recurrent (state-space) layers, whose state Skiff's cache does not hold yet")
+        }
+        let groups = layout.blockGroups
+        var slotShapes: [(kvHeads: Int, headDimension: Int)] = []
+        for group in groups {
+            for (slot, index) in group.layers.enumerated() {
+                guard case .attention(let heads, let key, let value, _) = layout.layers[index] else { continue }
+                guard key == value else {
+                    throw ModelError(.invalidHyperparameter, "this model's attention heads have keys of \(key) and values of \(value) values; Skiff's KV cache holds keys and values of one width")
+                }
+                if slot == slotShapes.count {
+                    slotShapes.append((heads, key))
+                } else if slotShapes[slot] != (heads, key) {
+                    throw ModelError(.invalidHyperparameter, "this model's sliding-window and full-attention layers differ in KV heads or head size; Skiff's KV cache needs them alike")
+                }
             }
         }
-        byteCount = Self.bytesPerToken(for: layout) * blockSize * blockCount
+        bytesPerBlock = Self.bytesPerBlockToken(for: layout) * blockSize
+        byteCount = bytesPerBlock * blockCount
         var flags = MAP_PRIVATE | MAP_ANONYMOUS
         #if os(Linux)
         if resident { flags |= MAP_POPULATE }
@@ -60,14 +73,19 @@ public final class KVCacheStorage {
         base = memory
         self.blockSize = blockSize
         self.blockCount = blockCount
-        bytesPerBlock = Self.bytesPerToken(for: layout) * blockSize
+        self.groups = groups
         var next = base.bindMemory(to: UInt16.self, capacity: byteCount / 2)
-        layers = shapes.map { shape in
+        let slots = slotShapes.map { shape in
             let halves = shape.kvHeads * blockSize * shape.headDimension * blockCount
             defer { next += 2 * halves }
             return skiff_kv_layer(keys: next, values: next + halves, block_size: Int32(blockSize),
                                   kv_heads: Int32(shape.kvHeads), head_dim: Int32(shape.headDimension))
         }
+        var layers: [(group: Int, kv: skiff_kv_layer)?] = Array(repeating: nil, count: layout.layers.count)
+        for (g, group) in groups.enumerated() {
+            for (slot, index) in group.layers.enumerated() { layers[index] = (g, slots[slot]) }
+        }
+        self.layers = layers
     }
 
     deinit { munmap(base, byteCount) }

@@ -30,8 +30,6 @@ public struct TransformerConfiguration: Sendable, Equatable {
     public var ropeDimensionCount: Int
     /// Linear RoPE scaling factor (1 when none).
     public var ropeScaleFactor: Float
-    /// One entry per block: nil for full attention, else its sliding window in tokens.
-    public var slidingWindows: [Int?]
 
     /// The decoder-transformer view of `h`, checked for what Skiff's transformer kernels need: every block
     /// attends, heads divide evenly, head sizes are even, keys and values are as wide, RoPE scaling is none or
@@ -72,7 +70,6 @@ public struct TransformerConfiguration: Sendable, Equatable {
         }
         contextLength = h.contextLength
         vocabularySize = vocabulary
-        slidingWindows = attention.windows
         rmsEpsilon = h.rmsEpsilon ?? 1e-5
         ropeFrequencyBase = h.rope.frequencyBase ?? 10000
         ropeDimensionCount = h.rope.dimensionCount ?? headDimension
