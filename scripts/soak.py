@@ -23,10 +23,11 @@ answer's length of the load (about one answer a stream) follows, and the memory 
 reported as the warm idle. Then it keeps --streams answers of --pace open for --minutes (each stream a new
 conversation, replaced when it ends: chat_bench's --steady). Passes when no stream failed, skiff-chat's
 /metrics shows no upstream error and no stream left open, and its resident memory, settled after the load,
-is within 10 % of the idle memory before any request. Settled: at least --settle-seconds (100: past the
-chat's last heap trim, 90 s after the last answer), then unchanged within 1 % for 10 s; at most 3 minutes.
-The warm idle tells apart what the first answers leave behind for good (code first run, runtime and SQLite
-caches, heap pages that keep a few long-lived objects) from what the long load adds.
+is within 10 % of its idle memory: the warm idle, a replica at rest that has answered before. Settled: at
+least --settle-seconds (100: past the chat's last heap trim, 90 s after the last answer), then unchanged
+within 1 % for 10 s; at most 3 minutes. The memory before any request is reported too: what the first
+answers add to it stays for good whatever the load (the heaps of the threads that start on first use,
+code first run, runtime and SQLite caches) and is no measure of what a long load leaves behind.
 
 Both print a table of the samples and a PASS/FAIL summary with the figures (--json: one object instead),
 exit 1 on failure, stop by themselves, talk to 127.0.0.1 only and stop the processes they started, also
@@ -344,9 +345,9 @@ async def chat_soak(options):
         "errors": f"{errors} failed streams, {settled['upstream_errors']} upstream errors, "
                   f"{settled['open']} streams open after the load",
         "ttft p50 / p95": f"{percentile(ttfts, 50) * 1000:.1f} / {percentile(ttfts, 95) * 1000:.1f} ms" if ttfts else "-",
-        "resident memory": f"idle {mib(cold_rss)} MiB, {warm['rss_mib']} MiB after the warm-up; peak {peak} MiB; "
-                           f"settled {settled['rss_mib']} MiB ({growth:+.1f} % of idle, limit {options.rss_tolerance:g} %; "
-                           f"{warm_growth:+.1f} % of the warm idle)",
+        "resident memory": f"{mib(cold_rss)} MiB before any request, {warm['rss_mib']} MiB idle after the warm-up; "
+                           f"peak {peak} MiB; settled {settled['rss_mib']} MiB ({warm_growth:+.1f} % of the warm idle, limit "
+                           f"{options.rss_tolerance:g} %; {growth:+.1f} % of the memory before any request)",
         "database": f"{database_mib:.1f} MiB",
     }
     if errors:
@@ -355,8 +356,8 @@ async def chat_soak(options):
         failures.append(f"{settled['upstream_errors']} upstream errors")
     if settled["open"]:
         failures.append(f"{settled['open']} streams still open")
-    if growth > options.rss_tolerance:
-        failures.append(f"resident memory settled {growth:+.1f} % above idle")
+    if warm_growth > options.rss_tolerance:
+        failures.append(f"resident memory settled {warm_growth:+.1f} % above the warm idle")
     columns = [("t (s)", "t_s", 5), ("phase", "phase", 8), ("RSS MiB", "rss_mib", 8), ("open", "open", 5),
                ("streams", "streams", 7), ("upstream errors", "upstream_errors", 15)]
     return report(options, f"skiff-chat soak: {options.streams} streams of {options.pace}, {options.minutes:g} min",
@@ -389,7 +390,7 @@ def main():
                       help="after a load, wait at least this long before reading the settled memory (default 100: "
                            "past the chat's last heap trim, 90 s after the last answer)")
     chat.add_argument("--rss-tolerance", type=float, default=10,
-                      help="percent above idle the settled resident memory may be (default 10)")
+                      help="percent above the warm idle the settled resident memory may be (default 10)")
     options = parser.parse_args()
     return asyncio.run(interruptible(serve_soak if options.mode == "serve" else chat_soak, options))
 

@@ -3,7 +3,7 @@ import SkiffModels
 import SkiffTokenizer
 
 /// Why the engine could not do what was asked.
-public struct EngineError: Error, Sendable, CustomStringConvertible {
+public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The kind of problem.
     public enum Code: Sendable, Equatable {
         /// The model file could not be loaded.
@@ -28,11 +28,14 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
     public var code: Code
     /// What went wrong, in words a user can act on.
     public var message: String
+    /// The request field at fault (`prompt`, `max_tokens`), when one is.
+    public var field: String?
 
     /// Creates an error.
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, field: String? = nil) {
         self.code = code
         self.message = message
+        self.field = field
     }
 
     public var description: String { message }

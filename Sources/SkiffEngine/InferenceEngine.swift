@@ -71,6 +71,13 @@ public struct GenerationUsage: Sendable, Equatable {
     public var completionTokens: Int
     /// Prompt tokens whose keys and values came from the prefix cache.
     public var cachedPromptTokens: Int
+
+    /// Creates counts.
+    public init(promptTokens: Int, completionTokens: Int, cachedPromptTokens: Int) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.cachedPromptTokens = cachedPromptTokens
+    }
 }
 
 /// One event of a request's generation, in order: text pieces, then exactly one `finished`.
@@ -182,11 +189,12 @@ public struct CacheCapacity: Sendable, Equatable {
     }
 }
 
-/// Generates text for many requests at once: a thread of its own runs the scheduler's steps through the
-/// model (continuous batching over a paged, prefix-shared KV cache) and streams each request's events.
+/// Generates text for many requests at once: a thread of its own drives an `EngineCore` (continuous
+/// batching over a paged, prefix-shared KV cache) through the model and hands each request its tokens.
 ///
-/// Requests arrive from any task through `generate(_:)`; dropping or cancelling the returned stream
-/// cancels the request at the next step and frees its cache blocks.
+/// Requests arrive from any task through `generate(_:)`, whose stream turns the tokens into text in the
+/// caller's task; dropping or cancelling the stream cancels the request at the next step and frees its
+/// cache blocks.
 public final class InferenceEngine: Sendable {
     /// The model being served.
     public let model: LoadedModel
@@ -200,10 +208,13 @@ public final class InferenceEngine: Sendable {
     private let stopped = DispatchSemaphore(value: 0)
     private let statistics: Mutex<EngineStatistics>
 
+    /// A request's tokens, as the engine thread hands them to the caller's stream.
+    typealias TokenStream = AsyncThrowingStream<EngineCore.Output, any Error>
+
     struct Inbox: Sendable {
-        var arrivals: [(UInt64, GenerationRequest, AsyncThrowingStream<GenerationEvent, any Error>.Continuation)] = []
-        var cancellations: [UInt64] = []
-        var nextID: UInt64 = 1
+        var arrivals: [(EngineCore.RequestID, GenerationRequest, TokenStream.Continuation)] = []
+        var cancellations: [EngineCore.RequestID] = []
+        var nextID: EngineCore.RequestID = 1
         var shuttingDown = false
     }
 
@@ -241,24 +252,25 @@ public final class InferenceEngine: Sendable {
 
     /// Starts generating `request`. The stream yields text pieces and ends with `.finished`, or throws
     /// `EngineError` when the request is refused (queue full, prompt too long) or fails.
-    public func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error> {
-        let (stream, continuation) = AsyncThrowingStream<GenerationEvent, any Error>.makeStream()
-        let id: UInt64? = inbox.withLock { inbox in
+    public func generate(_ request: GenerationRequest) -> GenerationStream {
+        let (stream, continuation) = TokenStream.makeStream()
+        let id: EngineCore.RequestID? = inbox.withLock { inbox in
             guard !inbox.shuttingDown else { return nil }
             let id = inbox.nextID
             inbox.nextID += 1
             inbox.arrivals.append((id, request, continuation))
             return id
         }
+        let text = TextAssembler(tokenizer: model.tokenizer, stops: request.stop)
         guard let id else {
             continuation.finish(throwing: EngineError(.unavailable, "the engine is shutting down"))
-            return stream
+            return GenerationStream(tokens: stream, text: text, promptTokens: request.prompt.count, cancel: {})
         }
         continuation.onTermination = { [weak self] reason in
             if case .cancelled = reason { self?.cancel(id) }
         }
         wake.signal()
-        return stream
+        return GenerationStream(tokens: stream, text: text, promptTokens: request.prompt.count) { [weak self] in self?.cancel(id) }
     }
 
     /// The current state and counters; requests handed in but not yet taken by the engine thread count as waiting.
@@ -286,7 +298,7 @@ public final class InferenceEngine: Sendable {
         stopped.signal()
     }
 
-    private func cancel(_ id: UInt64) {
+    private func cancel(_ id: EngineCore.RequestID) {
         inbox.withLock { $0.cancellations.append(id) }
         wake.signal()
     }
@@ -309,25 +321,13 @@ public final class InferenceEngine: Sendable {
     }
 }
 
-/// The state only the engine thread touches: scheduler, runner, per-request decoding state.
+/// The engine thread: it feeds the core the inbox and the clock, runs its steps through the model, and
+/// delivers its outputs to the requests' streams. No policy lives here.
 final class EngineLoop {
-    struct Active {
-        let requestID: UInt64
-        let continuation: AsyncThrowingStream<GenerationEvent, any Error>.Continuation
-        let request: GenerationRequest
-        var sampler: Sampler
-        var detokenizer: StreamingDetokenizer
-        var stopMatcher: StopSequenceMatcher
-        var counts: [Int32: Int] = [:]
-        var generated = 0
-        var cachedPromptTokens: Int?
-    }
-
     unowned let engine: InferenceEngine
     let runner: any ModelRunner
-    var scheduler: Scheduler
-    var active: [Scheduler.SequenceID: Active] = [:]
-    var sequenceForRequest: [UInt64: Scheduler.SequenceID] = [:]
+    var core: EngineCore
+    var streams: [EngineCore.RequestID: InferenceEngine.TokenStream.Continuation] = [:]
 
     init(engine: InferenceEngine) throws(EngineError) {
         self.engine = engine
@@ -339,9 +339,11 @@ final class EngineLoop {
         } catch {
             throw EngineError(error)
         }
-        scheduler = Scheduler(
-            configuration: .init(maxStepTokens: c.maxStepTokens, maxRunning: c.maxRunning, maxWaiting: c.maxWaiting,
-                                 contextLength: min(c.contextLength, model.contextLength)),
+        core = EngineCore(
+            configuration: .init(
+                scheduler: .init(maxStepTokens: c.maxStepTokens, maxRunning: c.maxRunning, maxWaiting: c.maxWaiting,
+                                 contextLength: engine.cacheCapacity.contextLength),
+                vocabularySize: model.vocabularySize, endOfGeneration: model.tokenizer.endOfGenerationTokens),
             blocks: KVBlockPool(capacity: c.cacheBlocks, blockSize: c.blockSize, prefixCaching: c.prefixCaching,
                                 groups: model.cacheLayout.blockGroups))
     }
@@ -350,160 +352,65 @@ final class EngineLoop {
         while true {
             let inbox = engine.takeInbox()
             for id in inbox.cancellations {
-                guard let sequence = sequenceForRequest.removeValue(forKey: id) else { continue }
-                scheduler.finish(sequence)
-                active[sequence]?.continuation.finish()
-                active[sequence] = nil
+                core.cancel(id)
+                streams.removeValue(forKey: id)?.finish()
             }
-            for (id, request, continuation) in inbox.arrivals { admit(id, request, continuation) }
+            for (id, request, stream) in inbox.arrivals {
+                if let refusal = core.submit(id, request) {
+                    stream.finish(throwing: refusal)
+                } else {
+                    streams[id] = stream
+                }
+            }
             if inbox.shuttingDown {
-                for (_, state) in active { state.continuation.finish(throwing: EngineError(.unavailable, "the engine shut down")) }
+                deliver(core.failAll(EngineError(.unavailable, "the engine shut down")))
                 return
             }
-            endExpiredRequests()
-            let plan = scheduler.schedule()
-            guard !plan.work.isEmpty else {
+            deliver(core.expire(now: .now))
+            guard let step = core.nextStep() else {
                 publishStatistics(step: nil, computedPrompt: 0, generated: 0)
                 engine.waitForWork()
                 continue
             }
-            step(plan)
+            let started = ContinuousClock.now
+            let outputs: [EngineCore.Output]
+            do {
+                outputs = core.complete(step, logits: try runner.forward(step.batch))
+            } catch {
+                outputs = core.fail(step, EngineError(error))
+            }
+            deliver(outputs)
+            let generated = outputs.reduce(0) { if case .token = $1 { $0 + 1 } else { $0 } }
+            let seconds = (ContinuousClock.now - started) / .seconds(1)
+            publishStatistics(step: EngineStep(tokens: step.batch.count, sequences: step.batch.blockTables.count, seconds: seconds),
+                              computedPrompt: step.promptTokens, generated: generated)
         }
     }
 
-    /// Ends every request whose deadline has passed, waiting or running, freeing its blocks.
-    private func endExpiredRequests() {
-        let now = ContinuousClock.now
-        for (sequence, state) in active {
-            guard let deadline = state.request.deadline, deadline <= now else { continue }
-            fail(sequence, EngineError(.timedOut, "the request did not finish within its time limit "
-                + "(\(state.generated) tokens generated); raise --request-timeout or lower max_tokens"))
-        }
-    }
-
-    private func admit(_ id: UInt64, _ request: GenerationRequest,
-                       _ continuation: AsyncThrowingStream<GenerationEvent, any Error>.Continuation) {
-        guard request.maxTokens > 0 else {
-            continuation.finish(throwing: EngineError(.invalidInput, "max_tokens must be at least 1"))
-            return
-        }
-        switch scheduler.add(prompt: request.prompt) {
-        case .success(let sequence):
-            sequenceForRequest[id] = sequence
-            active[sequence] = Active(requestID: id, continuation: continuation, request: request, sampler: Sampler(request.sampling),
-                                      detokenizer: StreamingDetokenizer(tokenizer: engine.model.tokenizer),
-                                      stopMatcher: StopSequenceMatcher(stops: request.stop))
-        case .failure(.queueFull):
-            continuation.finish(throwing: EngineError(.overloaded, "the server is at capacity (\(scheduler.waitingCount) requests waiting); retry shortly"))
-        case .failure(.promptTooLong(let tokens, let limit)):
-            continuation.finish(throwing: EngineError(.contextOverflow, "the prompt has \(tokens) tokens; this server accepts at most \(limit)"))
-        case .failure(.emptyPrompt):
-            continuation.finish(throwing: EngineError(.invalidInput, "the prompt is empty"))
-        }
-    }
-
-    private func step(_ plan: Scheduler.StepPlan) {
-        let started = ContinuousClock.now
-        var batch = ForwardBatch()
-        var computedPrompt = 0
-        for work in plan.work {
-            guard let tokens = scheduler.tokens(of: work.sequence), let tables = scheduler.blockTables(of: work.sequence) else { continue }
-            if active[work.sequence]?.cachedPromptTokens == nil { active[work.sequence]?.cachedPromptTokens = work.start }
-            let index = batch.addSequence(blockTables: tables)
-            let promptCount = active[work.sequence]?.request.prompt.count ?? 0
-            for position in work.start ..< work.start + work.count {
-                batch.add(token: tokens[position], position: Int32(position), sequence: index,
-                          wantsLogits: work.wantsLogits && position == work.start + work.count - 1)
-                if position < promptCount { computedPrompt += 1 }
+    private func deliver(_ outputs: [EngineCore.Output]) {
+        for output in outputs {
+            switch output {
+            case .token(let id, _, _, _):
+                streams[id]?.yield(output)
+            case .finished(let id, _, _):
+                streams[id]?.yield(output)
+                streams.removeValue(forKey: id)?.finish()
+            case .failed(let id, let error):
+                streams.removeValue(forKey: id)?.finish(throwing: error)
             }
         }
-        let logits: [Float]
-        do {
-            logits = try runner.forward(batch)
-        } catch {
-            for work in plan.work { fail(work.sequence, EngineError(error)) }
-            return
-        }
-        scheduler.commit(plan)
-        let vocabulary = engine.model.vocabularySize
-        var row = 0
-        var generated = 0
-        logits.withUnsafeBufferPointer { all in
-            for work in plan.work where work.wantsLogits {
-                let slice = UnsafeBufferPointer(rebasing: all[row * vocabulary ..< (row + 1) * vocabulary])
-                row += 1
-                if emitNextToken(for: work.sequence, logits: slice) { generated += 1 }
-            }
-        }
-        let seconds = (ContinuousClock.now - started) / .seconds(1)
-        publishStatistics(step: EngineStep(tokens: plan.tokenCount, sequences: plan.work.count, seconds: seconds),
-                          computedPrompt: computedPrompt, generated: generated)
-    }
-
-    /// Samples, streams and books the next token of `sequence`; finishes it when it is done. Returns
-    /// whether a token was generated.
-    private func emitNextToken(for sequence: Scheduler.SequenceID, logits: UnsafeBufferPointer<Float>) -> Bool {
-        guard var state = active[sequence] else { return false }
-        let tokenizer = engine.model.tokenizer
-        let masksEnd = state.request.ignoreEndOfGeneration || state.generated < state.request.minTokens
-        let token = state.sampler.sample(logits: logits, counts: state.counts,
-                                         excluding: masksEnd ? tokenizer.endOfGenerationTokens : [])
-        if tokenizer.isEndOfGeneration(token) {
-            complete(sequence, .stop, flushing: true)
-            return false
-        }
-        state.generated += 1
-        state.counts[token, default: 0] += 1
-        let piece = state.detokenizer.append(token)
-        let (text, hitStop) = state.stopMatcher.feed(piece)
-        let logprobs = state.request.logprobs.map { [Sampler.logprobs(of: token, top: $0, logits: logits)] } ?? []
-        state.continuation.yield(.text(text, tokens: [token], logprobs: logprobs))
-        active[sequence] = state
-        if hitStop {
-            complete(sequence, .stop, flushing: false)
-        } else if state.generated >= state.request.maxTokens || !scheduler.append(token, to: sequence) {
-            complete(sequence, .length, flushing: true)
-        }
-        return true
-    }
-
-    /// Ends a sequence with `reason`. `flushing` releases text held back by the detokenizer and the stop
-    /// matcher (not after a stop sequence matched: nothing after it may be emitted).
-    private func complete(_ sequence: Scheduler.SequenceID, _ reason: FinishReason, flushing: Bool) {
-        guard var state = active.removeValue(forKey: sequence) else { return }
-        if flushing {
-            let (text, hitStop) = state.stopMatcher.feed(state.detokenizer.flush())
-            let tail = hitStop ? text : text + state.stopMatcher.flush()
-            if !tail.isEmpty { state.continuation.yield(.text(tail, tokens: [])) }
-        }
-        let usage = GenerationUsage(promptTokens: state.request.prompt.count, completionTokens: state.generated,
-                                    cachedPromptTokens: state.cachedPromptTokens ?? 0)
-        state.continuation.yield(.finished(reason, usage))
-        state.continuation.finish()
-        scheduler.finish(sequence)
-        sequenceForRequest[state.requestID] = nil
-    }
-
-    private func fail(_ sequence: Scheduler.SequenceID, _ error: EngineError) {
-        if let state = active.removeValue(forKey: sequence) {
-            state.continuation.finish(throwing: error)
-            sequenceForRequest[state.requestID] = nil
-        }
-        scheduler.finish(sequence)
     }
 
     private func publishStatistics(step: EngineStep?, computedPrompt: Int, generated: Int) {
+        let scheduler = core.scheduler
         let blocks = scheduler.blocks
-        let waiting = scheduler.waitingCount
-        let running = scheduler.runningCount
-        let preemptions = scheduler.preemptionCount
         engine.publish { s in
-            s.waitingRequests = waiting
-            s.runningRequests = running
+            s.waitingRequests = scheduler.waitingCount
+            s.runningRequests = scheduler.runningCount
             s.usedBlocks = blocks.usedCount
             s.prefixCacheQueriedTokens = blocks.queriedTokens
             s.prefixCacheHitTokens = blocks.hitTokens
-            s.preemptions = preemptions
+            s.preemptions = scheduler.preemptionCount
             s.promptTokensComputed += computedPrompt
             s.generatedTokens += generated
             if let step {

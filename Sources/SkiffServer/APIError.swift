@@ -80,7 +80,7 @@ struct APIError: Error, Sendable, Equatable {
         case .contextOverflow:
             self = .contextLengthExceeded(error.message)
         case .invalidInput, .chatTemplate:
-            self = .invalidRequest(error.message)
+            self = .invalidRequest(error.message, param: error.field)
         case .overloaded:
             self = APIError(status: .tooManyRequests, message: error.message, type: "rate_limit_error",
                             code: "queue_full", retryAfterSeconds: 1)

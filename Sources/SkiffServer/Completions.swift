@@ -31,19 +31,12 @@ struct Completions: Sendable {
     /// the time to first token.
     func respond(kind: Kind, prompt: [Int32], options: GenerationOptions, arrival: ContinuousClock.Instant,
                  logger: Logger, promptText: @autoclosure () -> String) async throws -> Response {
-        guard prompt.count < contextLength else {
-            throw APIError.contextLengthExceeded(
-                "This model's maximum context length is \(contextLength) tokens; the prompt has \(prompt.count) tokens, leaving no room for output.")
-        }
+        // The server's own limits; the engine checks the rest (the context, the vocabulary, max_tokens).
         if let limit = configuration.maxPromptTokens, prompt.count > limit {
             throw APIError.contextLengthExceeded(
                 "This server accepts prompts of at most \(limit) tokens; the prompt has \(prompt.count) tokens.")
         }
-        let vocabulary = engine.model.tokenizer.vocabularySize
-        if let bad = prompt.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
-            throw APIError.invalidRequest("Token id \(bad) is outside the vocabulary (0..<\(vocabulary)).", param: "prompt")
-        }
-        let maxTokens = min(options.maxTokens ?? .max, configuration.maxTokensCap ?? .max, contextLength - prompt.count)
+        let maxTokens = min(options.maxTokens ?? .max, configuration.maxTokensCap ?? .max)
         let request = GenerationRequest(prompt: prompt, sampling: try options.samplingParameters(defaults: samplingDefaults), maxTokens: maxTokens,
                                         stop: options.stop, minTokens: min(options.minTokens, maxTokens),
                                         ignoreEndOfGeneration: options.ignoreEOS, logprobs: options.logprobs,

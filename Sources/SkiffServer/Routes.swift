@@ -16,13 +16,8 @@ struct Routes: Sendable {
         self.configuration = configuration
         self.metrics = metrics
         completions = Completions(
-            engine: engine, configuration: configuration, metrics: metrics, contextLength: Self.contextLength(of: engine),
+            engine: engine, configuration: configuration, metrics: metrics, contextLength: engine.cacheCapacity.contextLength,
             samplingDefaults: engine.model.samplingRecommendation.defaults(overriddenBy: configuration.sampling))
-    }
-
-    /// The longest sequence the engine accepts: the configured context, at most the model's.
-    static func contextLength(of engine: InferenceEngine) -> Int {
-        min(engine.configuration.contextLength, engine.model.contextLength)
     }
 
     /// The server's endpoints by path, each answering one method.

@@ -11,7 +11,7 @@ import Testing
     }
 
     /// Collects a request's text, tokens and finish.
-    static func collect(_ stream: AsyncThrowingStream<GenerationEvent, any Error>) async throws
+    static func collect(_ stream: GenerationStream) async throws
         -> (text: String, tokens: [Int32], finish: FinishReason?, usage: GenerationUsage?) {
         var text = "", tokens: [Int32] = [], finish: FinishReason?, usage: GenerationUsage?
         for try await event in stream {
