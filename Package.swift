@@ -34,6 +34,10 @@ let package = Package(
         // What a model file says a model is, for every reader: its hyper-parameters and the cache they call for.
         .target(name: "SkiffHyperparameters", dependencies: ["SkiffGGUF"], swiftSettings: swiftSettings),
 
+        // Which tokens of which sequences the next forward pass computes, and the KV blocks they live in:
+        // the scheduler and block pool the engine runs and `skiff simulate` replays.
+        .target(name: "SkiffScheduling", dependencies: ["SkiffHyperparameters"], swiftSettings: swiftSettings + [.unsafeFlags(["-O"])]),
+
         // Text in, token ids out, and back: GPT-2 byte-level BPE and SentencePiece-style BPE.
         .target(name: "SkiffTokenizer", dependencies: ["SkiffGGUF"], swiftSettings: swiftSettings),
 
@@ -57,7 +61,7 @@ let package = Package(
         // Generation: sequences, KV cache, sampling, the step loop.
         .target(
             name: "SkiffEngine",
-            dependencies: ["SkiffModels", "SkiffHyperparameters", "SkiffTokenizer", "SkiffChatTemplate", "SkiffGGUF"],
+            dependencies: ["SkiffModels", "SkiffHyperparameters", "SkiffScheduling", "SkiffTokenizer", "SkiffChatTemplate", "SkiffGGUF"],
             swiftSettings: swiftSettings
         ),
 
@@ -98,7 +102,9 @@ let package = Package(
         ),
 
         // Sizing: memory accounting, capacity plans and the fleet simulator (model metadata only, no engine code).
-        .target(name: "SkiffSizing", dependencies: ["SkiffGGUF", "SkiffHyperparameters"], swiftSettings: swiftSettings),
+        // It and the scheduler it replays are optimized in debug builds too: the tests simulate hours of traffic.
+        .target(name: "SkiffSizing", dependencies: ["SkiffGGUF", "SkiffHyperparameters", "SkiffScheduling"],
+                swiftSettings: swiftSettings + [.unsafeFlags(["-O"])]),
 
         // Chat tier storage: users, sessions, conversations and messages in SQLite (WAL) or PostgreSQL,
         // one store over both, with migrations that several replicas may run at once.
@@ -189,7 +195,7 @@ let package = Package(
             name: "SkiffKernelsTests", dependencies: ["CSkiffKernels"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffEngineTests",
-            dependencies: ["SkiffEngine", "SkiffModels", "SkiffGGUF", "GGUFTestSupport"],
+            dependencies: ["SkiffEngine", "SkiffScheduling", "SkiffModels", "SkiffGGUF", "GGUFTestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
@@ -216,7 +222,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SkiffSizingTests",
-            dependencies: ["SkiffSizing", "SkiffGGUF", "SkiffHyperparameters", "SkiffEngine", "SkiffModels"],
+            dependencies: ["SkiffSizing", "SkiffScheduling", "SkiffGGUF", "SkiffHyperparameters", "SkiffEngine", "SkiffModels"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),

@@ -1,4 +1,5 @@
 import SkiffModels
+import SkiffScheduling
 
 /// The engine's policy without threads, clocks or I/O: requests come in, forward passes go out as steps,
 /// their logits come back, and each request's tokens and end go out as outputs.

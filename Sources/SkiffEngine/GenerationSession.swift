@@ -1,4 +1,5 @@
 import SkiffModels
+import SkiffScheduling
 
 /// One sequence's conversation with a model: it keeps the tokens seen so far in the KV cache, appends
 /// prompts in batches, and generates tokens one at a time.

@@ -1,5 +1,6 @@
 import Foundation
 import SkiffModels
+import SkiffScheduling
 import SkiffTokenizer
 import Synchronization
 

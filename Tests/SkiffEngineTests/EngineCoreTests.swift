@@ -1,4 +1,5 @@
 import SkiffEngine
+import SkiffScheduling
 import SkiffModels
 import Testing
 

@@ -1,4 +1,4 @@
-import SkiffEngine
+import SkiffScheduling
 import Testing
 
 @Suite struct KVBlockPoolTests {

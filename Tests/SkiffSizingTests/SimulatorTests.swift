@@ -47,8 +47,8 @@ func replica(stepTokens: Int = 10, running: Int = 4, waiting: Int = 8, blocks: I
         for id in 0 ..< 3 { _ = r.add(request: id, prompt: 4, output: 5) }
         let step3 = r.startStep()
         #expect(step3 == 8)
-        #expect(r.running.count == 2)
-        #expect(r.waiting.count == 1)
+        #expect(r.runningCount == 2)
+        #expect(r.waitingCount == 1)
     }
 
     @Test func runningOutOfBlocksPreemptsTheNewest() {
@@ -61,11 +61,11 @@ func replica(stepTokens: Int = 10, running: Int = 4, waiting: Int = 8, blocks: I
         let step4 = r.startStep()
         #expect(step4 == 1)
         #expect(r.preemptions == 1)
-        #expect(r.running.map(\.request) == [0])
-        #expect(r.waiting.map(\.request) == [1])
+        #expect(r.runningRequests == [0])
+        #expect(r.waitingRequests == [1])
         // Recomputed later from its prompt and generated token: 17 tokens.
         _ = r.finishStep()
-        while r.running.contains(where: { $0.request == 0 }) {
+        while r.runningRequests.contains(0) {
             _ = r.startStep()
             _ = r.finishStep()
         }

@@ -305,8 +305,8 @@ private struct FleetSimulation {
         let readyCount = active.count { pods[$0].state == .ready }
         var waiting = gateway.count, running = 0
         for index in active {
-            waiting += pods[index].replica.waiting.count
-            running += pods[index].replica.running.count
+            waiting += pods[index].replica.waitingCount
+            running += pods[index].replica.runningCount
         }
         let total = Double(a.metric == .waiting ? waiting : waiting + running)
         let current = active.count
@@ -378,8 +378,8 @@ private struct FleetSimulation {
         }
         var waiting = gateway.count, running = 0, ready = 0, desired = 0
         for pod in pods where pod.state != .gone {
-            waiting += pod.replica.waiting.count
-            running += pod.replica.running.count
+            waiting += pod.replica.waitingCount
+            running += pod.replica.runningCount
             if pod.state == .ready { ready += 1 }
             if pod.state != .draining { desired += 1 }
         }

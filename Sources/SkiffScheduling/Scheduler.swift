@@ -113,6 +113,10 @@ public struct Scheduler: Sendable {
     public var waitingCount: Int { waiting.count }
     /// Sequences admitted and holding cache blocks.
     public var runningCount: Int { running.count }
+    /// The waiting sequences, first to be admitted first.
+    public var waitingSequences: [SequenceID] { waiting }
+    /// The running sequences, oldest first (the newest is preempted first).
+    public var runningSequences: [SequenceID] { running }
 
     /// Queues a new sequence with `prompt`, or says why not.
     public mutating func add(prompt: [Int32]) -> Result<SequenceID, Refusal> {
@@ -158,20 +162,22 @@ public struct Scheduler: Sendable {
         }
 
         // Admit from the queue while budget and room remain (not in a step that had to preempt).
-        while plan.preempted.isEmpty, budget > 0, running.count < configuration.maxRunning, let id = waiting.first, var s = sequences[id] {
-            if s.cache.isEmpty {
-                if prefixInFlight(for: s.tokens, budget: budget) { break }
+        while plan.preempted.isEmpty, budget > 0, running.count < configuration.maxRunning, let id = waiting.first, let waiting = sequences[id] {
+            if waiting.cache.isEmpty {
+                if prefixInFlight(for: waiting.tokens, budget: budget) { break }
                 // Reuse cached full blocks, but always compute at least the last token (its logits are needed).
+                var s = take(id)
                 s.computed = s.cache.acquireCachedPrefix(of: s.tokens[..<(s.tokens.count - 1)], from: &blocks)
+                sequences[id] = s
             }
+            guard let s = sequences[id] else { break }
             let count = min(s.tokens.count - s.computed, budget)
-            sequences[id] = s
             guard reserveBlocks(for: id, from: s.computed, to: s.computed + count) else {
                 // Not enough cache now: give back what was taken and wait for running sequences to finish.
                 releaseBlocks(of: id)
                 break
             }
-            waiting.removeFirst()
+            self.waiting.removeFirst()
             sequences[id]?.running = true
             running.append(id)
             plan.work.append(Work(sequence: id, start: s.computed, count: count, wantsLogits: s.computed + count == s.tokens.count))
@@ -183,8 +189,8 @@ public struct Scheduler: Sendable {
     /// Marks a planned step as computed: the sequences' KV now covers the planned tokens, and their full
     /// blocks become shareable.
     public mutating func commit(_ plan: StepPlan) {
-        for work in plan.work {
-            guard var s = sequences[work.sequence], s.running else { continue }
+        for work in plan.work where sequences[work.sequence]?.running == true {
+            var s = take(work.sequence)
             s.computed = max(s.computed, work.start + work.count)
             s.cache.didCompute(s.computed, of: s.tokens[...], in: &blocks)
             sequences[work.sequence] = s
@@ -194,9 +200,8 @@ public struct Scheduler: Sendable {
     /// Appends a generated token to a sequence (its KV is computed in a later step). Returns false when
     /// the sequence has reached the context length and must be finished instead.
     public mutating func append(_ token: Int32, to id: SequenceID) -> Bool {
-        guard var s = sequences[id], s.tokens.count < configuration.contextLength else { return false }
-        s.tokens.append(token)
-        sequences[id] = s
+        guard let count = sequences[id]?.tokens.count, count < configuration.contextLength else { return false }
+        sequences[id]?.tokens.append(token)
         return true
     }
 
@@ -231,16 +236,24 @@ public struct Scheduler: Sendable {
     /// Makes sure `id` has the blocks computing its positions `start ..< end` needs. Returns false if the
     /// pool ran dry (blocks taken so far stay with the sequence).
     private mutating func reserveBlocks(for id: SequenceID, from start: Int, to end: Int) -> Bool {
-        guard var s = sequences[id] else { return false }
+        guard sequences[id] != nil else { return false }
+        var s = take(id)
         defer { sequences[id] = s }
         return s.cache.reserve(from: start, to: end, in: &blocks)
     }
 
     private mutating func releaseBlocks(of id: SequenceID) {
-        guard var s = sequences[id] else { return }
+        guard sequences[id] != nil else { return }
+        var s = take(id)
         s.cache.release(to: &blocks)
         s.computed = 0
         sequences[id] = s
+    }
+
+    /// Takes sequence `id`, which must exist, out of the table, so its arrays are mutated in place rather
+    /// than copied; the caller puts it back.
+    private mutating func take(_ id: SequenceID) -> Sequence {
+        sequences.removeValue(forKey: id)!
     }
 
     /// Sends a running sequence back to the front of the queue, to be recomputed from its tokens.
