@@ -3,9 +3,9 @@ import Glibc
 #endif
 
 /// The resident memory of this process, for benchmarks and capacity logs.
-public enum ResidentMemory {
+enum ResidentMemory {
     /// Bytes of this process currently in RAM (Linux `/proc/self/statm`), or nil where unavailable.
-    public static func currentBytes() -> Int? {
+    static func currentBytes() -> Int? {
         #if os(Linux)
         guard let file = fopen("/proc/self/statm", "r") else { return nil }
         defer { fclose(file) }
