@@ -116,7 +116,7 @@ final class ServerMetrics: Sendable {
         sample("skiff:kv_cache_blocks", engine.totalBlocks - engine.usedBlocks, labels: "state=\"free\"")
         single("skiff:kv_cache_bytes_per_token", "gauge", "KV-cache bytes one token takes: 2 x layers x KV heads x head size x bytes per element.",
                capacity?.bytesPerToken ?? 0)
-        single("skiff:kv_cache_bytes", "gauge", "KV-cache size in bytes (blocks x block size x bytes per token).",
+        single("skiff:kv_cache_bytes", "gauge", "KV-cache size in bytes: blocks x bytes per block (a block holds block_size tokens of one block group of layers).",
                capacity?.bytes ?? 0)
         single("skiff:kv_cache_full_context_sequences", "gauge",
                "Sequences the KV cache holds at once when each is as long as the context (max concurrency at full context).",
