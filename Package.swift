@@ -58,10 +58,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // A model file made ready to run: weights, tokenizer, chat template, sampling recommendation.
+        .target(
+            name: "SkiffModelFile",
+            dependencies: ["SkiffGGUF", "SkiffHyperparameters", "SkiffModels", "SkiffTokenizer", "SkiffChatTemplate"],
+            swiftSettings: swiftSettings
+        ),
+
         // Generation: sequences, KV cache, sampling, the step loop.
         .target(
             name: "SkiffEngine",
-            dependencies: ["SkiffModels", "SkiffHyperparameters", "SkiffScheduling", "SkiffTokenizer", "SkiffChatTemplate", "SkiffGGUF"],
+            dependencies: ["SkiffModelFile", "SkiffModels", "SkiffHyperparameters", "SkiffScheduling", "SkiffTokenizer"],
             swiftSettings: swiftSettings
         ),
 
@@ -82,7 +89,7 @@ let package = Package(
         .target(
             name: "SkiffServer",
             dependencies: [
-                "SkiffEngine",
+                "SkiffEngine", "SkiffModelFile",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -164,7 +171,7 @@ let package = Package(
         .executableTarget(
             name: "skiff",
             dependencies: [
-                "SkiffEngine", "SkiffModels", "SkiffModelStore", "SkiffServer", "SkiffBench", "SkiffSizing",
+                "SkiffEngine", "SkiffModelFile", "SkiffModels", "SkiffModelStore", "SkiffServer", "SkiffBench", "SkiffSizing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -195,14 +202,14 @@ let package = Package(
             name: "SkiffKernelsTests", dependencies: ["CSkiffKernels"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffEngineTests",
-            dependencies: ["SkiffEngine", "SkiffScheduling", "SkiffModels", "SkiffGGUF", "GGUFTestSupport"],
+            dependencies: ["SkiffEngine", "SkiffModelFile", "SkiffScheduling", "SkiffModels", "SkiffGGUF", "GGUFTestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "SkiffServerTests",
             dependencies: [
-                "SkiffServer", "SkiffEngine",
+                "SkiffServer", "SkiffEngine", "SkiffModelFile",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -222,7 +229,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SkiffSizingTests",
-            dependencies: ["SkiffSizing", "SkiffScheduling", "SkiffGGUF", "SkiffHyperparameters", "SkiffEngine", "SkiffModels"],
+            dependencies: ["SkiffSizing", "SkiffScheduling", "SkiffGGUF", "SkiffHyperparameters", "SkiffEngine", "SkiffModelFile", "SkiffModels"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),

@@ -1,6 +1,5 @@
-import SkiffChatTemplate
+import SkiffModelFile
 import SkiffModels
-import SkiffTokenizer
 
 /// Why the engine could not do what was asked.
 public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -43,6 +42,13 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
 
 extension EngineError {
     init(_ error: ModelError) { self.init(.model, error.message) }
-    init(_ error: TokenizerError) { self.init(.tokenizer, error.description) }
-    init(_ error: ChatTemplateError) { self.init(.chatTemplate, error.description) }
+
+    /// The engine's view of a model file's error.
+    public init(_ error: ModelFileError) {
+        switch error.code {
+        case .model: self.init(.model, error.message)
+        case .tokenizer: self.init(.tokenizer, error.message)
+        case .chatTemplate: self.init(.chatTemplate, error.message)
+        }
+    }
 }

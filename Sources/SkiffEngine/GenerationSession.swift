@@ -1,3 +1,4 @@
+import SkiffModelFile
 import SkiffModels
 import SkiffScheduling
 

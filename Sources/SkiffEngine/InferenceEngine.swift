@@ -1,4 +1,5 @@
 import Foundation
+import SkiffModelFile
 import SkiffModels
 import SkiffScheduling
 import SkiffTokenizer

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffModelFile
 
 /// Chooses next tokens from logits according to `SamplingParameters`, with its own seeded random state.
 public struct Sampler: Sendable {

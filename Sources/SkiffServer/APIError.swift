@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import SkiffEngine
+import SkiffModelFile
 
 /// An error as the OpenAI API reports it: an HTTP status and the body
 /// `{"error": {"message", "type", "param", "code"}}`.
@@ -98,6 +99,7 @@ struct APIError: Error, Sendable, Equatable {
         switch error {
         case let error as APIError: return error
         case let error as EngineError: return APIError(error)
+        case let error as ModelFileError: return APIError(EngineError(error))
         case is CancellationError: return .clientClosedRequest
         case let error as any HTTPResponseError:
             let type = error.status.code >= 500 ? "internal_error" : "invalid_request_error"

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import SkiffEngine
+import SkiffModelFile
 
 /// Runs one chat or text completion through the engine and answers it whole or as server-sent events.
 ///

@@ -1,6 +1,7 @@
 import Foundation
 import SkiffChatTemplate
 import SkiffEngine
+import SkiffModelFile
 
 // The request bodies of the OpenAI endpoints, decoded and checked. Fields with the wrong type or an
 // unsupported value are refused with a message that names the field; which fields a completion request

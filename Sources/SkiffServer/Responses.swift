@@ -1,4 +1,5 @@
 import SkiffEngine
+import SkiffModelFile
 
 // The response bodies of the OpenAI endpoints. Fields OpenAI documents as nullable are written as
 // `null` rather than left out, since some clients require them.

@@ -1,4 +1,5 @@
 import SkiffEngine
+import SkiffModelFile
 
 /// How `InferenceServer` listens, whom it serves and what it allows.
 ///

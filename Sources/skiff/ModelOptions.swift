@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SkiffChatTemplate
 import SkiffEngine
+import SkiffModelFile
 import SkiffModels
 import SkiffModelStore
 

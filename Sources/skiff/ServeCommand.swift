@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import SkiffEngine
+import SkiffModelFile
 import SkiffModels
 import SkiffModelStore
 import SkiffServer

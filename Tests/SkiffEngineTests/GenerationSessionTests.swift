@@ -1,4 +1,5 @@
 import SkiffEngine
+import SkiffModelFile
 import Testing
 
 @Suite(.serialized) struct GenerationSessionTests {

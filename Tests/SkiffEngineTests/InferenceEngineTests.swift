@@ -1,4 +1,5 @@
 import SkiffEngine
+import SkiffModelFile
 import Testing
 
 /// The engine with the real default model: concurrent requests, stop strings, cancellation, refusals.

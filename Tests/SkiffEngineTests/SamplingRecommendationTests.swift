@@ -1,5 +1,6 @@
 import GGUFTestSupport
 import SkiffEngine
+import SkiffModelFile
 import SkiffGGUF
 import Testing
 
@@ -41,7 +42,7 @@ import Testing
         ("general.sampling.top_k", .string("forty"), #"GGUF key 'general.sampling.top_k' is "forty"; it must be a finite number"#),
     ])
     func aRecommendationOutOfRangeNamesItsKeyAndValue(key: String, value: GGUFValue, message: String) throws {
-        let error = #expect(throws: EngineError.self) { try Self.recommendation([(key, value)]) }
+        let error = #expect(throws: ModelFileError.self) { try Self.recommendation([(key, value)]) }
         #expect(error?.message == message)
     }
 }

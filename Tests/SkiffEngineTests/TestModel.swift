@@ -1,5 +1,6 @@
 import Foundation
 import SkiffEngine
+import SkiffModelFile
 
 /// The default model, as `make test` pulls it: env SKIFF_TEST_MODEL, else the model directory.
 enum TestModel {
@@ -21,20 +22,20 @@ enum TestModel {
     }
 
     /// The catalog's second model, Gemma 3 270M (gemma3, Q4_K_M), which `make test` pulls too; loaded once.
-    static let gemma: Result<LoadedModel, EngineError> = {
+    static let gemma: Result<LoadedModel, ModelFileError> = {
         let path = modelDirectory + "/gemma-3-270m-q4_k_m.gguf"
         guard FileManager.default.fileExists(atPath: path) else {
-            return .failure(EngineError(.model, "gemma-3-270m is not at \(path); run `make test` (it pulls it) or `skiff pull gemma-3-270m`"))
+            return .failure(ModelFileError(.model, "gemma-3-270m is not at \(path); run `make test` (it pulls it) or `skiff pull gemma-3-270m`"))
         }
-        return Result { () throws(EngineError) in try LoadedModel(path: path) }
+        return Result { () throws(ModelFileError) in try LoadedModel(path: path) }
     }()
 
     /// Loaded once for the whole test run.
-    static let shared: Result<LoadedModel, EngineError> = {
+    static let shared: Result<LoadedModel, ModelFileError> = {
         guard FileManager.default.fileExists(atPath: path) else {
-            return .failure(EngineError(.model, "the default model is not at \(path); run `make test` (it pulls it) or `skiff pull`"))
+            return .failure(ModelFileError(.model, "the default model is not at \(path); run `make test` (it pulls it) or `skiff pull`"))
         }
-        return Result { () throws(EngineError) in try LoadedModel(path: path) }
+        return Result { () throws(ModelFileError) in try LoadedModel(path: path) }
     }()
 
     static func load() throws -> LoadedModel { try shared.get() }

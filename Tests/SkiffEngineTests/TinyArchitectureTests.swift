@@ -1,6 +1,7 @@
 import Foundation
 import GGUFTestSupport
 import SkiffEngine
+import SkiffModelFile
 import Testing
 
 /// Each architecture on a tiny model with random weights (`TinyModel`) against llama.cpp on the same file:

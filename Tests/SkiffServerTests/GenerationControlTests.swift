@@ -1,5 +1,6 @@
 import Foundation
 import SkiffEngine
+import SkiffModelFile
 import Testing
 @testable import SkiffServer
 

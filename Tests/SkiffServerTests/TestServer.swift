@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import SkiffEngine
+import SkiffModelFile
 import Testing
 @testable import SkiffServer
 

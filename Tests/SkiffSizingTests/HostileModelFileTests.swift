@@ -1,5 +1,6 @@
 import Foundation
 import SkiffEngine
+import SkiffModelFile
 import SkiffGGUF
 import SkiffSizing
 import Testing
@@ -79,7 +80,7 @@ struct HostileModelFileTests {
         defer { try? FileManager.default.removeItem(atPath: copy) }
 
         if let expected = hostile.loader {
-            let error = #expect(throws: EngineError.self) { try LoadedModel(path: copy) }
+            let error = #expect(throws: ModelFileError.self) { try LoadedModel(path: copy) }
             #expect(error?.message.contains(expected) == true, "\(error?.message ?? "no error")")
         }
         if let expected = hostile.sizing {

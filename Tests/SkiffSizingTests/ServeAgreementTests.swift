@@ -1,4 +1,5 @@
 import SkiffEngine
+import SkiffModelFile
 import SkiffHyperparameters
 import SkiffSizing
 import Testing

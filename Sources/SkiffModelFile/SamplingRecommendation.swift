@@ -11,11 +11,11 @@ public struct SamplingRecommendation: Sendable {
 
     /// Reads the recommendation; a key Skiff applies that holds no number, or a number out of range, is
     /// an error naming the key and the value.
-    public init(metadata: GGUFMetadata) throws(EngineError) {
-        func number(_ key: String) throws(EngineError) -> Double? {
+    public init(metadata: GGUFMetadata) throws(ModelFileError) {
+        func number(_ key: String) throws(ModelFileError) -> Double? {
             guard let value = metadata[key] else { return nil }
             guard let number = value.double, number.isFinite else {
-                throw EngineError(.model, "GGUF key '\(key)' is \(value); it must be a finite number")
+                throw ModelFileError(.model, "GGUF key '\(key)' is \(value); it must be a finite number")
             }
             return number
         }
@@ -26,7 +26,7 @@ public struct SamplingRecommendation: Sendable {
             minP: try number(Self.minPKey).map(Float.init))
         if let (name, requirement) = settings.rangeProblem() {
             let key = Self.appliedKeys.first { $0.name == name }?.key ?? name
-            throw EngineError(.model, "GGUF key '\(key)' is \(metadata[key].map { "\($0)" } ?? "?"); it must be \(requirement)")
+            throw ModelFileError(.model, "GGUF key '\(key)' is \(metadata[key].map { "\($0)" } ?? "?"); it must be \(requirement)")
         }
         let applied = Set(Self.appliedKeys.map(\.key))
         notApplied = metadata.keys.filter { $0.hasPrefix("general.sampling.") && !applied.contains($0) }

@@ -11,7 +11,7 @@ public final class LoadedModel: Sendable {
     /// A display name (`general.name`, else the file name).
     public let name: String
     /// The network, of the file's architecture.
-    let network: any LanguageModel
+    package let network: any LanguageModel
     /// `general.architecture`.
     public let architecture: String
     /// Text ↔ token ids.
@@ -26,18 +26,18 @@ public final class LoadedModel: Sendable {
     /// Loads the model at `path` with the chat template `template` chooses. `progress` gets (work done, total)
     /// while weights are repacked.
     public init(path: String, chatTemplate template: ChatTemplateChoice = .automatic,
-                progress: (Int, Int) -> Void = { _, _ in }) throws(EngineError) {
+                progress: (Int, Int) -> Void = { _, _ in }) throws(ModelFileError) {
         self.path = path
         let file: GGUFFile
         do {
             file = try GGUFFile(path: path)
         } catch {
-            throw EngineError(.model, error.message)
+            throw ModelFileError(.model, error.message)
         }
         do {
             tokenizer = try Tokenizer(metadata: file.metadata)
         } catch {
-            throw EngineError(error)
+            throw ModelFileError(error)
         }
         samplingRecommendation = try SamplingRecommendation(metadata: file.metadata)
         (chatTemplate, chatTemplateOrigin) = try template.resolve(fileTemplate: file.metadata.string("tokenizer.chat_template"),
@@ -45,7 +45,7 @@ public final class LoadedModel: Sendable {
         do {
             network = try ModelArchitectures.load(file, progress: progress)
         } catch {
-            throw EngineError(error)
+            throw ModelFileError(error)
         }
         architecture = file.architecture ?? ""
         let fileName = path.split(separator: "/").last.map(String.init) ?? path
@@ -63,9 +63,9 @@ public final class LoadedModel: Sendable {
 
     /// Renders `messages` with the model's chat template and tokenizes the result. Special tokens in the
     /// rendered text are parsed; no BOS is added, since templates write their own (as Hugging Face does).
-    public func promptTokens(for messages: [ChatMessage], addGenerationPrompt: Bool = true) throws(EngineError) -> [Int32] {
+    public func promptTokens(for messages: [ChatMessage], addGenerationPrompt: Bool = true) throws(ModelFileError) -> [Int32] {
         guard let chatTemplate else {
-            throw EngineError(.chatTemplate, "model '\(name)' has no chat template (tokenizer.chat_template) and its vocabulary has none of the turn markers of "
+            throw ModelFileError(.chatTemplate, "model '\(name)' has no chat template (tokenizer.chat_template) and its vocabulary has none of the turn markers of "
                               + "Skiff's built-in ones; pass --chat-template NAME|FILE, or use a plain completion instead")
         }
         let text: String
@@ -74,7 +74,7 @@ public final class LoadedModel: Sendable {
                                            bosToken: tokenizer.bos.flatMap(tokenizer.tokenText) ?? "",
                                            eosToken: tokenizer.eos.flatMap(tokenizer.tokenText) ?? "")
         } catch {
-            throw EngineError(error)
+            throw ModelFileError(error)
         }
         return tokenizer.encode(text, addSpecial: false, parseSpecial: true)
     }
@@ -93,12 +93,12 @@ public enum ChatTemplateChoice: Sendable, Equatable {
     case source(String, origin: String)
 
     /// The template and its origin for a file whose own template is `fileTemplate`.
-    func resolve(fileTemplate: String?, tokenizer: Tokenizer) throws(EngineError) -> (ChatTemplate?, String) {
-        func parse(_ source: String, _ origin: String) throws(EngineError) -> (ChatTemplate?, String) {
+    func resolve(fileTemplate: String?, tokenizer: Tokenizer) throws(ModelFileError) -> (ChatTemplate?, String) {
+        func parse(_ source: String, _ origin: String) throws(ModelFileError) -> (ChatTemplate?, String) {
             do {
                 return (try ChatTemplate(source: source), origin)
             } catch {
-                throw EngineError(error)
+                throw ModelFileError(error)
             }
         }
         switch self {
