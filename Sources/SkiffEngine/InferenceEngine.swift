@@ -184,7 +184,7 @@ public struct CacheCapacity: Sendable, Equatable {
 
     init(configuration c: EngineConfiguration, model: LoadedModel) {
         let layout = model.cacheLayout
-        bytesPerToken = 2 * layout.kvElementsPerToken
+        bytesPerToken = KVCacheStorage.bytesPerElement * layout.kvElementsPerToken
         bytes = c.cacheBlocks * c.blockSize * KVCacheStorage.bytesPerBlockToken(for: layout)
         contextLength = min(c.contextLength, model.contextLength)
         fullContextSequences = c.cacheBlocks / layout.blocksPerSequence(tokens: contextLength, blockSize: c.blockSize, stepTokens: c.maxStepTokens)

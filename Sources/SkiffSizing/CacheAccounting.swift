@@ -1,4 +1,5 @@
 import SkiffHyperparameters
+import SkiffScheduling
 
 /// The memory one sequence holds while it runs: keys and values of its attention layers, and the recurrent
 /// state of its state-space layers.
@@ -21,6 +22,9 @@ public struct CacheAccounting: Sendable, Equatable {
     public let stepTokens: Int
     /// The cache's number format.
     public let precision: CachePrecision
+    /// The block groups a sequence's blocks are held in, as the engine's block pool keeps them: the layout's,
+    /// or, for a model without attention layers, one group of token blocks (its state is spread over them).
+    public let blockGroups: [CacheLayout.BlockGroup]
     /// Each block group and its bytes per token.
     private let groups: [Group]
 
@@ -53,7 +57,9 @@ public struct CacheAccounting: Sendable, Equatable {
         bytesPerToken = all
         bytesPerTokenBeyondWindows = beyond
         stateBytesPerSequence = state
-        groups = layout.blockGroups.map { group in
+        let attending = layout.blockGroups
+        blockGroups = attending.isEmpty ? KVBlockPool.fullAttention : attending
+        groups = blockGroups.map { group in
             Group(blocks: group, bytesPerToken: precision.bytes(group.layers.reduce(0) { $0 + elements[$1] }))
         }
         self.blockSize = blockSize
@@ -66,6 +72,11 @@ public struct CacheAccounting: Sendable, Equatable {
         groups.reduce(0) { sum, group in
             sum + group.blocks.blocksHeld(tokens: tokens, blockSize: blockSize, stepTokens: stepTokens) * blockSize * group.bytesPerToken
         }
+    }
+
+    /// Blocks one sequence of `tokens` tokens holds over every block group.
+    public func blocksPerSequence(tokens: Int) -> Int {
+        blockGroups.reduce(0) { $0 + $1.blocksHeld(tokens: tokens, blockSize: blockSize, stepTokens: stepTokens) }
     }
 
     /// All the memory one sequence of `tokens` tokens holds: its KV and its recurrent state.

@@ -113,7 +113,8 @@ public struct CapacityPlan: Sendable, Equatable, Codable {
     public var safetyMarginBytes: Int
     /// What the KV cache and state may take.
     public var cacheBudgetBytes: Int
-    /// KV blocks of 16 tokens that budget holds (`MemoryPlan.cacheBlocks`): what a replica's block pool gets.
+    /// Block ids of 16 tokens of one block group that budget holds (`MemoryPlan.cacheBlocks`): what a replica's
+    /// block pool gets.
     public var cacheBlocks: Int
     /// KV bytes per token, all attention layers.
     public var kvCacheBytesPerToken: Int

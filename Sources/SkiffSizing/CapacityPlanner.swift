@@ -207,7 +207,8 @@ public struct CapacityPlanner: Sendable {
         let steady = ReplicaThroughput.estimate(workload: w, stepTime: stepTime, maxStepTokens: r.maxStepTokens, maxRunning: running)
         // Size for the 95th percentiles, not the mean: simulate one replica below the steady-state ceiling.
         let limits = ServeLimits(maxStepTokens: r.maxStepTokens, maxRunning: running, maxWaiting: r.maxWaiting,
-                                 contextLength: memory.contextLength, cacheBlocks: memory.cacheBlocks, blockSize: cache.blockSize)
+                                 contextLength: memory.contextLength, cacheBlocks: memory.cacheBlocks, blockSize: cache.blockSize,
+                                 blockGroups: cache.blockGroups)
         let throughput = ReplicaThroughput.sizedForPercentiles(workload: w, stepTime: stepTime, limits: limits, ceiling: steady)
         guard throughput.requestsPerSecond > 0 else {
             let alone = stepTime.seconds(StepShape(prefillTokens: 0, prefillAttended: 0, decodeSequences: 1, decodeAttended: w.promptTokensMean))

@@ -5,7 +5,7 @@ import SkiffHyperparameters
 /// for its start-up log.
 ///
 /// The arithmetic is the layout's (`CacheLayout.blockGroups`), as the engine applies it: keys and values
-/// as IEEE half; a block id holds one block group's layers; a sequence holds a block per `blockSize`
+/// of the engine's element size; a block id holds one block group's layers; a sequence holds a block per `blockSize`
 /// tokens in each full-attention group, and in each sliding-window group only the blocks its window and
 /// one step's tokens span. Without an explicit size, the cache holds `maxRunning` sequences at full
 /// context, capped by a share of the memory the kernel reports available. It does not allocate anything.
@@ -24,6 +24,8 @@ public struct KVCachePlan: Sendable, Equatable {
     public let bytesPerToken: Int
     /// Bytes of one block id (one block group's layers).
     public let bytesPerBlock: Int
+    /// Bytes of one key or value element.
+    public let bytesPerElement: Int
     /// Tokens per block.
     public let blockSize: Int
     /// Blocks reserved.
@@ -45,12 +47,14 @@ public struct KVCachePlan: Sendable, Equatable {
     public var fullContextSequences: Int { blocks / blocksPerSequence }
 
     /// Plans the cache of Skiff's engine for a model whose cache is laid out as `layout` (the loaded model's
-    /// own, or a `ModelShape`'s read from the file), with steps of at most `stepTokens` tokens. Throws when it
-    /// would not hold one full-context sequence.
-    public init(layout: CacheLayout, contextLength: Int, maxRunning: Int, stepTokens: Int, explicitBytes: Int?,
+    /// own, or a `ModelShape`'s read from the file), with steps of at most `stepTokens` tokens and keys and values
+    /// of `bytesPerElement` bytes (the engine's `KVCacheStorage.bytesPerElement`). Throws when it would not hold
+    /// one full-context sequence.
+    public init(layout: CacheLayout, bytesPerElement: Int, contextLength: Int, maxRunning: Int, stepTokens: Int, explicitBytes: Int?,
                 memoryFraction: Double, availableMemoryBytes: Int?, blockSize: Int = 16) throws(SizingError) {
-        bytesPerToken = 2 * layout.kvElementsPerToken
-        let bytesPerBlock = 2 * layout.kvElementsPerBlockToken * blockSize
+        bytesPerToken = bytesPerElement * layout.kvElementsPerToken
+        self.bytesPerElement = bytesPerElement
+        let bytesPerBlock = bytesPerElement * layout.kvElementsPerBlockToken * blockSize
         self.bytesPerBlock = bytesPerBlock
         self.blockSize = blockSize
         self.contextLength = contextLength
@@ -81,7 +85,7 @@ public struct KVCachePlan: Sendable, Equatable {
     public var summary: String {
         let windows = slidingBlockGroups == 0 ? ""
             : "; \(slidingBlockGroups) of \(blockGroups) block groups slide, holding only their window"
-        return "KV cache: \(bytesPerToken) bytes per token (2 × layers × kv_heads × head_dim × 2 bytes)\(windows); "
+        return "KV cache: \(bytesPerToken) bytes per token (2 × layers × kv_heads × head_dim × \(bytesPerElement) bytes)\(windows); "
             + "\(blocks) blocks of \(blockSize) tokens = \(bytes >> 20) MiB (\(basis.rawValue)); "
             + "\(fullContextSequences) sequences at full context (\(contextLength) tokens, \(blocksPerSequence) blocks each)"
     }

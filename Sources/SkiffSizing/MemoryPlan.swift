@@ -67,10 +67,11 @@ public struct MemoryPlan: Sendable, Equatable {
 
     /// This device's share of one full-context request.
     public var bytesPerRequestAtContext: Int { bytesPerRequest(tokens: contextLength) }
-    /// KV blocks of `cache.blockSize` tokens the cache budget holds (a full-context request's bytes per block, state
-    /// included, so a Mamba layer's state is spread over the blocks of a request).
+    /// Block ids the cache budget holds, each `cache.blockSize` tokens of one block group
+    /// (`cache.blockGroups`): the budget over a full-context request's bytes per block, state included, so a
+    /// Mamba layer's state is spread over the blocks of a request.
     public var cacheBlocks: Int {
-        let blocksPerRequest = max((contextLength + cache.blockSize - 1) / cache.blockSize, 1)
+        let blocksPerRequest = max(cache.blocksPerSequence(tokens: contextLength), 1)
         return cacheBudgetBytes / max(bytesPerRequestAtContext / blocksPerRequest, 1)
     }
 

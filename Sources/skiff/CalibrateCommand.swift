@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SkiffBench
+import SkiffModels
 import SkiffModelStore
 import SkiffSizing
 
@@ -33,10 +34,12 @@ struct CalibrateCommand: ParsableCommand {
         let settings = try ServeSettings(contentsOf: (directory as NSString).appendingPathComponent("serve.json"))
         // As `skiff serve --model` takes it: a path, a file in the model directory, or a catalog name.
         let modelPath = try ModelStore(explicitPath: nil).resolve(settings.model).path
-        let plan = try KVCachePlan(layout: ModelShape(ggufPath: modelPath).cacheLayout, contextLength: settings.ctx, maxRunning: settings.maxRunning,
+        let layout = try ModelShape(ggufPath: modelPath).cacheLayout
+        let plan = try KVCachePlan(layout: layout, bytesPerElement: KVCacheStorage.bytesPerElement, contextLength: settings.ctx, maxRunning: settings.maxRunning,
                                    stepTokens: settings.maxStepTokens, explicitBytes: settings.kvCacheBytes, memoryFraction: 0.5, availableMemoryBytes: nil)
         let limits = ServeLimits(maxStepTokens: settings.maxStepTokens, maxRunning: settings.maxRunning, maxWaiting: settings.maxWaiting,
-                                 contextLength: settings.ctx, cacheBlocks: plan.blocks, blockSize: plan.blockSize)
+                                 contextLength: settings.ctx, cacheBlocks: plan.blocks, blockSize: plan.blockSize,
+                                 blockGroups: CacheAccounting(layout: layout, stepTokens: settings.maxStepTokens).blockGroups)
         let reports = try benchReports()
         let calibration = reports.filter { $0.concurrency != nil }
         let validation = reports.filter { $0.rate != nil }

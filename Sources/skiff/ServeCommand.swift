@@ -132,7 +132,7 @@ struct ServeCommand: AsyncParsableCommand {
             let loaded = try modelOptions.load(quiet: settings.jsonLogs)
             let context = min(settings.contextLength ?? loaded.contextLength, loaded.contextLength)
             let plan = try KVCachePlan(
-                layout: loaded.cacheLayout, contextLength: context, maxRunning: settings.maxRunning,
+                layout: loaded.cacheLayout, bytesPerElement: KVCacheStorage.bytesPerElement, contextLength: context, maxRunning: settings.maxRunning,
                 stepTokens: settings.maxStepTokens, explicitBytes: settings.kvCacheBytes, memoryFraction: settings.kvCacheMemoryFraction,
                 availableMemoryBytes: KVCachePlan.availableMemoryBytes())
             logger.info("\(plan.summary)", metadata: [

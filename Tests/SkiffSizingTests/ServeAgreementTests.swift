@@ -1,5 +1,6 @@
 import SkiffEngine
 import SkiffModelFile
+import SkiffModels
 import SkiffHyperparameters
 import SkiffSizing
 import Testing
@@ -18,18 +19,18 @@ import Testing
     @Test func serveBlocksFollowTheBudget() throws {
         let path = try #require(cachedModelPath(defaultModelFile), "run `skiff pull` first")
         // SmolLM2-135M: 30 layers, 3 KV heads of 64 → 23040 bytes per token.
-        let plan = try KVCachePlan(layout: ModelShape(ggufPath: path).cacheLayout, contextLength: 8192, maxRunning: 4, stepTokens: 512, explicitBytes: nil,
+        let plan = try KVCachePlan(layout: ModelShape(ggufPath: path).cacheLayout, bytesPerElement: KVCacheStorage.bytesPerElement, contextLength: 8192, maxRunning: 4, stepTokens: 512, explicitBytes: nil,
                                    memoryFraction: 0.5, availableMemoryBytes: 1 << 40)
         #expect(plan.bytesPerToken == 23040)
         #expect(plan.blocks == 4 * 512)
         #expect(plan.fullContextSequences == 4)
         #expect(plan.basis == .fullConcurrency)
-        let capped = try KVCachePlan(layout: ModelShape(ggufPath: path).cacheLayout, contextLength: 8192, maxRunning: 64, stepTokens: 512, explicitBytes: nil,
+        let capped = try KVCachePlan(layout: ModelShape(ggufPath: path).cacheLayout, bytesPerElement: KVCacheStorage.bytesPerElement, contextLength: 8192, maxRunning: 64, stepTokens: 512, explicitBytes: nil,
                                      memoryFraction: 0.5, availableMemoryBytes: 2 << 30)
         #expect(capped.basis == .memoryShare)
         #expect(capped.bytes <= 1 << 30)
         #expect(throws: SizingError.self) {
-            try KVCachePlan(layout: ModelShape(ggufPath: path).cacheLayout, contextLength: 8192, maxRunning: 1, stepTokens: 512, explicitBytes: 1 << 20,
+            try KVCachePlan(layout: ModelShape(ggufPath: path).cacheLayout, bytesPerElement: KVCacheStorage.bytesPerElement, contextLength: 8192, maxRunning: 1, stepTokens: 512, explicitBytes: 1 << 20,
                             memoryFraction: 0.5, availableMemoryBytes: nil)
         }
     }
@@ -37,7 +38,7 @@ import Testing
     @Test(arguments: [(1 << 30, 8192), (3_000_000_000, 8192), (700_000_000, 2000)])
     func planConcurrencyEqualsServeForTheSameBudget(budget: Int, context: Int) throws {
         let path = try #require(cachedModelPath(defaultModelFile), "run `skiff pull` first")
-        let serve = try KVCachePlan(layout: ModelShape(ggufPath: path).cacheLayout, contextLength: context, maxRunning: 16, stepTokens: 512, explicitBytes: budget,
+        let serve = try KVCachePlan(layout: ModelShape(ggufPath: path).cacheLayout, bytesPerElement: KVCacheStorage.bytesPerElement, contextLength: context, maxRunning: 16, stepTokens: 512, explicitBytes: budget,
                                     memoryFraction: 0.5, availableMemoryBytes: nil)
         let model = try ModelShape(ggufPath: path)
         let weights = try model.weightsBytes(precision: nil)

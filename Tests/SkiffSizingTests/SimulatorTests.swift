@@ -1,4 +1,5 @@
 import Foundation
+import SkiffScheduling
 @testable import SkiffSizing
 import Testing
 
@@ -11,7 +12,7 @@ let smallReplica = StepTimeModel.fitted(FittedStepTime(fixedSeconds: 0.01, secon
 
 func replica(stepTokens: Int = 10, running: Int = 4, waiting: Int = 8, blocks: Int = 100) -> SimulatedReplica {
     SimulatedReplica(configuration: .init(maxStepTokens: stepTokens, maxRunning: running, maxWaiting: waiting, contextLength: 1000,
-                                          blockSize: 16, cacheBlocks: blocks, stepTime: tokenClock))
+                                          blockSize: 16, cacheBlocks: blocks, blockGroups: KVBlockPool.fullAttention, stepTime: tokenClock))
 }
 
 @Suite struct ReplicaRuleTests {
@@ -71,6 +72,40 @@ func replica(stepTokens: Int = 10, running: Int = 4, waiting: Int = 8, blocks: I
         }
         let step5 = r.startStep()
         #expect(step5 == 17)
+    }
+}
+
+@Suite struct ReplicaMemoryTests {
+    /// Gemma 3 27B at 8 192 tokens, steps of 16 tokens: a cache budget of 4.5 full-context requests (as the plan
+    /// counts them, windows bounded) and the replica's pool of block groups sized from it.
+    func gemmaReplica(requests: Int) throws -> (replica: SimulatedReplica, fits: Int) {
+        let model = try fixtureModel("gemma-3-27b")
+        let cache = CacheAccounting(model: model, stepTokens: 16)
+        let perRequest = cache.bytesPerSequence(tokens: 8192)
+        let memory = MemoryPlan(deviceMemoryBytes: 1 << 30 + perRequest * 9 / 2, memoryUtilization: 1, weightsBytes: 1 << 30,
+                                overheadBytes: 0, safetyMarginBytes: 0, contextLength: 8192, cache: cache, kvHeadCount: model.kvHeadCount)
+        let replica = SimulatedReplica(configuration: .init(
+            maxStepTokens: 16, maxRunning: requests, maxWaiting: requests, contextLength: 8192, blockSize: 16,
+            cacheBlocks: memory.cacheBlocks, blockGroups: cache.blockGroups, stepTime: tokenClock))
+        return (replica, memory.maxConcurrency)
+    }
+
+    /// Runs `requests` requests side by side that each grow to the full context; returns the preemptions.
+    func preemptions(requests: Int) throws -> Int {
+        var (r, fits) = try gemmaReplica(requests: requests)
+        #expect(fits == 4)
+        for id in 0 ..< requests { _ = r.add(request: id, prompt: 16, output: 8176) }
+        var finished = 0
+        while r.startStep() != nil { finished += r.finishStep().filter(\.finished).count }
+        #expect(finished == requests)
+        return r.preemptions
+    }
+
+    @Test func slidingWindowGroupsHoldWhatThePlanCounts() throws {
+        // As many requests as the plan says fit run side by side; one more does not fit and is preempted. A pool
+        // of token blocks of every layer (one group) would hold the fifth: its windows cost less than that.
+        #expect(try preemptions(requests: 4) == 0)
+        #expect(try preemptions(requests: 5) > 0)
     }
 }
 

@@ -29,8 +29,11 @@ public final class KVCacheStorage {
     /// Bytes of one block id: keys and values of one group's layers.
     public let bytesPerBlock: Int
 
-    /// Bytes one block id holds per token: keys and values of one block group's layers, in half precision.
-    public static func bytesPerBlockToken(for layout: CacheLayout) -> Int { 2 * layout.kvElementsPerBlockToken }
+    /// Bytes of one key or value element: the cache holds IEEE half.
+    public static let bytesPerElement = MemoryLayout<UInt16>.size
+
+    /// Bytes one block id holds per token: keys and values of one block group's layers.
+    public static func bytesPerBlockToken(for layout: CacheLayout) -> Int { bytesPerElement * layout.kvElementsPerBlockToken }
 
     /// Reserves `blockCount` blocks of `blockSize` tokens for the block groups of `layout`; with `resident`,
     /// every page is made resident now (Linux), so the process holds from the start the memory it will hold

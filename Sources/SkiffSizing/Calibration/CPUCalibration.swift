@@ -103,7 +103,7 @@ public enum CPUCalibration {
         init(_ run: CalibrationRun, limits: ServeLimits) {
             var replica = SimulatedReplica(configuration: .init(
                 maxStepTokens: limits.maxStepTokens, maxRunning: limits.maxRunning, maxWaiting: Int.max,
-                contextLength: limits.contextLength, blockSize: limits.blockSize, cacheBlocks: limits.cacheBlocks,
+                contextLength: limits.contextLength, blockSize: limits.blockSize, cacheBlocks: limits.cacheBlocks, blockGroups: limits.blockGroups,
                 stepTime: .fitted(FittedStepTime(fixedSeconds: 0, secondsPerToken: 0, secondsPerSequence: 0,
                                                  secondsPerPrefillAttended: 0, secondsPerDecodeAttended: 0))))
             var steps: [[Double]] = []

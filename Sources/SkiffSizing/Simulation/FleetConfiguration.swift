@@ -1,3 +1,6 @@
+import SkiffHyperparameters
+import SkiffScheduling
+
 /// Everything a fleet simulation depends on, besides the arrivals.
 public struct FleetConfiguration: Sendable, Equatable {
     /// How the autoscaler decides the replica count.
@@ -53,6 +56,8 @@ public struct FleetConfiguration: Sendable, Equatable {
     public var blockSize: Int = 16
     /// KV blocks per replica.
     public var cacheBlocks: Int
+    /// The model's block groups (`CacheAccounting.blockGroups`), which every block id belongs to one of.
+    public var blockGroups = KVBlockPool.fullAttention
     /// Step time of a replica.
     public var stepTime: StepTimeModel
     /// Replicas one node holds.

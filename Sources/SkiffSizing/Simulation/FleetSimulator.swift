@@ -220,7 +220,7 @@ private struct FleetSimulation {
     mutating func newPod() -> Int {
         pods.append(Pod(state: .pending, node: nil, replica: SimulatedReplica(configuration: .init(
             maxStepTokens: c.maxStepTokens, maxRunning: c.maxRunning, maxWaiting: c.maxWaiting, contextLength: c.contextLength,
-            blockSize: c.blockSize, cacheBlocks: c.cacheBlocks, stepTime: c.stepTime))))
+            blockSize: c.blockSize, cacheBlocks: c.cacheBlocks, blockGroups: c.blockGroups, stepTime: c.stepTime))))
         return pods.count - 1
     }
 

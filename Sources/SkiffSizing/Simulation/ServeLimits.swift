@@ -1,6 +1,9 @@
+import SkiffHyperparameters
+import SkiffScheduling
+
 /// The engine limits of one replica (`skiff serve`'s flags): what a calibration replays, a validation simulates
 /// and the planner's percentile sizing runs.
-public struct ServeLimits: Sendable, Equatable, Codable {
+public struct ServeLimits: Sendable, Equatable {
     /// Tokens per engine step (`--max-step-tokens`).
     public var maxStepTokens: Int
     /// Sequences running at once (`--max-running`).
@@ -13,15 +16,19 @@ public struct ServeLimits: Sendable, Equatable, Codable {
     public var cacheBlocks: Int
     /// Tokens per KV block.
     public var blockSize: Int
+    /// The model's block groups (`CacheAccounting.blockGroups`), which every block id belongs to one of.
+    public var blockGroups: [CacheLayout.BlockGroup]
 
     /// Creates limits.
-    public init(maxStepTokens: Int, maxRunning: Int, maxWaiting: Int, contextLength: Int, cacheBlocks: Int, blockSize: Int = 16) {
+    public init(maxStepTokens: Int, maxRunning: Int, maxWaiting: Int, contextLength: Int, cacheBlocks: Int, blockSize: Int = 16,
+                blockGroups: [CacheLayout.BlockGroup] = KVBlockPool.fullAttention) {
         self.maxStepTokens = maxStepTokens
         self.maxRunning = maxRunning
         self.maxWaiting = maxWaiting
         self.contextLength = contextLength
         self.cacheBlocks = cacheBlocks
         self.blockSize = blockSize
+        self.blockGroups = blockGroups
     }
 
     /// A fleet of one replica with these limits and `stepTime`, not autoscaled.
@@ -29,6 +36,7 @@ public struct ServeLimits: Sendable, Equatable, Codable {
         var c = FleetConfiguration(maxStepTokens: maxStepTokens, maxRunning: maxRunning, maxWaiting: maxWaiting,
                                    contextLength: contextLength, cacheBlocks: cacheBlocks, stepTime: stepTime)
         c.blockSize = blockSize
+        c.blockGroups = blockGroups
         c.nodeStartSeconds = 0
         c.autoscaler.minReplicas = 1
         c.autoscaler.maxReplicas = 1

@@ -1,13 +1,13 @@
+import SkiffHyperparameters
 import SkiffScheduling
 
 /// One replica of `skiff serve` (or vLLM) in the simulator: the engine's own `Scheduler` and `KVBlockPool`
 /// (continuous batching with chunked prefill, a bounded queue, paged KV blocks and preemption), fed
 /// prompts of the workload's lengths, each step's duration given by the step-time model.
 ///
-/// The scheduler's rules are therefore the engine's, not a restatement of them. Not modelled: prefix
-/// caching (synthetic prompts share no prefix) and cancellations; the cache's blocks are token blocks of
-/// every layer (`MemoryPlan.cacheBlocks`), sliding-window layers counted at their share of a full-context
-/// request.
+/// The scheduler's rules are therefore the engine's, not a restatement of them, and so is the block pool:
+/// block ids of the model's block groups (`MemoryPlan.cacheBlocks`), a sliding-window group holding only
+/// its window. Not modelled: prefix caching (synthetic prompts share no prefix) and cancellations.
 struct SimulatedReplica {
     struct Configuration {
         var maxStepTokens: Int
@@ -16,6 +16,7 @@ struct SimulatedReplica {
         var contextLength: Int
         var blockSize: Int
         var cacheBlocks: Int
+        var blockGroups: [CacheLayout.BlockGroup]
         var stepTime: StepTimeModel
     }
 
@@ -46,7 +47,7 @@ struct SimulatedReplica {
         scheduler = Scheduler(
             configuration: .init(maxStepTokens: c.maxStepTokens, maxRunning: c.maxRunning, maxWaiting: c.maxWaiting,
                                  contextLength: c.contextLength),
-            blocks: KVBlockPool(capacity: c.cacheBlocks, blockSize: c.blockSize, prefixCaching: false))
+            blocks: KVBlockPool(capacity: c.cacheBlocks, blockSize: c.blockSize, prefixCaching: false, groups: c.blockGroups))
     }
 
     var load: Int { scheduler.waitingCount + scheduler.runningCount }
