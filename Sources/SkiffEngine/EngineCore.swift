@@ -133,7 +133,7 @@ public struct EngineCore: Sendable {
         for work in plan.work {
             guard let tokens = scheduler.tokens(of: work.sequence), let tables = scheduler.blockTables(of: work.sequence) else { continue }
             if active[work.sequence]?.cachedPromptTokens == nil { active[work.sequence]?.cachedPromptTokens = work.start }
-            let index = batch.addSequence(blockTables: tables)
+            let index = batch.addSequence(blockTables: tables, stateSlot: scheduler.stateSlot(of: work.sequence) ?? -1)
             let promptCount = active[work.sequence]?.request.prompt.count ?? 0
             for position in work.start ..< work.start + work.count {
                 batch.add(token: tokens[position], position: Int32(position), sequence: index,

@@ -32,7 +32,7 @@ public final class GenerationSession {
         let blockCount = layout.blocksPerSequence(tokens: length, blockSize: Self.blockSize, stepTokens: batchSize)
         do {
             runner = try model.network.makeRunner(RunnerOptions(threads: threads, maxBatchTokens: batchSize, cacheBlocks: blockCount,
-                                                                blockSize: Self.blockSize))
+                                                                blockSize: Self.blockSize, stateSlots: 1))
         } catch {
             throw EngineError(error)
         }
@@ -46,9 +46,11 @@ public final class GenerationSession {
     }
 
     /// Keeps the first `count` tokens at most (for reusing a shared prefix): all of them, or none when a
-    /// sliding window has let go of blocks the next token would attend to. `tokens` says how many are kept.
+    /// sliding window has let go of blocks the next token would attend to, or when a recurrent layer's state
+    /// would have to go back. `tokens` says how many are kept.
     public func truncate(to count: Int) {
-        let keep = blocks.truncate(to: min(count, tokens.count), in: &pool)
+        let wanted = min(count, tokens.count)
+        let keep = blocks.truncate(to: wanted < tokens.count && model.cacheLayout.hasRecurrentLayers ? 0 : wanted, in: &pool)
         tokens.removeLast(tokens.count - keep)
     }
 
@@ -67,7 +69,7 @@ public final class GenerationSession {
                 throw EngineError(.contextOverflow, "the KV cache is full")
             }
             var batch = ForwardBatch()
-            let sequence = batch.addSequence(blockTables: blocks.tables)
+            let sequence = batch.addSequence(blockTables: blocks.tables, stateSlot: 0)
             for i in 0 ..< count {
                 let isLast = start + i == newTokens.count - 1
                 batch.add(token: newTokens[start + i], position: Int32(tokens.count + i), sequence: sequence,

@@ -204,6 +204,9 @@ public final class InferenceEngine: Sendable {
     public let configuration: EngineConfiguration
     /// The KV cache as sized: bytes per token and sequences that fit at the full context.
     public let cacheCapacity: CacheCapacity
+    /// Whether prompts reuse cached prefixes: as configured, except for a model with recurrent layers, whose
+    /// states are not snapshotted yet.
+    public var prefixCaching: Bool { configuration.prefixCaching && !model.cacheLayout.hasRecurrentLayers }
 
     private let inbox = Mutex(Inbox())
     private let wake = DispatchSemaphore(value: 0)
@@ -337,7 +340,7 @@ final class EngineLoop {
         let model = engine.model
         do {
             runner = try model.network.makeRunner(RunnerOptions(threads: c.threads, maxBatchTokens: c.maxStepTokens, cacheBlocks: c.cacheBlocks,
-                                                                blockSize: c.blockSize, residentCache: c.residentCache))
+                                                                blockSize: c.blockSize, stateSlots: c.maxRunning, residentCache: c.residentCache))
         } catch {
             throw EngineError(error)
         }
@@ -346,7 +349,7 @@ final class EngineLoop {
                 scheduler: .init(maxStepTokens: c.maxStepTokens, maxRunning: c.maxRunning, maxWaiting: c.maxWaiting,
                                  contextLength: engine.cacheCapacity.contextLength),
                 vocabularySize: model.vocabularySize, endOfGeneration: model.tokenizer.endOfGenerationTokens),
-            blocks: KVBlockPool(capacity: c.cacheBlocks, blockSize: c.blockSize, prefixCaching: c.prefixCaching,
+            blocks: KVBlockPool(capacity: c.cacheBlocks, blockSize: c.blockSize, prefixCaching: engine.prefixCaching,
                                 groups: model.cacheLayout.blockGroups))
     }
 

@@ -9,14 +9,20 @@ public struct CacheLayout: Sendable, Equatable {
         /// Keys and values of every token the layer attends to: the whole context, or at most `window`
         /// tokens back when the layer has a sliding window.
         case attention(kvHeads: Int, keyLength: Int, valueLength: Int, window: Int?)
-        /// A state of `elements` values per sequence, whatever its length (a Mamba-2 layer's SSM state and
-        /// convolution inputs).
-        case recurrent(elements: Int)
+        /// A state of fixed size per sequence, whatever its length: the last inputs of a causal convolution
+        /// (`convolution` values) and the scan's state (`scan` values), as a Mamba layer keeps them.
+        case recurrent(convolution: Int, scan: Int)
 
-        /// A Mamba-2 layer's state: the SSM state (heads × head dim × N, where heads × head dim = inner size)
-        /// plus the convolution's last `convKernel − 1` inputs (inner + 2 × groups × N wide).
+        /// A Mamba-2 layer's state: the convolution's last `convKernel − 1` inputs (inner + 2 × groups × N wide)
+        /// and the SSM state (heads × head dim × N, where heads × head dim = inner size).
         public static func mamba2(innerSize: Int, stateSize: Int, groupCount: Int, convKernel: Int) -> Layer {
-            .recurrent(elements: innerSize * stateSize + (convKernel - 1) * (innerSize + 2 * groupCount * stateSize))
+            .recurrent(convolution: (convKernel - 1) * (innerSize + 2 * groupCount * stateSize), scan: innerSize * stateSize)
+        }
+
+        /// Values of recurrent state per sequence: 0 for an attention layer.
+        public var stateElements: Int {
+            guard case .recurrent(let convolution, let scan) = self else { return 0 }
+            return convolution + scan
         }
     }
 
@@ -43,6 +49,9 @@ public struct CacheLayout: Sendable, Equatable {
         }
         layers = byBlock.sorted { $0.0 < $1.0 }.map(\.1)
     }
+
+    /// Whether any layer keeps a recurrent state.
+    public var hasRecurrentLayers: Bool { layers.contains { $0.stateElements > 0 } }
 
     /// The sliding window of layer `index`; nil for full attention or a recurrent layer.
     public func window(ofLayer index: Int) -> Int? {
@@ -98,7 +107,9 @@ extension CacheLayout {
 
     /// The attention layers in block groups: layers of one kind (full attention, or one sliding window)
     /// split into groups of `gcd` of the kinds' layer counts, full attention first, each kind in layer
-    /// order. A model whose layers are all of one kind has one group of all its attention layers.
+    /// order. A model whose layers are all of one kind has one group of all its attention layers; a model
+    /// without attention has one group of no layers, whose blocks hold no keys or values but still count a
+    /// sequence's tokens in blocks (for the scheduler and the prefix cache).
     public var blockGroups: [BlockGroup] {
         var kinds: [(window: Int?, layers: [Int])] = []
         for (index, layer) in layers.enumerated() {
@@ -109,6 +120,7 @@ extension CacheLayout {
                 kinds.append((window, [index]))
             }
         }
+        guard !kinds.isEmpty else { return [BlockGroup(window: nil, layers: [])] }
         kinds = kinds.filter { $0.window == nil } + kinds.filter { $0.window != nil }
         func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
         let size = kinds.reduce(0) { gcd($0, $1.layers.count) }

@@ -14,6 +14,8 @@
 ///
 /// A sequence holds blocks in every block group of the cache (`SequenceBlocks`); in a sliding-window group
 /// only those its window and the step's tokens span, so a long sequence costs the windowed layers little.
+/// Every running sequence also holds one of `maxRunning` state slots, where a model with recurrent layers
+/// keeps its state; a preempted sequence gives its slot up and starts afresh.
 ///
 /// A request whose prompt begins with full blocks that a running sequence is still computing (requests
 /// arriving together with one system prompt) waits until they are computed and in the prefix cache,
@@ -88,6 +90,7 @@ public struct Scheduler: Sendable {
         var computed = 0
         var cache: SequenceBlocks
         var running = false
+        var stateSlot: Int32?
     }
 
     /// The limits in force.
@@ -97,6 +100,7 @@ public struct Scheduler: Sendable {
     private var sequences: [SequenceID: Sequence] = [:]
     private var waiting: [SequenceID] = []
     private var running: [SequenceID] = []
+    private var freeStateSlots: [Int32]
     private var nextID: SequenceID = 1
 
     /// Sequences preempted since creation.
@@ -107,6 +111,7 @@ public struct Scheduler: Sendable {
         precondition(configuration.maxStepTokens > 0 && configuration.maxRunning > 0)
         self.configuration = configuration
         self.blocks = blocks
+        freeStateSlots = (0 ..< Int32(configuration.maxRunning)).reversed()
     }
 
     /// Requests waiting to start (or to be recomputed after preemption).
@@ -136,6 +141,9 @@ public struct Scheduler: Sendable {
 
     /// The block tables of a running sequence, one per block group of the cache.
     public func blockTables(of id: SequenceID) -> [[Int32]]? { sequences[id]?.cache.tables }
+
+    /// The state slot of a running sequence, from 0 ..< `maxRunning`.
+    public func stateSlot(of id: SequenceID) -> Int32? { sequences[id]?.stateSlot }
 
     /// Plans the next step. Sequences that cannot get cache blocks are preempted (newest first).
     public mutating func schedule() -> StepPlan {
@@ -179,6 +187,7 @@ public struct Scheduler: Sendable {
             }
             self.waiting.removeFirst()
             sequences[id]?.running = true
+            sequences[id]?.stateSlot = freeStateSlots.popLast()
             running.append(id)
             plan.work.append(Work(sequence: id, start: s.computed, count: count, wantsLogits: s.computed + count == s.tokens.count))
             budget -= count
@@ -209,6 +218,7 @@ public struct Scheduler: Sendable {
     public mutating func finish(_ id: SequenceID) {
         guard sequences[id] != nil else { return }
         releaseBlocks(of: id)
+        releaseStateSlot(of: id)
         sequences[id] = nil
         running.removeAll { $0 == id }
         waiting.removeAll { $0 == id }
@@ -242,6 +252,12 @@ public struct Scheduler: Sendable {
         return s.cache.reserve(from: start, to: end, in: &blocks)
     }
 
+    private mutating func releaseStateSlot(of id: SequenceID) {
+        guard let slot = sequences[id]?.stateSlot else { return }
+        freeStateSlots.append(slot)
+        sequences[id]?.stateSlot = nil
+    }
+
     private mutating func releaseBlocks(of id: SequenceID) {
         guard sequences[id] != nil else { return }
         var s = take(id)
@@ -259,6 +275,7 @@ public struct Scheduler: Sendable {
     /// Sends a running sequence back to the front of the queue, to be recomputed from its tokens.
     private mutating func preempt(_ id: SequenceID, into plan: inout StepPlan) {
         releaseBlocks(of: id)
+        releaseStateSlot(of: id)
         sequences[id]?.running = false
         running.removeAll { $0 == id }
         waiting.insert(id, at: 0)

@@ -1,5 +1,4 @@
 import SkiffHyperparameters
-import SkiffScheduling
 
 /// The memory one sequence holds while it runs: keys and values of its attention layers, and the recurrent
 /// state of its state-space layers.
@@ -22,8 +21,9 @@ public struct CacheAccounting: Sendable, Equatable {
     public let stepTokens: Int
     /// The cache's number format.
     public let precision: CachePrecision
-    /// The block groups a sequence's blocks are held in, as the engine's block pool keeps them: the layout's,
-    /// or, for a model without attention layers, one group of token blocks (its state is spread over them).
+    /// The block groups a sequence's blocks are held in, as the engine's block pool keeps them
+    /// (`CacheLayout.blockGroups`; a model without attention has one group of token blocks, over which its
+    /// state is spread).
     public let blockGroups: [CacheLayout.BlockGroup]
     /// Each block group and its bytes per token.
     private let groups: [Group]
@@ -49,16 +49,15 @@ public struct CacheAccounting: Sendable, Equatable {
                 elements.append(heads * (key + value))
                 all += precision.bytes(heads * (key + value))
                 if window == nil { beyond += precision.bytes(heads * (key + value)) }
-            case .recurrent(let count):
+            case .recurrent:
                 elements.append(0)
-                state += 2 * count
+                state += 2 * layer.stateElements
             }
         }
         bytesPerToken = all
         bytesPerTokenBeyondWindows = beyond
         stateBytesPerSequence = state
-        let attending = layout.blockGroups
-        blockGroups = attending.isEmpty ? KVBlockPool.fullAttention : attending
+        blockGroups = layout.blockGroups
         groups = blockGroups.map { group in
             Group(blocks: group, bytesPerToken: precision.bytes(group.layers.reduce(0) { $0 + elements[$1] }))
         }

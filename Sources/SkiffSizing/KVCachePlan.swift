@@ -8,7 +8,9 @@ import SkiffHyperparameters
 /// of the engine's element size; a block id holds one block group's layers; a sequence holds a block per `blockSize`
 /// tokens in each full-attention group, and in each sliding-window group only the blocks its window and
 /// one step's tokens span. Without an explicit size, the cache holds `maxRunning` sequences at full
-/// context, capped by a share of the memory the kernel reports available. It does not allocate anything.
+/// context, capped by a share of the memory the kernel reports available. A model with recurrent layers
+/// also keeps a state slot per running sequence, taken from that share first; a model without attention
+/// has blocks of no bytes, which only count tokens. It does not allocate anything.
 public struct KVCachePlan: Sendable, Equatable {
     /// Where the size came from.
     public enum Basis: String, Sendable {
@@ -18,6 +20,8 @@ public struct KVCachePlan: Sendable, Equatable {
         case fullConcurrency = "max-running sequences at full context"
         /// The share of available memory, smaller than full concurrency would need.
         case memoryShare = "share of available memory"
+        /// Blocks of no bytes (a model without attention): enough for every running sequence at full context.
+        case tokenCount = "token blocks of max-running sequences at full context"
     }
 
     /// Bytes of keys and values per token, all layers (what a token costs while inside every window).
@@ -40,18 +44,25 @@ public struct KVCachePlan: Sendable, Equatable {
     public let slidingBlockGroups: Int
     /// Where the size came from.
     public let basis: Basis
+    /// Bytes of one sequence's recurrent state (0 without recurrent layers).
+    public let stateBytesPerSequence: Int
+    /// Sequences whose state is held at once (`maxRunning`; 0 without recurrent layers).
+    public let stateSlots: Int
 
-    /// Bytes reserved.
+    /// Bytes reserved for keys and values.
     public var bytes: Int { blocks * bytesPerBlock }
+    /// Bytes reserved for recurrent state.
+    public var stateBytes: Int { stateSlots * stateBytesPerSequence }
     /// Sequences that fit at full context at once.
     public var fullContextSequences: Int { blocks / blocksPerSequence }
 
     /// Plans the cache of Skiff's engine for a model whose cache is laid out as `layout` (the loaded model's
-    /// own, or a `ModelShape`'s read from the file), with steps of at most `stepTokens` tokens and keys and values
-    /// of `bytesPerElement` bytes (the engine's `KVCacheStorage.bytesPerElement`). Throws when it would not hold
-    /// one full-context sequence.
-    public init(layout: CacheLayout, bytesPerElement: Int, contextLength: Int, maxRunning: Int, stepTokens: Int, explicitBytes: Int?,
-                memoryFraction: Double, availableMemoryBytes: Int?, blockSize: Int = 16) throws(SizingError) {
+    /// own, or a `ModelShape`'s read from the file), with steps of at most `stepTokens` tokens, keys and values
+    /// of `bytesPerElement` bytes (the engine's `KVCacheStorage.bytesPerElement`) and recurrent state of
+    /// `stateBytesPerElement` (`RecurrentStateStorage.bytesPerElement`). Throws when it would not hold one
+    /// full-context sequence, or the state of `maxRunning` sequences does not fit the memory share.
+    public init(layout: CacheLayout, bytesPerElement: Int, stateBytesPerElement: Int, contextLength: Int, maxRunning: Int, stepTokens: Int,
+                explicitBytes: Int?, memoryFraction: Double, availableMemoryBytes: Int?, blockSize: Int = 16) throws(SizingError) {
         bytesPerToken = bytesPerElement * layout.kvElementsPerToken
         self.bytesPerElement = bytesPerElement
         let bytesPerBlock = bytesPerElement * layout.kvElementsPerBlockToken * blockSize
@@ -62,15 +73,25 @@ public struct KVCachePlan: Sendable, Equatable {
         blockGroups = groups.count
         slidingBlockGroups = groups.filter { $0.window != nil }.count
         blocksPerSequence = layout.blocksPerSequence(tokens: contextLength, blockSize: blockSize, stepTokens: stepTokens)
-        guard bytesPerBlock > 0 else {
-            throw SizingError(.model, "the model has no attention layers, so it has no KV cache to plan")
+        let stateElements = layout.layers.reduce(0) { $0 + $1.stateElements }
+        stateBytesPerSequence = stateElements * stateBytesPerElement
+        stateSlots = stateElements > 0 ? maxRunning : 0
+        let share = availableMemoryBytes.map { Int(Double($0) * memoryFraction) }
+        let stateBytes = stateSlots * stateBytesPerSequence
+        if let share, stateBytes > share {
+            throw SizingError(.doesNotFit,
+                "the recurrent state of \(maxRunning) sequences (\(stateBytesPerSequence >> 20) MiB each) is more than the memory share "
+                + "of \(share >> 20) MiB; lower --max-running")
         }
-        if let explicitBytes {
+        if bytesPerBlock == 0 {
+            blocks = blocksPerSequence * maxRunning
+            basis = .tokenCount
+        } else if let explicitBytes {
             blocks = explicitBytes / bytesPerBlock
             basis = .explicitBytes
         } else {
             let wanted = blocksPerSequence * maxRunning
-            let cap = availableMemoryBytes.map { Int(Double($0) * memoryFraction) / bytesPerBlock } ?? .max
+            let cap = share.map { ($0 - stateBytes) / bytesPerBlock } ?? .max
             blocks = min(wanted, cap)
             basis = wanted <= cap ? .fullConcurrency : .memoryShare
         }
@@ -85,9 +106,11 @@ public struct KVCachePlan: Sendable, Equatable {
     public var summary: String {
         let windows = slidingBlockGroups == 0 ? ""
             : "; \(slidingBlockGroups) of \(blockGroups) block groups slide, holding only their window"
+        let state = stateSlots == 0 ? ""
+            : "; recurrent state: \(stateBytesPerSequence) bytes per sequence × \(stateSlots) slots = \(stateBytes >> 20) MiB"
         return "KV cache: \(bytesPerToken) bytes per token (2 × layers × kv_heads × head_dim × \(bytesPerElement) bytes)\(windows); "
             + "\(blocks) blocks of \(blockSize) tokens = \(bytes >> 20) MiB (\(basis.rawValue)); "
-            + "\(fullContextSequences) sequences at full context (\(contextLength) tokens, \(blocksPerSequence) blocks each)"
+            + "\(fullContextSequences) sequences at full context (\(contextLength) tokens, \(blocksPerSequence) blocks each)\(state)"
     }
 
     /// `MemAvailable` from `/proc/meminfo`, in bytes; nil where the file is missing.

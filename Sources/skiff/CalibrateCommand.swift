@@ -35,7 +35,7 @@ struct CalibrateCommand: ParsableCommand {
         // As `skiff serve --model` takes it: a path, a file in the model directory, or a catalog name.
         let modelPath = try ModelStore(explicitPath: nil).resolve(settings.model).path
         let layout = try ModelShape(ggufPath: modelPath).cacheLayout
-        let plan = try KVCachePlan(layout: layout, bytesPerElement: KVCacheStorage.bytesPerElement, contextLength: settings.ctx, maxRunning: settings.maxRunning,
+        let plan = try KVCachePlan(layout: layout, bytesPerElement: KVCacheStorage.bytesPerElement, stateBytesPerElement: RecurrentStateStorage.bytesPerElement, contextLength: settings.ctx, maxRunning: settings.maxRunning,
                                    stepTokens: settings.maxStepTokens, explicitBytes: settings.kvCacheBytes, memoryFraction: 0.5, availableMemoryBytes: nil)
         let limits = ServeLimits(maxStepTokens: settings.maxStepTokens, maxRunning: settings.maxRunning, maxWaiting: settings.maxWaiting,
                                  contextLength: settings.ctx, cacheBlocks: plan.blocks, blockSize: plan.blockSize,

@@ -132,12 +132,13 @@ struct ServeCommand: AsyncParsableCommand {
             let loaded = try modelOptions.load(quiet: settings.jsonLogs)
             let context = min(settings.contextLength ?? loaded.contextLength, loaded.contextLength)
             let plan = try KVCachePlan(
-                layout: loaded.cacheLayout, bytesPerElement: KVCacheStorage.bytesPerElement, contextLength: context, maxRunning: settings.maxRunning,
+                layout: loaded.cacheLayout, bytesPerElement: KVCacheStorage.bytesPerElement, stateBytesPerElement: RecurrentStateStorage.bytesPerElement, contextLength: context, maxRunning: settings.maxRunning,
                 stepTokens: settings.maxStepTokens, explicitBytes: settings.kvCacheBytes, memoryFraction: settings.kvCacheMemoryFraction,
                 availableMemoryBytes: KVCachePlan.availableMemoryBytes())
             logger.info("\(plan.summary)", metadata: [
                 "kv.bytes_per_token": "\(plan.bytesPerToken)", "kv.blocks": "\(plan.blocks)", "kv.block_size": "\(plan.blockSize)",
                 "kv.bytes": "\(plan.bytes)", "kv.full_context_sequences": "\(plan.fullContextSequences)",
+                "state.bytes_per_sequence": "\(plan.stateBytesPerSequence)", "state.slots": "\(plan.stateSlots)",
             ])
             let engine = try InferenceEngine(model: loaded, configuration: EngineConfiguration(
                 threads: settings.threads, maxStepTokens: settings.maxStepTokens, maxRunning: settings.maxRunning,
@@ -159,7 +160,7 @@ struct ServeCommand: AsyncParsableCommand {
             logger.info("model loaded", metadata: [
                 "model": "\(loaded.name)", "served_model_name": "\(settings.servedModelName)", "context": "\(context)",
                 "threads": "\(settings.threads)", "max_running": "\(settings.maxRunning)", "max_waiting": "\(settings.maxWaiting)",
-                "prefix_cache": "\(!settings.noPrefixCache)", "api_keys": "\(settings.apiKeys.count)",
+                "prefix_cache": "\(engine.prefixCaching)", "api_keys": "\(settings.apiKeys.count)",
             ])
             return engine
         }

@@ -6,13 +6,14 @@ import SkiffGGUF
 /// (`Tests/SkiffEngineTests/Fixtures/tiny-architectures.json` holds llama.cpp's answers).
 ///
 /// Every model: 3 blocks, width 64, 4 query heads and 2 KV heads of 16, feed-forward 96, a 320-token
-/// SentencePiece-style vocabulary (3 specials, 256 bytes, 61 words), context 128. Per architecture:
+/// SentencePiece-style vocabulary (3 specials, 256 bytes, 61 words), context 128 (mamba2: 1024). Per architecture:
 /// `llama` (separate output head), `qwen2` (QKV biases), `qwen3` (QK-norm, tied head), `phi3` (fused QKV
 /// and gate-up), `gemma3` (heads of 32, QK-norm, sandwich norms, an 8-token sliding window on two of every
-/// three layers).
+/// three layers), `mamba2` (no attention: Mamba-2 mixers of inner width 128, 8 heads in 2 groups, state 16,
+/// a 4-tap convolution; tied head).
 public enum TinyModel {
     /// The architectures there is a tiny model of.
-    public static let architectures = ["gemma3", "llama", "phi3", "qwen2", "qwen3"]
+    public static let architectures = ["gemma3", "llama", "mamba2", "phi3", "qwen2", "qwen3"]
 
     static let width = 64
     static let heads = 4
@@ -21,8 +22,9 @@ public enum TinyModel {
     static let blocks = 3
     static let vocabulary = 320
 
-    /// The model of `architecture`, with weights drawn from `seed`.
-    public static func build(architecture arch: String, seed: UInt64 = 7) -> GGUFBuilder {
+    /// The model of `architecture`, with weights drawn from `seed`; with `allF32`, every tensor stored as F32
+    /// (the same values before rounding), for comparisons that quantization would blur.
+    public static func build(architecture arch: String, seed: UInt64 = 7, allF32: Bool = false) -> GGUFBuilder {
         var random = SplitMix(state: seed &+ UInt64(arch.utf8.reduce(0) { $0 &* 31 &+ Int($1) }))
         let headSize = arch == "gemma3" ? 32 : 16
         let qWidth = heads * headSize
@@ -31,13 +33,21 @@ public enum TinyModel {
         b["general.architecture"] = .string(arch)
         b["general.name"] = .string("tiny random model")
         b["\(arch).block_count"] = .uint32(UInt32(blocks))
-        b["\(arch).context_length"] = .uint32(128)
+        // A state-space model's context is not bounded by a cache; its tests run past 128 tokens.
+        b["\(arch).context_length"] = .uint32(arch == "mamba2" ? 1024 : 128)
         b["\(arch).embedding_length"] = .uint32(UInt32(width))
         b["\(arch).feed_forward_length"] = .uint32(UInt32(feedForward))
         b["\(arch).attention.head_count"] = .uint32(UInt32(heads))
         b["\(arch).attention.head_count_kv"] = .uint32(UInt32(kvHeads))
         b["\(arch).attention.layer_norm_rms_epsilon"] = .float32(1e-6)
         b["\(arch).rope.freq_base"] = .float32(arch == "gemma3" ? 1_000_000 : 10000)
+        if arch == "mamba2" {
+            b["\(arch).ssm.conv_kernel"] = .uint32(UInt32(Mamba.convKernel))
+            b["\(arch).ssm.inner_size"] = .uint32(UInt32(Mamba.inner))
+            b["\(arch).ssm.state_size"] = .uint32(UInt32(Mamba.state))
+            b["\(arch).ssm.time_step_rank"] = .uint32(UInt32(Mamba.heads))
+            b["\(arch).ssm.group_count"] = .uint32(UInt32(Mamba.groups))
+        }
         if arch == "gemma3" {
             b["\(arch).attention.key_length"] = .uint32(UInt32(headSize))
             b["\(arch).attention.value_length"] = .uint32(UInt32(headSize))
@@ -57,7 +67,8 @@ public enum TinyModel {
 
         func add(_ name: String, _ dims: [Int], _ type: GGMLType, scale: Float = 0.15, offset: Float = 0) {
             let values = (0 ..< dims.reduce(1, *)).map { _ in offset + scale * random.uniform() }
-            b.tensors.append(.init(name: name, dimensions: dims.map(UInt64.init), typeID: type.rawValue, data: encode(values, type)))
+            let stored = allF32 ? .f32 : type
+            b.tensors.append(.init(name: name, dimensions: dims.map(UInt64.init), typeID: stored.rawValue, data: encode(values, stored)))
         }
         func norm(_ name: String, _ length: Int) { add(name, [length], .f32, scale: 0.2, offset: 1) }
 
@@ -67,6 +78,19 @@ public enum TinyModel {
         for i in 0 ..< blocks {
             let p = "blk.\(i)."
             norm(p + "attn_norm.weight", width)
+            if arch == "mamba2" {
+                let channels = Mamba.inner + 2 * Mamba.groups * Mamba.state
+                add(p + "ssm_in.weight", [width, Mamba.inner + channels + Mamba.heads], .q8_0)
+                add(p + "ssm_conv1d.weight", [Mamba.convKernel, channels], .f32, scale: 0.5)
+                add(p + "ssm_conv1d.bias", [channels], .f32, scale: 0.1)
+                // Decays exp(dt A) from about 0.5 to 0.999 a token, so some heads remember the prompt's start.
+                add(p + "ssm_dt.bias", [Mamba.heads], .f32, scale: 2, offset: -2)
+                add(p + "ssm_a", [1, Mamba.heads], .f32, scale: 0.55, offset: -0.6)
+                add(p + "ssm_d", [1, Mamba.heads], .f32, scale: 1)
+                add(p + "ssm_norm.weight", [Mamba.inner / Mamba.groups, Mamba.groups], .f32, scale: 0.2, offset: 1)
+                add(p + "ssm_out.weight", [Mamba.inner, width], .f16)
+                continue
+            }
             if arch == "phi3" {
                 add(p + "attn_qkv.weight", [width, qWidth + 2 * kvWidth], .q8_0)
             } else {
@@ -98,6 +122,15 @@ public enum TinyModel {
             }
         }
         return b
+    }
+
+    /// The Mamba-2 model's mixer.
+    enum Mamba {
+        static let inner = 128
+        static let heads = 8
+        static let groups = 2
+        static let state = 16
+        static let convKernel = 4
     }
 
     /// `values` stored as `type` (F32, F16, or Q8_0: blocks of 32 with a half-precision scale, as ggml rounds them).

@@ -6,7 +6,7 @@ import Testing
 @Suite(.serialized) struct BatchedForwardTests {
     @Test func sequencesInOneBatchDoNotInterfere() throws {
         let model = try TestModel.load()
-        let runner = try model.network.makeRunner(RunnerOptions(threads: 2, maxBatchTokens: 64, cacheBlocks: 16, blockSize: 16))
+        let runner = try model.network.makeRunner(RunnerOptions(threads: 2, maxBatchTokens: 64, cacheBlocks: 16, blockSize: 16, stateSlots: 1))
         let a = model.tokenizer.encode("Once upon a time there was a small boat", addSpecial: true)
         let b = model.tokenizer.encode("def add(x, y):\n    return", addSpecial: true)
         let tableA: [Int32] = [3, 7, 1]
@@ -14,7 +14,7 @@ import Testing
 
         func alone(_ tokens: [Int32], _ table: [Int32]) throws -> [Float] {
             var batch = ForwardBatch()
-            let s = batch.addSequence(blockTables: [table])
+            let s = batch.addSequence(blockTables: [table], stateSlot: -1)
             for (i, t) in tokens.enumerated() { batch.add(token: t, position: Int32(i), sequence: s, wantsLogits: i == tokens.count - 1) }
             return try runner.forward(batch)
         }
@@ -23,8 +23,8 @@ import Testing
 
         // Interleave both prompts in one batch, B's first so the logit rows come out in request order.
         var batch = ForwardBatch()
-        let sa = batch.addSequence(blockTables: [tableA])
-        let sb = batch.addSequence(blockTables: [tableB])
+        let sa = batch.addSequence(blockTables: [tableA], stateSlot: -1)
+        let sb = batch.addSequence(blockTables: [tableB], stateSlot: -1)
         for i in 0 ..< max(a.count, b.count) {
             if i < b.count { batch.add(token: b[i], position: Int32(i), sequence: sb, wantsLogits: i == b.count - 1) }
             if i < a.count { batch.add(token: a[i], position: Int32(i), sequence: sa, wantsLogits: i == a.count - 1) }
@@ -41,17 +41,17 @@ import Testing
 
     @Test func rejectsInvalidBatches() throws {
         let model = try TestModel.load()
-        let runner = try model.network.makeRunner(RunnerOptions(threads: 1, maxBatchTokens: 4, cacheBlocks: 2, blockSize: 16))
+        let runner = try model.network.makeRunner(RunnerOptions(threads: 1, maxBatchTokens: 4, cacheBlocks: 2, blockSize: 16, stateSlots: 1))
         func check(_ build: (inout ForwardBatch) -> Void) {
             var batch = ForwardBatch()
             build(&batch)
             #expect { try runner.forward(batch) } throws: { ($0 as? ModelError)?.code == .invalidBatch }
         }
         check { _ in }
-        check { b in let s = b.addSequence(blockTables: [[0]]); b.add(token: 99_999_999, position: 0, sequence: s, wantsLogits: true) }
-        check { b in let s = b.addSequence(blockTables: [[0]]); b.add(token: 1, position: 16, sequence: s, wantsLogits: true) }
-        check { b in let s = b.addSequence(blockTables: [[5]]); b.add(token: 1, position: 0, sequence: s, wantsLogits: true) }
+        check { b in let s = b.addSequence(blockTables: [[0]], stateSlot: -1); b.add(token: 99_999_999, position: 0, sequence: s, wantsLogits: true) }
+        check { b in let s = b.addSequence(blockTables: [[0]], stateSlot: -1); b.add(token: 1, position: 16, sequence: s, wantsLogits: true) }
+        check { b in let s = b.addSequence(blockTables: [[5]], stateSlot: -1); b.add(token: 1, position: 0, sequence: s, wantsLogits: true) }
         check { b in b.add(token: 1, position: 0, sequence: 3, wantsLogits: true) }
-        check { b in let s = b.addSequence(blockTables: [[0]]); for i in 0 ..< 5 { b.add(token: 1, position: Int32(i), sequence: s, wantsLogits: false) } }
+        check { b in let s = b.addSequence(blockTables: [[0]], stateSlot: -1); for i in 0 ..< 5 { b.add(token: 1, position: Int32(i), sequence: s, wantsLogits: false) } }
     }
 }

@@ -176,7 +176,7 @@ import Testing
                                         catalog: catalog, weightPrecision: nil, contextLength: 8192)
         r.cacheBytes = 1 << 30
         let plan = try CapacityPlanner.plan(r)
-        let serve = try KVCachePlan(layout: ModelShape(ggufPath: path).cacheLayout, bytesPerElement: KVCacheStorage.bytesPerElement, contextLength: 8192, maxRunning: 16, stepTokens: 512, explicitBytes: 1 << 30,
+        let serve = try KVCachePlan(layout: ModelShape(ggufPath: path).cacheLayout, bytesPerElement: KVCacheStorage.bytesPerElement, stateBytesPerElement: RecurrentStateStorage.bytesPerElement, contextLength: 8192, maxRunning: 16, stepTokens: 512, explicitBytes: 1 << 30,
                                     memoryFraction: 0.5, availableMemoryBytes: nil)
         #expect(plan.cacheBudgetBytes == 1 << 30)
         #expect(plan.kvCacheBytesPerToken == serve.bytesPerToken)

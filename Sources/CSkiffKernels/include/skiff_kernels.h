@@ -225,6 +225,43 @@ typedef struct {
 int skiff_attention(skiff_pool *pool, const skiff_kv_layer *layer, const skiff_attention_query *queries,
                      int64_t tokens, const float *q, int64_t heads, float scale, float *out);
 
+// MARK: - State-space layers (Mamba-2)
+
+/// One sequence's tokens in a batch and its recurrent state in one layer, for the state-space kernels.
+/// Its tokens are rows `first ..< first + count` of the activations, in position order.
+typedef struct {
+    int64_t first;
+    int64_t count;
+    float *conv_state;   // the last (kernel - 1) inputs of the convolution, oldest first, `channels` floats each
+    float *ssm_state;    // heads × head_dim × state_size floats
+} skiff_ssm_sequence;
+
+/// The widest convolution `skiff_ssm_conv` takes (Mamba-2 uses 4).
+#define SKIFF_SSM_MAX_CONV_KERNEL 8
+
+/// Causal depthwise convolution of each sequence's rows of x (`channels` floats from `x`, rows `x_stride`
+/// floats apart) over its last `kernel` inputs, the earliest taken from its conv state, which is then
+/// advanced; plus `bias`, then SiLU, in place. `weight` is tap-major: kernel × channels, tap 0 the oldest.
+/// Returns 0, or -1 when `kernel` is outside 1 ... SKIFF_SSM_MAX_CONV_KERNEL.
+int skiff_ssm_conv(skiff_pool *pool, const skiff_ssm_sequence *sequences, int64_t sequence_count, float *x, int64_t x_stride,
+                   int64_t channels, const float *weight, const float *bias, int64_t kernel);
+
+/// Mamba-2's selective scan, token by token, continuing each sequence's SSM state. Per token and head h
+/// (group g = h / (heads / groups)): dt = softplus(dt_raw[h] + dt_bias[h]), decay = exp(dt a[h]);
+/// state[h][p] = decay state[h][p] + dt x[h][p] B[g]; y[h][p] = state[h][p] · C[g] + d[h] x[h][p].
+/// x (heads × head_dim), B and C (groups × state_size each) and dt_raw (heads) are read from rows
+/// `stride` floats apart; y is written to rows `y_stride` apart. Returns 0, or -1 when `heads` is not a
+/// multiple of `groups`.
+int skiff_ssm_scan(skiff_pool *pool, const skiff_ssm_sequence *sequences, int64_t sequence_count,
+                   const float *x, const float *b, const float *c, const float *dt_raw, int64_t stride,
+                   const float *a, const float *d, const float *dt_bias,
+                   int64_t heads, int64_t head_dim, int64_t groups, int64_t state_size, float *y, int64_t y_stride);
+
+/// y = rmsnorm(y ⊙ silu(z)) ⊙ weight over each of a row's `groups` groups of width / groups values, for
+/// `tokens` rows (Mamba-2's gated norm).
+void skiff_gated_group_rms_norm(float *y, int64_t y_stride, const float *z, int64_t z_stride, const float *weight,
+                                int64_t tokens, int64_t width, int64_t groups, float epsilon);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,7 +2,7 @@ import CSkiffKernels
 import SkiffHyperparameters
 
 /// The CPU backend: the C kernels (`CSkiffKernels`) on a pool of threads, activations in 64-byte aligned host
-/// memory, the KV cache in `KVCacheStorage`.
+/// memory, the KV cache in `KVCacheStorage`, recurrent state in `RecurrentStateStorage`.
 final class CPUBackend: ComputeBackend {
     /// A batch's rows of `width` floats.
     final class Activations {
@@ -19,6 +19,7 @@ final class CPUBackend: ComputeBackend {
 
     let pool: ComputePool
     let cache: KVCacheStorage
+    let state: RecurrentStateStorage
     let maxBatchTokens: Int
     private let quantValues: Buffer<Int8>
     private let quantScales: Buffer<Float>
@@ -28,6 +29,8 @@ final class CPUBackend: ComputeBackend {
     private var batch = ForwardBatch()
     private var tables = Buffer<Int32>(0)
     private var attentionQueries: [[skiff_attention_query]] = []
+    /// Each sequence of the current batch with recurrent state: its slot and its rows.
+    private var stateSequences: [(slot: Int, first: Int, count: Int)] = []
     /// The output head's normed rows, made on the first batch that wants logits and kept for the next.
     private var headInput: Activations?
 
@@ -38,6 +41,10 @@ final class CPUBackend: ComputeBackend {
         pool = try ComputePool(threadCount: options.threads)
         cache = try KVCacheStorage(layout: layout, blockSize: options.blockSize, blockCount: options.cacheBlocks,
                                    resident: options.residentCache)
+        state = try RecurrentStateStorage(layout: layout, slotCount: options.stateSlots, resident: options.residentCache)
+        if !layout.layers.allSatisfy({ $0.stateElements == 0 }), state.slotCount == 0 {
+            throw ModelError(.invalidHyperparameter, "this model has recurrent layers, so its runner needs at least one state slot")
+        }
         maxBatchTokens = options.maxBatchTokens
         let widest = maxBatchTokens * widestActivation
         quantValues = Buffer(widest)
@@ -79,6 +86,7 @@ final class CPUBackend: ComputeBackend {
         for i in batch.logitIndices where i < 0 || i >= batch.count {
             throw ModelError(.invalidBatch, "logits were asked for token \(i) of a \(batch.count)-token batch")
         }
+        stateSequences = state.isEmpty ? [] : try recurrentSequences(of: batch)
         self.batch = batch
         // Block tables flattened into memory of our own, where the kernels can hold pointers until the next batch.
         let total = batch.blockTables.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } }
@@ -99,6 +107,48 @@ final class CPUBackend: ComputeBackend {
                 return skiff_attention_query(block_table: tables.pointer + offsets[Int(batch.sequences[i])][g],
                                              context_length: Int32(position + 1), first_position: Int32(first))
             }
+        }
+    }
+
+    /// Each sequence's slot and rows, checked to be consecutive tokens continuing the slot's state, which is
+    /// advanced to the batch's end (zeroed first for a sequence starting at 0).
+    private func recurrentSequences(of batch: ForwardBatch) throws(ModelError) -> [(slot: Int, first: Int, count: Int)] {
+        guard batch.stateSlots.count == batch.blockTables.count else {
+            throw ModelError(.invalidBatch, "every sequence of a model with recurrent layers needs a state slot")
+        }
+        var runs: [(sequence: Int, first: Int, count: Int)] = []
+        for i in 0 ..< batch.count {
+            let s = Int(batch.sequences[i])
+            if let last = runs.last, last.sequence == s {
+                guard batch.positions[i] == batch.positions[i - 1] + 1 else {
+                    throw ModelError(.invalidBatch, "token \(i) does not follow the previous token of its sequence; a recurrent layer needs them in order")
+                }
+                runs[runs.count - 1].count += 1
+            } else {
+                guard !runs.contains(where: { $0.sequence == s }) else {
+                    throw ModelError(.invalidBatch, "sequence \(s)'s tokens are not together in the batch; a recurrent layer needs them consecutive")
+                }
+                runs.append((s, i, 1))
+            }
+        }
+        var slots = Set<Int>()
+        var sequences: [(slot: Int, first: Int, count: Int)] = []
+        for run in runs {
+            let slot = Int(batch.stateSlots[run.sequence])
+            guard slots.insert(slot).inserted else {
+                throw ModelError(.invalidBatch, "two sequences of the batch share state slot \(slot)")
+            }
+            try state.advance(slot: slot, from: Int(batch.positions[run.first]), count: run.count)
+            sequences.append((slot, run.first, run.count))
+        }
+        return sequences
+    }
+
+    /// The current batch's sequences as the state-space kernels take them, with their state in layout layer `layer`.
+    private func ssmSequences(layer: Int) -> [skiff_ssm_sequence] {
+        stateSequences.map { s in
+            let (convolution, scan) = state.state(slot: s.slot, layer: layer)
+            return skiff_ssm_sequence(first: Int64(s.first), count: Int64(s.count), conv_state: convolution, ssm_state: scan)
         }
     }
 
@@ -175,6 +225,32 @@ final class CPUBackend: ComputeBackend {
         guard status == 0 else {
             throw ModelError(.unsupportedTensor, "attention kernels need a head dimension that is a multiple of 16 (at most 512); this model has \(headDimension)")
         }
+    }
+
+    func convolve(layer: Int, _ x: Activations, column: Int, weight: [Float], bias: [Float]) throws(ModelError) {
+        let sequences = ssmSequences(layer: layer)
+        let kernel = weight.count / max(bias.count, 1)
+        let status = skiff_ssm_conv(pool.pool, sequences, Int64(sequences.count), x.pointer + column, Int64(x.width), Int64(bias.count),
+                                    weight, bias, Int64(kernel))
+        guard status == 0 else {
+            throw ModelError(.unsupportedTensor, "the state-space convolution takes 1 to \(SKIFF_SSM_MAX_CONV_KERNEL) taps; this model has \(kernel)")
+        }
+    }
+
+    func scan(layer: Int, _ input: Activations, _ scan: SelectiveScan, into y: Activations) throws(ModelError) {
+        let sequences = ssmSequences(layer: layer)
+        let row = input.pointer
+        let status = skiff_ssm_scan(pool.pool, sequences, Int64(sequences.count), row + scan.xColumn, row + scan.bColumn, row + scan.cColumn,
+                                    row + scan.dtColumn, Int64(input.width), scan.a, scan.d, scan.dtBias, Int64(scan.heads),
+                                    Int64(scan.headDimension), Int64(scan.groups), Int64(scan.stateSize), y.pointer, Int64(y.width))
+        guard status == 0 else {
+            throw ModelError(.unsupportedTensor, "the SSM heads (\(scan.heads)) are not a multiple of its groups (\(scan.groups))")
+        }
+    }
+
+    func gatedGroupNorm(_ y: Activations, gate: Activations, column: Int, weight: [Float], groups: Int, epsilon: Float) {
+        skiff_gated_group_rms_norm(y.pointer, Int64(y.width), gate.pointer + column, Int64(gate.width), weight, Int64(batch.count),
+                                   Int64(weight.count), Int64(groups), epsilon)
     }
 
     func swiglu(gate: Activations, up: Activations) {

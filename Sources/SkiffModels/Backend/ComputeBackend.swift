@@ -1,6 +1,6 @@
 import SkiffHyperparameters
 
-/// How a runner is set up: its threads, its largest batch and its paged cache.
+/// How a runner is set up: its threads, its largest batch, its paged cache and its recurrent-state slots.
 public struct RunnerOptions: Sendable, Equatable {
     /// Compute threads (the calling thread included).
     public var threads: Int
@@ -10,22 +10,25 @@ public struct RunnerOptions: Sendable, Equatable {
     public var cacheBlocks: Int
     /// Tokens per cache block.
     public var blockSize: Int
+    /// Sequences whose recurrent state is held at once (for a model with recurrent layers).
+    public var stateSlots: Int
     /// Whether the cache's memory is made resident at once rather than as blocks are first written.
     public var residentCache: Bool
 
     /// Creates options.
-    public init(threads: Int, maxBatchTokens: Int, cacheBlocks: Int, blockSize: Int, residentCache: Bool = false) {
+    public init(threads: Int, maxBatchTokens: Int, cacheBlocks: Int, blockSize: Int, stateSlots: Int, residentCache: Bool = false) {
         self.threads = threads
         self.maxBatchTokens = maxBatchTokens
         self.cacheBlocks = cacheBlocks
         self.blockSize = blockSize
+        self.stateSlots = stateSlots
         self.residentCache = residentCache
     }
 }
 
 /// The operations an architecture's forward pass is written in, on one device's memory: activations of a
 /// batch, norms, matrix products with the loaded weights, RoPE, the paged KV cache and attention, the
-/// output head. An architecture's runner is generic over its backend, so a GPU backend plugs in under the
+/// state-space layers' convolution and scan over their recurrent state, the output head. An architecture's runner is generic over its backend, so a GPU backend plugs in under the
 /// architectures without touching them.
 ///
 /// A backend owns its scratch, cache and threads, and is driven by one thread at a time. Activations are
@@ -78,6 +81,20 @@ protocol ComputeBackend: AnyObject {
     func attend(layer: Int, queries: Activations, heads: Int, headDimension: Int, scale: Float,
                 into out: Activations) throws(ModelError)
 
+    /// Causal depthwise convolution of each sequence's tokens over `bias.count` channels from column `column`
+    /// of `x`, continuing the convolution state of its slot in layout layer `layer`, then the bias and SiLU, in
+    /// place. `weight` holds the taps tap-major (kernel × channels, the oldest input's tap first).
+    func convolve(layer: Int, _ x: Activations, column: Int, weight: [Float], bias: [Float]) throws(ModelError)
+
+    /// Mamba-2's selective scan of each sequence's tokens (`SelectiveScan` says which columns of `input` hold
+    /// x, B, C and dt, and the heads), continuing the scan state of its slot in layout layer `layer`; y (heads
+    /// × head dimension per token) goes to `y`.
+    func scan(layer: Int, _ input: Activations, _ scan: SelectiveScan, into y: Activations) throws(ModelError)
+
+    /// y = rmsnorm(y ⊙ silu(z)) ⊙ weight over each of `groups` equal parts of a row, z read from column
+    /// `column` of `gate`.
+    func gatedGroupNorm(_ y: Activations, gate: Activations, column: Int, weight: [Float], groups: Int, epsilon: Float)
+
     /// gate = silu(gate) ⊙ up.
     func swiglu(gate: Activations, up: Activations)
 
@@ -90,4 +107,19 @@ protocol ComputeBackend: AnyObject {
     /// The logits of the batch's `logitIndices` rows of `x`: RMSNorm with `norm`, then the output head and
     /// its bias, if any.
     func logits(_ x: Activations, norm: [Float], epsilon: Float, output: WeightMatrix, bias: [Float]?) -> [Float]
+}
+
+/// One Mamba-2 layer's selective scan: where its inputs are in a row of the input projection, its heads,
+/// and its per-head parameters.
+struct SelectiveScan {
+    /// Columns of x (heads × head dimension), B and C (groups × state size each) and dt (heads).
+    var xColumn, bColumn, cColumn, dtColumn: Int
+    /// SSM heads, each of `headDimension` channels.
+    var heads, headDimension: Int
+    /// Groups of heads sharing B and C.
+    var groups: Int
+    /// State dimension N.
+    var stateSize: Int
+    /// A (negative: the decay is exp(dt A)), D (the skip connection) and the bias added to dt, per head.
+    var a, d, dtBias: [Float]
 }

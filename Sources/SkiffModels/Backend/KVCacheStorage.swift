@@ -1,10 +1,5 @@
 import CSkiffKernels
 import SkiffHyperparameters
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The memory of a paged KV cache laid out as a `CacheLayout`'s block groups: `blockCount` blocks of
 /// `blockSize` tokens, each block id holding the keys and values (IEEE half) of one group's layers, slot
@@ -23,8 +18,7 @@ public final class KVCacheStorage {
     let groups: [CacheLayout.BlockGroup]
     /// For each layer of the layout: its group and its slot's keys and values; nil for a recurrent layer.
     let layers: [(group: Int, kv: skiff_kv_layer)?]
-    private let base: UnsafeMutableRawPointer
-    private let byteCount: Int
+    private let memory: ReservedMemory
 
     /// Bytes of one block id: keys and values of one group's layers.
     public let bytesPerBlock: Int
@@ -44,9 +38,6 @@ public final class KVCacheStorage {
         guard blockSize > 0, blockCount > 0 else {
             throw ModelError(.invalidHyperparameter, "a KV cache needs at least one block of at least one token")
         }
-        if layout.layers.contains(where: { if case .recurrent = $0 { true } else { false } }) {
-            throw ModelError(.invalidHyperparameter, "this model has recurrent (state-space) layers, whose state Skiff's cache does not hold yet")
-        }
         let groups = layout.blockGroups
         var slotShapes: [(kvHeads: Int, headDimension: Int)] = []
         for group in groups {
@@ -63,21 +54,11 @@ public final class KVCacheStorage {
             }
         }
         bytesPerBlock = Self.bytesPerBlockToken(for: layout) * blockSize
-        byteCount = bytesPerBlock * blockCount
-        var flags = MAP_PRIVATE | MAP_ANONYMOUS
-        #if os(Linux)
-        if resident { flags |= MAP_POPULATE }
-        #endif
-        guard let memory = mmap(nil, byteCount, PROT_READ | PROT_WRITE, flags, -1, 0),
-              memory != MAP_FAILED
-        else {
-            throw ModelError(.outOfMemory, "could not reserve \(byteCount / (1 << 20)) MiB for the KV cache; lower the cache size")
-        }
-        base = memory
+        memory = try ReservedMemory(byteCount: bytesPerBlock * blockCount, resident: resident, purpose: "the KV cache")
         self.blockSize = blockSize
         self.blockCount = blockCount
         self.groups = groups
-        var next = base.bindMemory(to: UInt16.self, capacity: byteCount / 2)
+        var next = memory.base.bindMemory(to: UInt16.self, capacity: memory.byteCount / 2)
         let slots = slotShapes.map { shape in
             let halves = shape.kvHeads * blockSize * shape.headDimension * blockCount
             defer { next += 2 * halves }
@@ -90,6 +71,4 @@ public final class KVCacheStorage {
         }
         self.layers = layers
     }
-
-    deinit { munmap(base, byteCount) }
 }

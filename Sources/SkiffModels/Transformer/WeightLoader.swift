@@ -28,13 +28,20 @@ final class WeightLoader {
 
     /// A vector of `length` values (a norm's weights), as floats.
     func vector(_ name: String, _ length: Int) throws(ModelError) -> [Float] {
-        let t = try tensor(name, [length])
+        try values(name, [length])
+    }
+
+    /// The values of a small tensor of dimensions `shape` (a norm's or a convolution's weights), as floats in
+    /// the file's order (the first dimension varying fastest).
+    func values(_ name: String, _ shape: [Int]) throws(ModelError) -> [Float] {
+        let t = try tensor(name, shape)
         guard let type = kernelType(for: t.type) else {
-            throw ModelError(.unsupportedTensor, "vector tensor '\(name)' is \(t.type); expected F32, F16 or BF16")
+            throw ModelError(.unsupportedTensor, "tensor '\(name)' is \(t.type); expected F32, F16 or BF16")
         }
-        var values = [Float](repeating: 0, count: length)
-        skiff_dequantize_row(type, file.data(of: t).baseAddress, &values, Int64(length))
-        bytes += 4 * length
+        let count = shape.reduce(1, *)
+        var values = [Float](repeating: 0, count: count)
+        skiff_dequantize_row(type, file.data(of: t).baseAddress, &values, Int64(count))
+        bytes += 4 * count
         return values
     }
 

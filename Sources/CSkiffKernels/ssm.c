@@ -1,0 +1,157 @@
+// Mamba-2's state-space operations: the causal convolution with its rolling state, the selective scan,
+// and the gated group norm.
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+// MARK: - Convolution
+
+typedef struct {
+    const skiff_ssm_sequence *sequences;
+    int64_t sequence_count;
+    float *x;
+    int64_t x_stride;
+    int64_t channels;
+    const float *weight;
+    const float *bias;
+    int64_t kernel;
+} conv_job;
+
+/// Channels per slice: each thread takes whole slices, and a slice's new state fits on the stack.
+#define CONV_SLICE 64
+
+static inline float silu(float v) {
+    return v / (1.0f + expf(-v));
+}
+
+static void conv_slice(const conv_job *job, const skiff_ssm_sequence *s, int64_t c0, int64_t c1) {
+    const int64_t k = job->kernel, held = k - 1;
+    float next_state[SKIFF_SSM_MAX_CONV_KERNEL - 1][CONV_SLICE];
+    // The state after these tokens: the last `held` inputs, read before the outputs overwrite them.
+    for (int64_t j = 0; j < held; j++) {
+        int64_t source = s->count - held + j;   // an input row, or (when negative) a row of the old state
+        for (int64_t c = c0; c < c1; c++) {
+            next_state[j][c - c0] = source >= 0 ? job->x[(s->first + source) * job->x_stride + c]
+                                                : s->conv_state[(held + source) * job->channels + c];
+        }
+    }
+    // Outputs from the last token back, so each reads inputs that are not yet overwritten.
+    for (int64_t t = s->count - 1; t >= 0; t--) {
+        float *row = job->x + (s->first + t) * job->x_stride;
+        float acc[CONV_SLICE];
+        for (int64_t c = c0; c < c1; c++) acc[c - c0] = job->bias[c];
+        for (int64_t j = 0; j < k; j++) {
+            int64_t source = t - held + j;
+            const float *in = source >= 0 ? job->x + (s->first + source) * job->x_stride
+                                          : s->conv_state + (held + source) * job->channels;
+            const float *w = job->weight + j * job->channels;
+            for (int64_t c = c0; c < c1; c++) acc[c - c0] += w[c] * in[c];
+        }
+        for (int64_t c = c0; c < c1; c++) row[c] = silu(acc[c - c0]);
+    }
+    for (int64_t j = 0; j < held; j++) {
+        memcpy(s->conv_state + j * job->channels + c0, next_state[j], (size_t)(c1 - c0) * sizeof(float));
+    }
+}
+
+static void conv_task(void *context, int thread_index, int thread_count) {
+    const conv_job *job = context;
+    int64_t slices = (job->channels + CONV_SLICE - 1) / CONV_SLICE;
+    int64_t begin = slices * thread_index / thread_count, end = slices * (thread_index + 1) / thread_count;
+    for (int64_t n = 0; n < job->sequence_count; n++) {
+        for (int64_t slice = begin; slice < end; slice++) {
+            int64_t c0 = slice * CONV_SLICE, c1 = c0 + CONV_SLICE < job->channels ? c0 + CONV_SLICE : job->channels;
+            conv_slice(job, &job->sequences[n], c0, c1);
+        }
+    }
+}
+
+int skiff_ssm_conv(skiff_pool *pool, const skiff_ssm_sequence *sequences, int64_t sequence_count, float *x, int64_t x_stride,
+                   int64_t channels, const float *weight, const float *bias, int64_t kernel) {
+    if (kernel < 1 || kernel > SKIFF_SSM_MAX_CONV_KERNEL) return -1;
+    conv_job job = {sequences, sequence_count, x, x_stride, channels, weight, bias, kernel};
+    skiff_pool_run(pool, conv_task, &job);
+    return 0;
+}
+
+// MARK: - Selective scan
+
+typedef struct {
+    const skiff_ssm_sequence *sequences;
+    int64_t sequence_count;
+    const float *x, *b, *c, *dt_raw;
+    int64_t stride;
+    const float *a, *d, *dt_bias;
+    int64_t heads, head_dim, groups, state_size;
+    float *y;
+    int64_t y_stride;
+} scan_job;
+
+/// log(1 + e^v), taken as v where e^v would swamp the 1 (as Mamba's kernels do above 20).
+static inline float softplus(float v) {
+    return v > 20.0f ? v : log1pf(expf(v));
+}
+
+static void scan_head(const scan_job *job, const skiff_ssm_sequence *s, int64_t h) {
+    const int64_t hd = job->head_dim, n = job->state_size;
+    const int64_t g = h / (job->heads / job->groups);
+    for (int64_t t = 0; t < s->count; t++) {
+        const int64_t row = s->first + t;
+        const float *x = job->x + row * job->stride + h * hd;
+        const float *b = job->b + row * job->stride + g * n;
+        const float *c = job->c + row * job->stride + g * n;
+        const float dt = softplus(job->dt_raw[row * job->stride + h] + job->dt_bias[h]);
+        const float decay = expf(dt * job->a[h]);
+        float *y = job->y + row * job->y_stride + h * hd;
+        for (int64_t p = 0; p < hd; p++) {
+            float *state = s->ssm_state + (h * hd + p) * n;
+            const float input = x[p] * dt;
+            float sum = 0.0f;
+            for (int64_t i = 0; i < n; i++) {
+                float v = state[i] * decay + b[i] * input;
+                state[i] = v;
+                sum += v * c[i];
+            }
+            y[p] = sum + job->d[h] * x[p];
+        }
+    }
+}
+
+static void scan_task(void *context, int thread_index, int thread_count) {
+    const scan_job *job = context;
+    int64_t units = job->sequence_count * job->heads;
+    int64_t begin = units * thread_index / thread_count, end = units * (thread_index + 1) / thread_count;
+    for (int64_t unit = begin; unit < end; unit++) {
+        scan_head(job, &job->sequences[unit / job->heads], unit % job->heads);
+    }
+}
+
+int skiff_ssm_scan(skiff_pool *pool, const skiff_ssm_sequence *sequences, int64_t sequence_count,
+                   const float *x, const float *b, const float *c, const float *dt_raw, int64_t stride,
+                   const float *a, const float *d, const float *dt_bias,
+                   int64_t heads, int64_t head_dim, int64_t groups, int64_t state_size, float *y, int64_t y_stride) {
+    if (groups < 1 || heads % groups != 0) return -1;
+    scan_job job = {sequences, sequence_count, x, b, c, dt_raw, stride, a, d, dt_bias, heads, head_dim, groups, state_size, y, y_stride};
+    skiff_pool_run(pool, scan_task, &job);
+    return 0;
+}
+
+// MARK: - Gated norm
+
+void skiff_gated_group_rms_norm(float *y, int64_t y_stride, const float *z, int64_t z_stride, const float *weight,
+                                int64_t tokens, int64_t width, int64_t groups, float epsilon) {
+    const int64_t size = width / groups;
+    for (int64_t t = 0; t < tokens; t++) {
+        float *row = y + t * y_stride;
+        const float *gate = z + t * z_stride;
+        for (int64_t i = 0; i < width; i++) row[i] *= silu(gate[i]);
+        for (int64_t g = 0; g < groups; g++) {
+            float *part = row + g * size;
+            double sum = 0;
+            for (int64_t i = 0; i < size; i++) sum += (double)(part[i] * part[i]);
+            float scale = 1.0f / sqrtf((float)(sum / (double)size) + epsilon);
+            for (int64_t i = 0; i < size; i++) part[i] *= scale * weight[g * size + i];
+        }
+    }
+}

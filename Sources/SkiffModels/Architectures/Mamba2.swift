@@ -1,0 +1,136 @@
+import CSkiffKernels
+import SkiffGGUF
+import SkiffHyperparameters
+
+/// Mamba-2 (Dao and Gu, "Transformers are SSMs", 2024) as llama.cpp's GGUF lays it out: every block is
+/// RMSNorm → Mamba-2 mixer → residual, then a final RMSNorm and the output head.
+///
+/// The mixer projects the normed stream to z | xBC | dt in one matrix (`ssm_in`); a causal depthwise
+/// convolution and SiLU over xBC (`ssm_conv1d`); the selective scan with a scalar decay per head
+/// (A = `ssm_a`, already −exp(A_log); D = `ssm_d`; dt through softplus after `ssm_dt.bias`), B and C shared
+/// by each group of heads; y gated by SiLU(z) and normed per group (`ssm_norm`); then `ssm_out`.
+final class Mamba2: LanguageModel {
+    struct Layer: Sendable {
+        let norm: [Float]
+        let input: WeightMatrix
+        /// Convolution taps, tap-major (kernel × channels).
+        let convolution: [Float]
+        let convolutionBias: [Float]
+        let scan: SelectiveScan
+        let gatedNorm: [Float]
+        let output: WeightMatrix
+    }
+
+    let contextLength: Int
+    let vocabularySize: Int
+    let cacheLayout: CacheLayout
+    let weightBytes: Int
+    let embeddingLength: Int
+    let innerSize: Int
+    /// Width of a row of the input projection: z, then xBC (the convolution's channels), then dt.
+    let projectionWidth: Int
+    let groupCount: Int
+    let rmsEpsilon: Float
+    let embedding: TokenEmbedding
+    let layers: [Layer]
+    let outputNorm: [Float]
+    let output: WeightMatrix
+
+    /// Loads the weights of `file`; `progress` gets (blocks done, blocks + 1).
+    init(file: GGUFFile, hyperparameters h: ModelHyperparameters, progress: (Int, Int) -> Void) throws(ModelError) {
+        let arch = h.architecture
+        func invalid(_ key: String, _ value: Int, _ requirement: String) -> ModelError {
+            ModelError(.invalidHyperparameter, GGUFError.invalidValue(key: "\(arch).\(key)", value: .int64(Int64(value)), requirement: requirement).message)
+        }
+        guard let s = h.stateSpace, s.layers.count == h.blockCount, h.attention == nil else {
+            throw ModelError(.invalidHyperparameter, "not every block of this \(arch) model is a Mamba-2 layer (blk.N.ssm_in.weight); Skiff's mamba2 needs them in all \(h.blockCount)")
+        }
+        guard let vocabulary = h.vocabularySize else {
+            throw ModelError(.invalidHyperparameter, "the model file does not say its vocabulary size (\(arch).vocab_size or token_embd.weight)")
+        }
+        guard let epsilon = h.rmsEpsilon else {
+            throw ModelError(.invalidHyperparameter, "the model file lacks \(arch).attention.layer_norm_rms_epsilon (a positive number)")
+        }
+        guard s.innerSize % s.headCount == 0 else { throw invalid("ssm.time_step_rank", s.headCount, "a divisor of \(arch).ssm.inner_size (\(s.innerSize))") }
+        guard s.headCount % s.groupCount == 0 else { throw invalid("ssm.group_count", s.groupCount, "a divisor of \(arch).ssm.time_step_rank (\(s.headCount))") }
+        guard s.convKernel <= Int(SKIFF_SSM_MAX_CONV_KERNEL) else {
+            throw invalid("ssm.conv_kernel", s.convKernel, "at most \(SKIFF_SSM_MAX_CONV_KERNEL)")
+        }
+        contextLength = h.contextLength
+        vocabularySize = vocabulary
+        cacheLayout = CacheLayout(h)
+        embeddingLength = h.embeddingLength
+        innerSize = s.innerSize
+        groupCount = s.groupCount
+        rmsEpsilon = epsilon
+
+        let d = h.embeddingLength, inner = s.innerSize, n = s.stateSize, heads = s.headCount
+        let channels = inner + 2 * s.groupCount * n
+        let projection = inner + channels + heads
+        projectionWidth = projection
+        let w = WeightLoader(file: file)
+        var layers: [Layer] = []
+        for i in 0 ..< h.blockCount {
+            let p = "blk.\(i)."
+            // The file's taps are channel-major (a row of kernel taps per channel); the kernel reads them tap-major.
+            let taps = try w.values(p + "ssm_conv1d.weight", [s.convKernel, channels])
+            let tapMajor = (0 ..< s.convKernel * channels).map { taps[($0 % channels) * s.convKernel + $0 / channels] }
+            layers.append(Layer(
+                norm: try w.vector(p + "attn_norm.weight", d),
+                input: try w.matrix(p + "ssm_in.weight", columns: d, rows: projection),
+                convolution: tapMajor,
+                convolutionBias: try w.vector(p + "ssm_conv1d.bias", channels),
+                scan: SelectiveScan(xColumn: inner, bColumn: 2 * inner, cColumn: 2 * inner + s.groupCount * n, dtColumn: inner + channels,
+                                    heads: heads, headDimension: inner / heads, groups: s.groupCount, stateSize: n,
+                                    a: try w.values(p + "ssm_a", [1, heads]), d: try w.values(p + "ssm_d", [1, heads]),
+                                    dtBias: try w.vector(p + "ssm_dt.bias", heads)),
+                gatedNorm: try w.values(p + "ssm_norm.weight", [inner / s.groupCount, s.groupCount]),
+                output: try w.matrix(p + "ssm_out.weight", columns: inner, rows: d)))
+            progress(i + 1, h.blockCount + 1)
+        }
+        self.layers = layers
+        outputNorm = try w.vector("output_norm.weight", d)
+        (embedding, output) = try w.embeddingAndOutput(width: d, vocabulary: vocabulary)
+        weightBytes = w.bytes
+        progress(h.blockCount + 1, h.blockCount + 1)
+    }
+
+    func makeRunner(_ options: RunnerOptions) throws(ModelError) -> any ModelRunner {
+        try Mamba2Runner<CPUBackend>(model: self, options: options)
+    }
+}
+
+/// A Mamba-2 model's forward pass over a batch, on `Backend`.
+final class Mamba2Runner<Backend: ComputeBackend>: ModelRunner {
+    let model: Mamba2
+    let backend: Backend
+    var maxBatchTokens: Int { backend.maxBatchTokens }
+    private let x, normed, projected, y: Backend.Activations
+
+    init(model: Mamba2, options: RunnerOptions) throws(ModelError) {
+        backend = try Backend(options: options, layout: model.cacheLayout,
+                              widestActivation: max(model.embeddingLength, model.projectionWidth))
+        self.model = model
+        x = backend.activations(width: model.embeddingLength)
+        normed = backend.activations(width: model.embeddingLength)
+        projected = backend.activations(width: model.projectionWidth)
+        y = backend.activations(width: model.innerSize)
+    }
+
+    func forward(_ batch: ForwardBatch) throws(ModelError) -> [Float] {
+        let b = backend
+        let epsilon = model.rmsEpsilon
+        try b.begin(batch, vocabularySize: model.vocabularySize)
+        b.embed(model.embedding, into: x, scale: 1)
+        for (l, layer) in model.layers.enumerated() {
+            // x = x + W_out · gatednorm(scan(silu(conv(xBC))), z), with z | xBC | dt = W_in · norm(x).
+            b.rmsNorm(x, weight: layer.norm, groups: 1, epsilon: epsilon, into: normed)
+            b.matmul(layer.input, input: normed, into: projected, accumulate: false)
+            try b.convolve(layer: l, projected, column: model.innerSize, weight: layer.convolution, bias: layer.convolutionBias)
+            try b.scan(layer: l, projected, layer.scan, into: y)
+            b.gatedGroupNorm(y, gate: projected, column: 0, weight: layer.gatedNorm, groups: model.groupCount, epsilon: epsilon)
+            b.matmul(layer.output, input: y, into: x, accumulate: true)
+        }
+        return b.logits(x, norm: model.outputNorm, epsilon: epsilon, output: model.output, bias: nil)
+    }
+}
