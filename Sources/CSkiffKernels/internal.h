@@ -172,6 +172,10 @@ void skiff_matmul_tiles_avx2(const skiff_matmul_args *args, int64_t tile_begin, 
 void skiff_matmul_tiles_avx512(const skiff_matmul_args *args, int64_t tile_begin, int64_t tile_end);
 #endif
 
+/// out[i] = activation(gate[i]) * up[i] (up NULL: 1) for `n` values on the calling thread, in the active
+/// instruction set (`out` may be `gate` or `up`).
+void skiff_gate_span(skiff_gate activation, const float *gate, const float *up, float *out, int64_t n);
+
 /// Stores (or adds) a tile's 16 results for one token, skipping rows past `rows`.
 static inline void skiff_store_tile(float *y, const float *values, int64_t row0, int64_t rows, int accumulate) {
     int64_t n = rows - row0 < SKIFF_TILE ? rows - row0 : SKIFF_TILE;

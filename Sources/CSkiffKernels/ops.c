@@ -46,7 +46,7 @@ static void gated_portable(skiff_gate activation, const float *gate, const float
         float z = activation == SKIFF_GATE_SILU ? x : GELU_SCALE * x * (1.0f + 0.044715f * x * x);
         float e = expf(-fabsf(z));
         float sigmoid = z >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
-        out[i] = x * sigmoid * up[i];
+        out[i] = x * sigmoid * (up ? up[i] : 1.0f);
     }
 }
 
@@ -64,9 +64,9 @@ static TARGET_AVX512 void gated_avx512(skiff_gate activation, const float *gate,
         __m512 inverse = _mm512_div_ps(one, _mm512_add_ps(one, e));
         __mmask16 negative = _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_LT_OQ);
         __m512 sigmoid = _mm512_mask_mul_ps(inverse, negative, inverse, e);
-        _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_mul_ps(x, sigmoid), _mm512_loadu_ps(up + i)));
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_mul_ps(x, sigmoid), up ? _mm512_loadu_ps(up + i) : one));
     }
-    gated_portable(activation, gate + i, up + i, out + i, n - i);
+    gated_portable(activation, gate + i, up ? up + i : NULL, out + i, n - i);
 }
 
 static TARGET_AVX2 void gated_avx2(skiff_gate activation, const float *gate, const float *up, float *out, int64_t n) {
@@ -83,9 +83,9 @@ static TARGET_AVX2 void gated_avx2(skiff_gate activation, const float *gate, con
         __m256 inverse = _mm256_div_ps(one, _mm256_add_ps(one, e));
         __m256 negative = _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_LT_OQ);
         __m256 sigmoid = _mm256_blendv_ps(inverse, _mm256_mul_ps(inverse, e), negative);
-        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(x, sigmoid), _mm256_loadu_ps(up + i)));
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(x, sigmoid), up ? _mm256_loadu_ps(up + i) : one));
     }
-    gated_portable(activation, gate + i, up + i, out + i, n - i);
+    gated_portable(activation, gate + i, up ? up + i : NULL, out + i, n - i);
 }
 #endif
 
@@ -105,16 +105,18 @@ static void gated_task(void *context, int thread_index, int thread_count) {
     int64_t end = groups * (thread_index + 1) / thread_count * 16;
     if (end > job->n) end = job->n;
     if (begin >= end) return;
-    const float *gate = job->gate + begin, *up = job->up + begin;
-    float *out = job->out + begin;
+    skiff_gate_span(job->activation, job->gate + begin, job->up + begin, job->out + begin, end - begin);
+}
+
+void skiff_gate_span(skiff_gate activation, const float *gate, const float *up, float *out, int64_t n) {
 #if defined(__x86_64__)
     switch (skiff_active_isa()) {
-    case SKIFF_ISA_AVX512_VNNI: gated_avx512(job->activation, gate, up, out, end - begin); return;
-    case SKIFF_ISA_AVX2: gated_avx2(job->activation, gate, up, out, end - begin); return;
+    case SKIFF_ISA_AVX512_VNNI: gated_avx512(activation, gate, up, out, n); return;
+    case SKIFF_ISA_AVX2: gated_avx2(activation, gate, up, out, n); return;
     case SKIFF_ISA_PORTABLE: break;
     }
 #endif
-    gated_portable(job->activation, gate, up, out, end - begin);
+    gated_portable(activation, gate, up, out, n);
 }
 
 /// Values below which the calling thread does the work alone: waking the pool costs more than it saves

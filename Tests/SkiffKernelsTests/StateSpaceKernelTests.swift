@@ -39,28 +39,31 @@ import Testing
             first += count
         }
 
-        var out = x
-        var state0 = states[0], state1 = states[1]
         let pool = skiff_pool_create(2)
-        defer { skiff_pool_destroy(pool) }
-        let status = out.withUnsafeMutableBufferPointer { xs in
-            state0.withUnsafeMutableBufferPointer { s0 in
-                state1.withUnsafeMutableBufferPointer { s1 in
-                    let sequences = [skiff_ssm_sequence(first: 0, count: 5, conv_state: s0.baseAddress, ssm_state: nil),
-                                     skiff_ssm_sequence(first: 5, count: 1, conv_state: s1.baseAddress, ssm_state: nil)]
-                    return skiff_ssm_conv(pool, sequences, 2, xs.baseAddress, Int64(stride), Int64(channels), weight, bias, Int64(kernel))
+        defer { skiff_pool_destroy(pool); skiff_set_isa(skiff_detect_isa()) }
+        for isa in availableISAs {
+            skiff_set_isa(isa)
+            var out = x
+            var state0 = states[0], state1 = states[1]
+            let status = out.withUnsafeMutableBufferPointer { xs in
+                state0.withUnsafeMutableBufferPointer { s0 in
+                    state1.withUnsafeMutableBufferPointer { s1 in
+                        let sequences = [skiff_ssm_sequence(first: 0, count: 5, conv_state: s0.baseAddress, ssm_state: nil),
+                                         skiff_ssm_sequence(first: 5, count: 1, conv_state: s1.baseAddress, ssm_state: nil)]
+                        return skiff_ssm_conv(pool, sequences, 2, xs.baseAddress, Int64(stride), Int64(channels), weight, bias, Int64(kernel))
+                    }
                 }
             }
-        }
-        #expect(status == 0)
-        for row in 0 ..< 6 {
-            for c in 0 ..< channels {
-                #expect(abs(Double(out[row * stride + c]) - expected[row * stride + c]) < 1e-5, "row \(row), channel \(c)")
+            #expect(status == 0)
+            for row in 0 ..< 6 {
+                for c in 0 ..< channels {
+                    #expect(abs(Double(out[row * stride + c]) - expected[row * stride + c]) < 1e-5, "isa \(isa.rawValue): row \(row), channel \(c)")
+                }
+                // Columns past the channels are not touched.
+                #expect(out[row * stride + channels ..< (row + 1) * stride] == x[row * stride + channels ..< (row + 1) * stride])
             }
-            // Columns past the channels are not touched.
-            #expect(out[row * stride + channels ..< (row + 1) * stride] == x[row * stride + channels ..< (row + 1) * stride])
+            #expect([state0, state1] == expectedStates)
         }
-        #expect([state0, state1] == expectedStates)
     }
 
     @Test func convolutionRefusesAKernelItCannotHold() {
@@ -72,7 +75,7 @@ import Testing
 
     @Test func scanMatchesTheRecurrence() throws {
         var rng = SplitMix64(state: 11)
-        let heads = 4, headDim = 8, groups = 2, stateSize = 16
+        let heads = 4, headDim = 8, groups = 2, stateSize = 40
         let width = heads * headDim + 2 * groups * stateSize + heads, yStride = heads * headDim + 3
         let rows = Self.random(6 * width, -2 ... 2, &rng)
         let a = Self.random(heads, -3 ... -0.1, &rng), d = Self.random(heads, -1 ... 1, &rng)
@@ -106,28 +109,31 @@ import Testing
             first += count
         }
 
-        var y = [Float](repeating: 0, count: 6 * yStride)
-        var state0 = states[0], state1 = states[1]
         let pool = skiff_pool_create(2)
-        defer { skiff_pool_destroy(pool) }
-        let status = rows.withUnsafeBufferPointer { r in
-            state0.withUnsafeMutableBufferPointer { s0 in
-                state1.withUnsafeMutableBufferPointer { s1 in
-                    let sequences = [skiff_ssm_sequence(first: 0, count: 5, conv_state: nil, ssm_state: s0.baseAddress),
-                                     skiff_ssm_sequence(first: 5, count: 1, conv_state: nil, ssm_state: s1.baseAddress)]
-                    let base = r.baseAddress!
-                    return skiff_ssm_scan(pool, sequences, 2, base, base + bAt, base + cAt, base + dtAt, Int64(width), a, d, dtBias,
-                                          Int64(heads), Int64(headDim), Int64(groups), Int64(stateSize), &y, Int64(yStride))
+        defer { skiff_pool_destroy(pool); skiff_set_isa(skiff_detect_isa()) }
+        for isa in availableISAs {
+            skiff_set_isa(isa)
+            var y = [Float](repeating: 0, count: 6 * yStride)
+            var state0 = states[0], state1 = states[1]
+            let status = rows.withUnsafeBufferPointer { r in
+                state0.withUnsafeMutableBufferPointer { s0 in
+                    state1.withUnsafeMutableBufferPointer { s1 in
+                        let sequences = [skiff_ssm_sequence(first: 0, count: 5, conv_state: nil, ssm_state: s0.baseAddress),
+                                         skiff_ssm_sequence(first: 5, count: 1, conv_state: nil, ssm_state: s1.baseAddress)]
+                        let base = r.baseAddress!
+                        return skiff_ssm_scan(pool, sequences, 2, base, base + bAt, base + cAt, base + dtAt, Int64(width), a, d, dtBias,
+                                              Int64(heads), Int64(headDim), Int64(groups), Int64(stateSize), &y, Int64(yStride))
+                    }
                 }
             }
-        }
-        #expect(status == 0)
-        for i in 0 ..< 6 * yStride {
-            #expect(abs(Double(y[i]) - expected[i]) <= 1e-4 * max(1, abs(expected[i])), "y[\(i)]")
-        }
-        for (n, state) in [state0, state1].enumerated() {
-            let worst = zip(state, expectedStates[n]).map { abs(Double($0) - $1) }.max() ?? .nan
-            #expect(worst < 1e-4, "state of sequence \(n)")
+            #expect(status == 0)
+            for i in 0 ..< 6 * yStride {
+                #expect(abs(Double(y[i]) - expected[i]) <= 1e-4 * max(1, abs(expected[i])), "isa \(isa.rawValue): y[\(i)]")
+            }
+            for (n, state) in [state0, state1].enumerated() {
+                let worst = zip(state, expectedStates[n]).map { abs(Double($0) - $1) }.max() ?? .nan
+                #expect(worst < 1e-4, "isa \(isa.rawValue): state of sequence \(n)")
+            }
         }
     }
 
@@ -145,7 +151,9 @@ import Testing
         let y = Self.random(2 * yStride, -3 ... 3, &rng), z = Self.random(2 * zStride, -4 ... 4, &rng)
         let weight = Self.random(width, 0.5 ... 1.5, &rng)
         var out = y
-        skiff_gated_group_rms_norm(&out, Int64(yStride), z, Int64(zStride), weight, 2, Int64(width), Int64(groups), 1e-5)
+        let pool = skiff_pool_create(2)
+        defer { skiff_pool_destroy(pool) }
+        skiff_gated_group_rms_norm(pool, &out, Int64(yStride), z, Int64(zStride), weight, 2, Int64(width), Int64(groups), 1e-5)
         for t in 0 ..< 2 {
             let gated = (0 ..< width).map { i -> Double in
                 let g = Double(z[t * zStride + i])

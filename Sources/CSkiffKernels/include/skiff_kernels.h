@@ -258,8 +258,8 @@ int skiff_ssm_scan(skiff_pool *pool, const skiff_ssm_sequence *sequences, int64_
                    int64_t heads, int64_t head_dim, int64_t groups, int64_t state_size, float *y, int64_t y_stride);
 
 /// y = rmsnorm(y ⊙ silu(z)) ⊙ weight over each of a row's `groups` groups of width / groups values, for
-/// `tokens` rows (Mamba-2's gated norm).
-void skiff_gated_group_rms_norm(float *y, int64_t y_stride, const float *z, int64_t z_stride, const float *weight,
+/// `tokens` rows (Mamba-2's gated norm), split over the pool's threads by rows.
+void skiff_gated_group_rms_norm(skiff_pool *pool, float *y, int64_t y_stride, const float *z, int64_t z_stride, const float *weight,
                                 int64_t tokens, int64_t width, int64_t groups, float epsilon);
 
 #ifdef __cplusplus

@@ -249,7 +249,7 @@ final class CPUBackend: ComputeBackend {
     }
 
     func gatedGroupNorm(_ y: Activations, gate: Activations, column: Int, weight: [Float], groups: Int, epsilon: Float) {
-        skiff_gated_group_rms_norm(y.pointer, Int64(y.width), gate.pointer + column, Int64(gate.width), weight, Int64(batch.count),
+        skiff_gated_group_rms_norm(pool.pool, y.pointer, Int64(y.width), gate.pointer + column, Int64(gate.width), weight, Int64(batch.count),
                                    Int64(weight.count), Int64(groups), epsilon)
     }
 

@@ -15,12 +15,16 @@ final class WeightLoader {
     /// Whether the file has a tensor named `name`.
     func has(_ name: String) -> Bool { file.tensor(named: name) != nil }
 
-    /// The tensor `name`, which must have dimensions `shape` (input size first).
+    /// The tensor `name`, which must have dimensions `shape` (input size first; trailing dimensions of 1 may be
+    /// left out on either side, as ggml does).
     func tensor(_ name: String, _ shape: [Int]) throws(ModelError) -> GGUFTensorInfo {
         guard let t = file.tensor(named: name) else {
             throw ModelError(.missingTensor, "the model file has no tensor '\(name)'")
         }
-        guard t.dimensions == shape else {
+        func trimmed(_ dimensions: [Int]) -> ArraySlice<Int> {
+            dimensions[..<((dimensions.lastIndex { $0 != 1 } ?? -1) + 1)]
+        }
+        guard trimmed(t.dimensions) == trimmed(shape) else {
             throw ModelError(.unsupportedTensor, "tensor '\(name)' has shape \(t.dimensions), expected \(shape)")
         }
         return t
