@@ -229,7 +229,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SkiffSizingTests",
-            dependencies: ["SkiffSizing", "SkiffScheduling", "SkiffGGUF", "SkiffHyperparameters", "SkiffEngine", "SkiffModelFile", "SkiffModels"],
+            dependencies: [
+                "SkiffSizing", "SkiffScheduling", "SkiffGGUF", "SkiffHyperparameters", "SkiffEngine", "SkiffModelFile", "SkiffModels",
+                "GGUFTestSupport",
+            ],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),

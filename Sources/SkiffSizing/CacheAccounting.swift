@@ -34,13 +34,17 @@ public struct CacheAccounting: Sendable, Equatable {
     }
 
     /// The accounting of `model`'s cache layout.
-    public init(model: ModelShape, precision: CachePrecision = .fp16, blockSize: Int = 16, stepTokens: Int = 1) {
-        self.init(layout: model.cacheLayout, precision: precision, blockSize: blockSize, stepTokens: stepTokens)
+    public init(model: ModelShape, precision: CachePrecision = .fp16, stateBytesPerElement: Int = 2, blockSize: Int = 16,
+                stepTokens: Int = 1) {
+        self.init(layout: model.cacheLayout, precision: precision, stateBytesPerElement: stateBytesPerElement, blockSize: blockSize,
+                  stepTokens: stepTokens)
     }
 
-    /// The accounting of `layout` with keys and values in `precision` (recurrent state in 16 bits), steps
-    /// computing at most `stepTokens` tokens of a sequence.
-    public init(layout: CacheLayout, precision: CachePrecision = .fp16, blockSize: Int = 16, stepTokens: Int = 1) {
+    /// The accounting of `layout` with keys and values in `precision`, recurrent state in values of
+    /// `stateBytesPerElement` bytes (`ServingEngine.stateBytesPerElement`), steps computing at most `stepTokens`
+    /// tokens of a sequence.
+    public init(layout: CacheLayout, precision: CachePrecision = .fp16, stateBytesPerElement: Int = 2, blockSize: Int = 16,
+                stepTokens: Int = 1) {
         var all = 0, beyond = 0, state = 0
         var elements: [Int] = []
         for layer in layout.layers {
@@ -51,7 +55,7 @@ public struct CacheAccounting: Sendable, Equatable {
                 if window == nil { beyond += precision.bytes(heads * (key + value)) }
             case .recurrent:
                 elements.append(0)
-                state += 2 * layer.stateElements
+                state += stateBytesPerElement * layer.stateElements
             }
         }
         bytesPerToken = all

@@ -63,6 +63,14 @@ public struct CapacityPlanner: Sendable {
         }
     }
 
+    /// The cache accounting of `r`'s model on its hardware: recurrent state as the engine there keeps it (Skiff's
+    /// on CPUs, vLLM's on GPUs).
+    static func cacheAccounting(_ r: Request) -> CacheAccounting {
+        let engine: ServingEngine = r.hardware.isCPU ? .skiff : .vllm
+        return CacheAccounting(model: r.model, precision: r.cachePrecision, stateBytesPerElement: engine.stateBytesPerElement,
+                               stepTokens: r.maxStepTokens)
+    }
+
     /// Plans for `request`. Throws when the model fits no parallel layout of the hardware, naming the smallest
     /// catalog option that would hold it.
     public static func plan(_ request: Request) throws(SizingError) -> CapacityPlan {
@@ -72,7 +80,7 @@ public struct CapacityPlanner: Sendable {
             throw SizingError(.invalidOption, "--gpu-memory-utilization must be in (0, 1]")
         }
         let weights = try r.model.weightsBytes(precision: r.weightPrecision)
-        let cache = CacheAccounting(model: r.model, precision: r.cachePrecision, stepTokens: r.maxStepTokens)
+        let cache = cacheAccounting(r)
         guard let memory = fit(r, weights: weights, cache: cache) else {
             throw SizingError(.doesNotFit, doesNotFitMessage(r, weights: weights, cache: cache))
         }
@@ -266,7 +274,7 @@ public struct CapacityPlanner: Sendable {
 
     /// The step-time model of a replica of `plan` (what `skiff simulate` runs its replicas with).
     public static func stepTimeModel(for r: Request, plan: CapacityPlan) -> StepTimeModel {
-        let cache = CacheAccounting(model: r.model, precision: r.cachePrecision, stepTokens: r.maxStepTokens)
+        let cache = cacheAccounting(r)
         let memory = memoryPlan(r, weights: plan.weightsBytes, cache: cache, memoryBytes: r.hardware.memoryBytes, tp: plan.tensorParallel,
                                 pp: plan.pipelineStages)
         return stepTimeModel(r, memory: memory, weights: plan.weightsBytes, cache: cache)

@@ -15,6 +15,15 @@ public enum ServingEngine: String, Sendable, Codable, Equatable {
     /// vLLM's OpenAI-compatible server, on NVIDIA GPUs.
     case vllm
 
+    /// Bytes of one value of a state-space layer's recurrent state: Skiff's engine keeps it in 32-bit floats
+    /// (`RecurrentStateStorage`), vLLM in the model's 16-bit type unless told otherwise (`mamba_ssm_cache_dtype`).
+    public var stateBytesPerElement: Int {
+        switch self {
+        case .skiff: 4
+        case .vllm: 2
+        }
+    }
+
     /// `general.architecture` values Skiff's engine implements.
     public static let skiffArchitectures: Set<String> = ["gemma3", "llama", "mamba2", "phi3", "qwen2", "qwen3"]
 
