@@ -25,6 +25,16 @@ public struct EngineCore: Sendable {
         case failed(RequestID, EngineError)
     }
 
+    /// A copy of one runner state slot into another (`ModelRunner.copyState`): a snapshot restored into a
+    /// sequence's slot, or a sequence's state kept as a snapshot. Slots `maxRunning ..< maxRunning +
+    /// snapshots` hold the snapshots.
+    public struct StateCopy: Sendable, Equatable {
+        /// The slot copied.
+        public var from: Int
+        /// The slot written.
+        public var to: Int
+    }
+
     /// One forward pass: the batch to compute, and what the core needs to book its logits.
     public struct Step: Sendable {
         /// The tokens to compute.
@@ -67,6 +77,7 @@ public struct EngineCore: Sendable {
     public private(set) var scheduler: Scheduler
     private var active: [Scheduler.SequenceID: Active] = [:]
     private var sequenceForRequest: [RequestID: Scheduler.SequenceID] = [:]
+    private var stateCopies: [StateCopy] = []
 
     /// A core scheduling over `blocks`.
     public init(configuration: Configuration, blocks: KVBlockPool) {
@@ -124,9 +135,23 @@ public struct EngineCore: Sendable {
         return outputs
     }
 
+    /// The state copies the driver makes, in order, before the next forward pass: snapshots of the states the
+    /// last pass left, then the restores the next pass starts from.
+    public mutating func takeStateCopies() -> [StateCopy] {
+        defer { stateCopies = [] }
+        return stateCopies
+    }
+
+    /// The runner slot of snapshot `snapshot`.
+    private func snapshotSlot(_ snapshot: Int32) -> Int { configuration.scheduler.maxRunning + Int(snapshot) }
+
     /// The next forward pass, or nil when nothing is left to compute.
     public mutating func nextStep() -> Step? {
         let plan = scheduler.schedule()
+        for restore in plan.restores {
+            guard let slot = scheduler.stateSlot(of: restore.sequence) else { continue }
+            stateCopies.append(StateCopy(from: snapshotSlot(restore.snapshot), to: Int(slot)))
+        }
         guard !plan.work.isEmpty else { return nil }
         var batch = ForwardBatch()
         var promptTokens = 0
@@ -147,7 +172,10 @@ public struct EngineCore: Sendable {
     /// Books a computed step: its sequences' caches now hold its tokens, and each sequence whose logits it
     /// computed (one row of `logits` each, in batch order) gets its next token, or ends.
     public mutating func complete(_ step: Step, logits: [Float]) -> [Output] {
-        scheduler.commit(step.plan)
+        for snapshot in scheduler.commit(step.plan) {
+            guard let slot = scheduler.stateSlot(of: snapshot.sequence) else { continue }
+            stateCopies.append(StateCopy(from: Int(slot), to: snapshotSlot(snapshot.snapshot)))
+        }
         let vocabulary = configuration.vocabularySize
         var outputs: [Output] = []
         var row = 0

@@ -141,6 +141,9 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var blockSize: Int
     /// Whether full prompt blocks are shared between requests.
     public var prefixCaching: Bool
+    /// Prompt states kept for a model with recurrent layers, so prompts sharing a prefix start from its state
+    /// (its prefix caching); each holds one sequence's whole state.
+    public var stateSnapshots: Int
     /// Whether the KV cache's memory is made resident at start rather than as blocks are first written
     /// (a server's memory then stays what it is at start, as llama.cpp's and vLLM's do).
     public var residentCache: Bool
@@ -148,7 +151,7 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// Creates a configuration.
     public init(threads: Int, maxStepTokens: Int = 512, maxRunning: Int = 64, maxWaiting: Int = 256,
                 contextLength: Int, cacheBlocks: Int, blockSize: Int = 16, prefixCaching: Bool = true,
-                residentCache: Bool = false) {
+                stateSnapshots: Int = 16, residentCache: Bool = false) {
         self.threads = threads
         self.maxStepTokens = maxStepTokens
         self.maxRunning = maxRunning
@@ -157,6 +160,7 @@ public struct EngineConfiguration: Sendable, Equatable {
         self.cacheBlocks = cacheBlocks
         self.blockSize = blockSize
         self.prefixCaching = prefixCaching
+        self.stateSnapshots = stateSnapshots
         self.residentCache = residentCache
     }
 }
@@ -204,9 +208,11 @@ public final class InferenceEngine: Sendable {
     public let configuration: EngineConfiguration
     /// The KV cache as sized: bytes per token and sequences that fit at the full context.
     public let cacheCapacity: CacheCapacity
-    /// Whether prompts reuse cached prefixes: as configured, except for a model with recurrent layers, whose
-    /// states are not snapshotted yet.
-    public var prefixCaching: Bool { configuration.prefixCaching && !model.cacheLayout.hasRecurrentLayers }
+    /// Whether prompts reuse cached prefixes: as configured, and for a model with recurrent layers only with
+    /// room for state snapshots.
+    public var prefixCaching: Bool {
+        configuration.prefixCaching && (!model.cacheLayout.hasRecurrentLayers || configuration.stateSnapshots > 0)
+    }
 
     private let inbox = Mutex(Inbox())
     private let wake = DispatchSemaphore(value: 0)
@@ -338,9 +344,11 @@ final class EngineLoop {
         self.engine = engine
         let c = engine.configuration
         let model = engine.model
+        let snapshots = model.cacheLayout.hasRecurrentLayers && engine.prefixCaching ? c.stateSnapshots : 0
         do {
             runner = try model.network.makeRunner(RunnerOptions(threads: c.threads, maxBatchTokens: c.maxStepTokens, cacheBlocks: c.cacheBlocks,
-                                                                blockSize: c.blockSize, stateSlots: c.maxRunning, residentCache: c.residentCache))
+                                                                blockSize: c.blockSize, stateSlots: c.maxRunning + snapshots,
+                                                                residentCache: c.residentCache))
         } catch {
             throw EngineError(error)
         }
@@ -350,7 +358,7 @@ final class EngineLoop {
                                  contextLength: engine.cacheCapacity.contextLength),
                 vocabularySize: model.vocabularySize, endOfGeneration: model.tokenizer.endOfGenerationTokens),
             blocks: KVBlockPool(capacity: c.cacheBlocks, blockSize: c.blockSize, prefixCaching: engine.prefixCaching,
-                                groups: model.cacheLayout.blockGroups))
+                                groups: model.cacheLayout.blockGroups, snapshotCapacity: snapshots))
     }
 
     func run() {
@@ -380,6 +388,7 @@ final class EngineLoop {
             let started = ContinuousClock.now
             let outputs: [EngineCore.Output]
             do {
+                for copy in core.takeStateCopies() { try runner.copyState(from: copy.from, to: copy.to) }
                 outputs = core.complete(step, logits: try runner.forward(step.batch))
             } catch {
                 outputs = core.fail(step, EngineError(error))

@@ -26,6 +26,9 @@ public protocol ModelRunner: AnyObject {
     /// Runs `batch` through the model and returns the logits of the tokens in `batch.logitIndices`, row
     /// after row (`logitIndices.count × vocabularySize` values).
     func forward(_ batch: ForwardBatch) throws(ModelError) -> [Float]
+
+    /// Copies the recurrent state of slot `source` into slot `destination` (a model with recurrent layers).
+    func copyState(from source: Int, to destination: Int) throws(ModelError)
 }
 
 /// The architectures Skiff runs, keyed by `general.architecture`.

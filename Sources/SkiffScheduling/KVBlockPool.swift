@@ -15,7 +15,13 @@ import SkiffHyperparameters
 /// cache: a block of another group is recorded against the group-0 block at the same index, so it is found
 /// exactly when that one is.
 ///
-/// A value type without I/O: the caller owns the memory the block ids refer to.
+/// A model with recurrent layers cannot resume from cached keys and values alone: it needs the state after
+/// the prefix. With `snapshotCapacity` above 0 the pool also keeps up to that many state snapshots, each
+/// recorded against the group-0 block that ends its prefix (so it is found exactly when that block is, and
+/// dropped when that block's content is), reclaimed least recently used first; a cached prefix then ends at
+/// the deepest block with a snapshot.
+///
+/// A value type without I/O: the caller owns the memory the block ids and snapshot indices refer to.
 public struct KVBlockPool: Sendable {
     /// Tokens per block.
     public let blockSize: Int
@@ -25,6 +31,8 @@ public struct KVBlockPool: Sendable {
     public let prefixCaching: Bool
     /// The cache's block groups; every sequence has a block table in each.
     public let groups: [CacheLayout.BlockGroup]
+    /// State snapshots kept at most (0: the model keeps no recurrent state, or none is snapshotted).
+    public let snapshotCapacity: Int
 
     private var referenceCounts: [Int32]
     private var contents: [BlockContent?]
@@ -32,6 +40,11 @@ public struct KVBlockPool: Sendable {
     private var blockForHash: [UInt64: Int32] = [:]
     private var free: [Int32]
     private var evictable = LRUList()
+    /// The snapshot recorded against each group-0 block that has one, and the block of each snapshot index.
+    private var snapshotOfBlock: [Int32: Int32] = [:]
+    private var blockOfSnapshot: [Int32]
+    private var freeSnapshots: [Int32]
+    private var snapshotOrder: LRUList
 
     /// Tokens looked up in the prefix cache since creation.
     public private(set) var queriedTokens = 0
@@ -41,13 +54,19 @@ public struct KVBlockPool: Sendable {
     /// One block group of full attention: a model whose layers all attend to the whole context.
     public static let fullAttention = [CacheLayout.BlockGroup(window: nil, layers: [])]
 
-    /// A pool of `capacity` free blocks of `blockSize` tokens for a cache of `groups`.
-    public init(capacity: Int, blockSize: Int, prefixCaching: Bool, groups: [CacheLayout.BlockGroup] = fullAttention) {
-        precondition(capacity >= 0 && blockSize > 0 && !groups.isEmpty)
+    /// A pool of `capacity` free blocks of `blockSize` tokens for a cache of `groups`, keeping up to
+    /// `snapshotCapacity` state snapshots of prefixes (for a model with recurrent layers, with prefix caching).
+    public init(capacity: Int, blockSize: Int, prefixCaching: Bool, groups: [CacheLayout.BlockGroup] = fullAttention,
+                snapshotCapacity: Int = 0) {
+        precondition(capacity >= 0 && blockSize > 0 && !groups.isEmpty && snapshotCapacity >= 0)
         self.capacity = capacity
         self.blockSize = blockSize
         self.prefixCaching = prefixCaching
         self.groups = groups
+        self.snapshotCapacity = prefixCaching ? snapshotCapacity : 0
+        blockOfSnapshot = Array(repeating: -1, count: self.snapshotCapacity)
+        freeSnapshots = (0 ..< Int32(self.snapshotCapacity)).reversed()
+        snapshotOrder = LRUList(capacity: self.snapshotCapacity)
         referenceCounts = Array(repeating: 0, count: capacity)
         contents = Array(repeating: nil, count: capacity)
         generations = Array(repeating: 0, count: capacity)
@@ -99,19 +118,7 @@ public struct KVBlockPool: Sendable {
         var prefix = CachedPrefix(tables: Array(repeating: [], count: groups.count))
         guard prefixCaching else { return prefix }
         queriedTokens += tokens.count
-        // Group 0's chain, each block verified against its parent and tokens.
-        var links: [ParentLink] = []
-        var start = tokens.startIndex
-        while start + blockSize <= tokens.endIndex {
-            let content = tokens[start ..< start + blockSize]
-            let parent = links.last ?? .root
-            let hash = parent.hash(appending: content)
-            guard let block = blockForHash[hash], let cached = contents[Int(block)],
-                  cached.parent == parent, cached.tokens.elementsEqual(content)
-            else { break }
-            links.append(ParentLink(block: block, generation: generations[Int(block)], hash: hash))
-            start += blockSize
-        }
+        let links = cachedChain(of: tokens)
         // The other groups' blocks recorded against those.
         var found: [[Int32]] = [links.map(\.block)]
         for group in 1 ..< groups.count {
@@ -120,12 +127,21 @@ public struct KVBlockPool: Sendable {
                 return block
             })
         }
-        // The longest prefix every group has the blocks of.
+        // The longest prefix every group has the blocks of, and with recurrent state, a snapshot of.
         var count = links.count
         while count > 0, !groups.indices.allSatisfy({ g in
             found[g][groups[g].firstBlockAttended(from: count * blockSize, blockSize: blockSize) ..< count].allSatisfy { $0 >= 0 }
         }) {
             count -= 1
+        }
+        prefix.sharedTokens = count * blockSize
+        if snapshotCapacity > 0 {
+            while count > 0, snapshotOfBlock[links[count - 1].block] == nil { count -= 1 }
+            if count > 0, let snapshot = snapshotOfBlock[links[count - 1].block] {
+                prefix.snapshot = snapshot
+                snapshotOrder.remove(snapshot)
+                snapshotOrder.append(snapshot)
+            }
         }
         for g in groups.indices {
             let first = groups[g].firstBlockAttended(from: count * blockSize, blockSize: blockSize)
@@ -157,6 +173,50 @@ public struct KVBlockPool: Sendable {
             cursor = PrefixCursor(blocks: cursor.blocks + 1, link: link)
         }
     }
+
+    /// Group 0's cached blocks holding the longest prefix of `tokens` in full blocks, each verified against its
+    /// parent and tokens.
+    private func cachedChain(of tokens: ArraySlice<Int32>) -> [ParentLink] {
+        var links: [ParentLink] = []
+        var start = tokens.startIndex
+        while start + blockSize <= tokens.endIndex {
+            let content = tokens[start ..< start + blockSize]
+            let parent = links.last ?? .root
+            let hash = parent.hash(appending: content)
+            guard let block = blockForHash[hash], let cached = contents[Int(block)],
+                  cached.parent == parent, cached.tokens.elementsEqual(content)
+            else { break }
+            links.append(ParentLink(block: block, generation: generations[Int(block)], hash: hash))
+            start += blockSize
+        }
+        return links
+    }
+
+    /// Takes a snapshot index for the state after `prefix` (whole blocks, every one recorded in the prefix
+    /// cache, by this sequence or an earlier one), reclaiming the least recently used snapshot when none is
+    /// free. Returns nil when snapshots are off, a block of the prefix is not recorded, or the prefix has a
+    /// snapshot already.
+    public mutating func recordSnapshot(of prefix: ArraySlice<Int32>) -> Int32? {
+        guard snapshotCapacity > 0, !prefix.isEmpty, prefix.count % blockSize == 0 else { return nil }
+        let links = cachedChain(of: prefix)
+        guard links.count == prefix.count / blockSize, let block = links.last?.block, snapshotOfBlock[block] == nil else { return nil }
+        let snapshot: Int32
+        if let s = freeSnapshots.popLast() {
+            snapshot = s
+        } else if let s = snapshotOrder.popFirst() {
+            snapshotOfBlock[blockOfSnapshot[Int(s)]] = nil
+            snapshot = s
+        } else {
+            return nil
+        }
+        snapshotOfBlock[block] = snapshot
+        blockOfSnapshot[Int(snapshot)] = block
+        snapshotOrder.append(snapshot)
+        return snapshot
+    }
+
+    /// Snapshots held.
+    public var snapshotCount: Int { snapshotOrder.count }
 
     private mutating func record(_ block: Int32, as content: BlockContent) {
         guard contents[Int(block)] == nil, blockForHash[content.hash] == nil else { return }
@@ -196,6 +256,11 @@ public struct KVBlockPool: Sendable {
         if let content = contents[i], blockForHash[content.hash] == block { blockForHash[content.hash] = nil }
         contents[i] = nil
         generations[i] &+= 1
+        if let snapshot = snapshotOfBlock.removeValue(forKey: block) {
+            snapshotOrder.remove(snapshot)
+            blockOfSnapshot[Int(snapshot)] = -1
+            freeSnapshots.append(snapshot)
+        }
     }
 }
 
@@ -203,8 +268,13 @@ public struct KVBlockPool: Sendable {
 public struct CachedPrefix: Sendable, Equatable {
     /// Per group, the sequence's block table: -1 where a sliding window does not need the block.
     public var tables: [[Int32]]
-    /// Tokens the blocks hold.
+    /// Tokens the blocks hold (with recurrent state: up to the deepest snapshot).
     public var tokens = 0
+    /// Tokens of the longest cached prefix, snapshot or not (where a new snapshot would serve the next
+    /// sequence sharing it).
+    public var sharedTokens = 0
+    /// The snapshot of the state after `tokens`, when the pool keeps snapshots and found one.
+    public var snapshot: Int32?
     /// How far the sequence's blocks are recorded.
     public var cursor = PrefixCursor()
 }

@@ -17,6 +17,12 @@
 /// Every running sequence also holds one of `maxRunning` state slots, where a model with recurrent layers
 /// keeps its state; a preempted sequence gives its slot up and starts afresh.
 ///
+/// With state snapshots (`KVBlockPool.snapshotCapacity`), a prompt's state is snapshotted at up to two block
+/// boundaries: where its longest cached prefix ends (the prompt it shares with an earlier one, such as a
+/// system prompt; the next sequence sharing it starts there) and its last full block (a prompt sent again).
+/// A prompt chunk is cut to end at such a boundary, and a sequence whose prefix has a snapshot starts from
+/// it (`StepPlan.restores`).
+///
 /// A request whose prompt begins with full blocks that a running sequence is still computing (requests
 /// arriving together with one system prompt) waits until they are computed and in the prefix cache,
 /// when everything it could compute in this step lies among them (so waiting costs it nothing); the
@@ -75,10 +81,26 @@ public struct Scheduler: Sendable {
         }
     }
 
+    /// A sequence's state copied from a snapshot (restored before a step), or into one (after a step).
+    public struct StateCopy: Sendable, Equatable {
+        /// The sequence.
+        public var sequence: SequenceID
+        /// The snapshot index in the block pool.
+        public var snapshot: Int32
+
+        /// Creates a copy.
+        public init(sequence: SequenceID, snapshot: Int32) {
+            self.sequence = sequence
+            self.snapshot = snapshot
+        }
+    }
+
     /// What to compute in one forward pass.
     public struct StepPlan: Sendable, Equatable {
         /// Work items in batch order.
         public var work: [Work] = []
+        /// Sequences to start from a snapshot before the pass (their state slot gets the snapshot's state).
+        public var restores: [StateCopy] = []
         /// Sequences preempted while planning (their blocks were released; they wait to be recomputed).
         public var preempted: [SequenceID] = []
         /// Total tokens of the step.
@@ -91,6 +113,8 @@ public struct Scheduler: Sendable {
         var cache: SequenceBlocks
         var running = false
         var stateSlot: Int32?
+        /// Token counts at which its state is to be snapshotted, ascending.
+        var snapshotTargets: [Int] = []
     }
 
     /// The limits in force.
@@ -155,7 +179,7 @@ public struct Scheduler: Sendable {
         while index < running.count, budget > 0 {
             let id = running[index]
             guard let s = sequences[id] else { index += 1; continue }
-            let count = min(s.tokens.count - s.computed, budget)
+            let count = chunk(of: s, budget: budget)
             guard count > 0 else { index += 1; continue }
             while !reserveBlocks(for: id, from: s.computed, to: s.computed + count) {
                 // Preempt the newest running sequence; if that is this one, it waits too.
@@ -171,15 +195,22 @@ public struct Scheduler: Sendable {
 
         // Admit from the queue while budget and room remain (not in a step that had to preempt).
         while plan.preempted.isEmpty, budget > 0, running.count < configuration.maxRunning, let id = waiting.first, let waiting = sequences[id] {
+            var restore: StateCopy?
             if waiting.cache.isEmpty {
                 if prefixInFlight(for: waiting.tokens, budget: budget) { break }
                 // Reuse cached full blocks, but always compute at least the last token (its logits are needed).
                 var s = take(id)
-                s.computed = s.cache.acquireCachedPrefix(of: s.tokens[..<(s.tokens.count - 1)], from: &blocks)
+                let prefix = s.cache.acquireCachedPrefix(of: s.tokens[..<(s.tokens.count - 1)], from: &blocks)
+                s.computed = prefix.tokens
+                restore = prefix.snapshot.map { StateCopy(sequence: id, snapshot: $0) }
+                if blocks.snapshotCapacity > 0 {
+                    let lastFullBlock = (s.tokens.count - 1) / blocks.blockSize * blocks.blockSize
+                    s.snapshotTargets = Array(Set([prefix.sharedTokens, lastFullBlock]).filter { $0 > s.computed }).sorted()
+                }
                 sequences[id] = s
             }
             guard let s = sequences[id] else { break }
-            let count = min(s.tokens.count - s.computed, budget)
+            let count = chunk(of: s, budget: budget)
             guard reserveBlocks(for: id, from: s.computed, to: s.computed + count) else {
                 // Not enough cache now: give back what was taken and wait for running sequences to finish.
                 releaseBlocks(of: id)
@@ -189,6 +220,7 @@ public struct Scheduler: Sendable {
             sequences[id]?.running = true
             sequences[id]?.stateSlot = freeStateSlots.popLast()
             running.append(id)
+            if let restore { plan.restores.append(restore) }
             plan.work.append(Work(sequence: id, start: s.computed, count: count, wantsLogits: s.computed + count == s.tokens.count))
             budget -= count
         }
@@ -196,14 +228,31 @@ public struct Scheduler: Sendable {
     }
 
     /// Marks a planned step as computed: the sequences' KV now covers the planned tokens, and their full
-    /// blocks become shareable.
-    public mutating func commit(_ plan: StepPlan) {
+    /// blocks become shareable. Returns the snapshots to take of sequences' states as they are after the
+    /// step (before the next one changes them).
+    @discardableResult
+    public mutating func commit(_ plan: StepPlan) -> [StateCopy] {
+        var snapshots: [StateCopy] = []
         for work in plan.work where sequences[work.sequence]?.running == true {
             var s = take(work.sequence)
             s.computed = max(s.computed, work.start + work.count)
             s.cache.didCompute(s.computed, of: s.tokens[...], in: &blocks)
+            while let target = s.snapshotTargets.first, target <= s.computed {
+                s.snapshotTargets.removeFirst()
+                guard target == s.computed, let snapshot = blocks.recordSnapshot(of: s.tokens[..<target]) else { continue }
+                snapshots.append(StateCopy(sequence: work.sequence, snapshot: snapshot))
+            }
             sequences[work.sequence] = s
         }
+        return snapshots
+    }
+
+    /// Tokens of `s` to compute in a step with `budget` tokens left: as many as remain, cut at its next
+    /// snapshot boundary.
+    private func chunk(of s: Sequence, budget: Int) -> Int {
+        let count = min(s.tokens.count - s.computed, budget)
+        guard let target = s.snapshotTargets.first(where: { $0 > s.computed }) else { return count }
+        return min(count, target - s.computed)
     }
 
     /// Appends a generated token to a sequence (its KV is computed in a later step). Returns false when
@@ -277,9 +326,11 @@ public struct Scheduler: Sendable {
         releaseBlocks(of: id)
         releaseStateSlot(of: id)
         sequences[id]?.running = false
+        sequences[id]?.snapshotTargets = []
         running.removeAll { $0 == id }
         waiting.insert(id, at: 0)
         plan.work.removeAll { $0.sequence == id }
+        plan.restores.removeAll { $0.sequence == id }
         plan.preempted.append(id)
         preemptionCount += 1
     }

@@ -22,14 +22,15 @@ public struct SequenceBlocks: Sendable, Equatable {
     public var isEmpty: Bool { tables.allSatisfy { $0.allSatisfy { $0 < 0 } } }
 
     /// Takes the cached blocks of the longest prefix of `tokens` the pool holds (none unless the sequence
-    /// holds nothing yet) and returns the number of tokens they hold.
-    public mutating func acquireCachedPrefix(of tokens: ArraySlice<Int32>, from pool: inout KVBlockPool) -> Int {
+    /// holds nothing yet) and returns what was found: the tokens they hold, and with recurrent state the
+    /// snapshot to start from.
+    public mutating func acquireCachedPrefix(of tokens: ArraySlice<Int32>, from pool: inout KVBlockPool) -> CachedPrefix {
         precondition(isEmpty, "a cached prefix is taken before a sequence holds any block")
         let prefix = pool.acquireCachedPrefix(of: tokens)
         tables = prefix.tables
         firstHeld = pool.groups.map { $0.firstBlockAttended(from: prefix.tokens, blockSize: pool.blockSize) }
         cursor = prefix.cursor
-        return prefix.tokens
+        return prefix
     }
 
     /// Makes sure the sequence has the blocks that computing positions `start ..< end` writes and reads.

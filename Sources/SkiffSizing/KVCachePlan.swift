@@ -9,8 +9,9 @@ import SkiffHyperparameters
 /// tokens in each full-attention group, and in each sliding-window group only the blocks its window and
 /// one step's tokens span. Without an explicit size, the cache holds `maxRunning` sequences at full
 /// context, capped by a share of the memory the kernel reports available. A model with recurrent layers
-/// also keeps a state slot per running sequence, taken from that share first; a model without attention
-/// has blocks of no bytes, which only count tokens. It does not allocate anything.
+/// also keeps a state slot per running sequence and per prompt-state snapshot, taken from that share
+/// first; a model without attention has blocks of no bytes, which only count tokens (those of the running
+/// sequences and of the prefixes the snapshots hold). It does not allocate anything.
 public struct KVCachePlan: Sendable, Equatable {
     /// Where the size came from.
     public enum Basis: String, Sendable {
@@ -46,7 +47,7 @@ public struct KVCachePlan: Sendable, Equatable {
     public let basis: Basis
     /// Bytes of one sequence's recurrent state (0 without recurrent layers).
     public let stateBytesPerSequence: Int
-    /// Sequences whose state is held at once (`maxRunning`; 0 without recurrent layers).
+    /// States held at once: `maxRunning` sequences' and the snapshots (0 without recurrent layers).
     public let stateSlots: Int
 
     /// Bytes reserved for keys and values.
@@ -59,10 +60,12 @@ public struct KVCachePlan: Sendable, Equatable {
     /// Plans the cache of Skiff's engine for a model whose cache is laid out as `layout` (the loaded model's
     /// own, or a `ModelShape`'s read from the file), with steps of at most `stepTokens` tokens, keys and values
     /// of `bytesPerElement` bytes (the engine's `KVCacheStorage.bytesPerElement`) and recurrent state of
-    /// `stateBytesPerElement` (`RecurrentStateStorage.bytesPerElement`). Throws when it would not hold one
-    /// full-context sequence, or the state of `maxRunning` sequences does not fit the memory share.
-    public init(layout: CacheLayout, bytesPerElement: Int, stateBytesPerElement: Int, contextLength: Int, maxRunning: Int, stepTokens: Int,
-                explicitBytes: Int?, memoryFraction: Double, availableMemoryBytes: Int?, blockSize: Int = 16) throws(SizingError) {
+    /// `stateBytesPerElement` (`RecurrentStateStorage.bytesPerElement`), `stateSnapshots` prompt states kept
+    /// besides the running sequences'. Throws when it would not hold one full-context sequence, or the states
+    /// do not fit the memory share.
+    public init(layout: CacheLayout, bytesPerElement: Int, stateBytesPerElement: Int, contextLength: Int, maxRunning: Int,
+                stateSnapshots: Int = 0, stepTokens: Int, explicitBytes: Int?, memoryFraction: Double, availableMemoryBytes: Int?,
+                blockSize: Int = 16) throws(SizingError) {
         bytesPerToken = bytesPerElement * layout.kvElementsPerToken
         self.bytesPerElement = bytesPerElement
         let bytesPerBlock = bytesPerElement * layout.kvElementsPerBlockToken * blockSize
@@ -75,16 +78,16 @@ public struct KVCachePlan: Sendable, Equatable {
         blocksPerSequence = layout.blocksPerSequence(tokens: contextLength, blockSize: blockSize, stepTokens: stepTokens)
         let stateElements = layout.layers.reduce(0) { $0 + $1.stateElements }
         stateBytesPerSequence = stateElements * stateBytesPerElement
-        stateSlots = stateElements > 0 ? maxRunning : 0
+        stateSlots = stateElements > 0 ? maxRunning + stateSnapshots : 0
         let share = availableMemoryBytes.map { Int(Double($0) * memoryFraction) }
         let stateBytes = stateSlots * stateBytesPerSequence
         if let share, stateBytes > share {
             throw SizingError(.doesNotFit,
-                "the recurrent state of \(maxRunning) sequences (\(stateBytesPerSequence >> 20) MiB each) is more than the memory share "
-                + "of \(share >> 20) MiB; lower --max-running")
+                "the recurrent state of \(maxRunning) sequences and \(stateSnapshots) snapshots (\(stateBytesPerSequence >> 20) MiB each) "
+                + "is more than the memory share of \(share >> 20) MiB; lower --max-running or --state-snapshots")
         }
         if bytesPerBlock == 0 {
-            blocks = blocksPerSequence * maxRunning
+            blocks = blocksPerSequence * (maxRunning + (stateElements > 0 ? stateSnapshots : 0))
             basis = .tokenCount
         } else if let explicitBytes {
             blocks = explicitBytes / bytesPerBlock

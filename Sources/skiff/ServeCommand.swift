@@ -80,6 +80,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Do not share prompt prefixes between requests [SKIFF_NO_PREFIX_CACHE=1].")
     var noPrefixCache = false
 
+    @Option(help: "Prompt states kept for a state-space model's prefix cache, each one sequence's whole state (default 16) [SKIFF_STATE_SNAPSHOTS].")
+    var stateSnapshots: Int?
+
     @Option(help: "Seconds in-flight requests get to finish after SIGTERM (default 30) [SKIFF_GRACE_PERIOD].")
     var gracePeriod: Double?
 
@@ -133,7 +136,8 @@ struct ServeCommand: AsyncParsableCommand {
             let context = min(settings.contextLength ?? loaded.contextLength, loaded.contextLength)
             let plan = try KVCachePlan(
                 layout: loaded.cacheLayout, bytesPerElement: KVCacheStorage.bytesPerElement, stateBytesPerElement: RecurrentStateStorage.bytesPerElement, contextLength: context, maxRunning: settings.maxRunning,
-                stepTokens: settings.maxStepTokens, explicitBytes: settings.kvCacheBytes, memoryFraction: settings.kvCacheMemoryFraction,
+                stateSnapshots: settings.noPrefixCache ? 0 : settings.stateSnapshots, stepTokens: settings.maxStepTokens,
+                explicitBytes: settings.kvCacheBytes, memoryFraction: settings.kvCacheMemoryFraction,
                 availableMemoryBytes: KVCachePlan.availableMemoryBytes())
             logger.info("\(plan.summary)", metadata: [
                 "kv.bytes_per_token": "\(plan.bytesPerToken)", "kv.blocks": "\(plan.blocks)", "kv.block_size": "\(plan.blockSize)",
@@ -143,7 +147,8 @@ struct ServeCommand: AsyncParsableCommand {
             let engine = try InferenceEngine(model: loaded, configuration: EngineConfiguration(
                 threads: settings.threads, maxStepTokens: settings.maxStepTokens, maxRunning: settings.maxRunning,
                 maxWaiting: settings.maxWaiting, contextLength: context, cacheBlocks: plan.blocks,
-                blockSize: plan.blockSize, prefixCaching: !settings.noPrefixCache, residentCache: true))
+                blockSize: plan.blockSize, prefixCaching: !settings.noPrefixCache, stateSnapshots: settings.stateSnapshots,
+                residentCache: true))
             logger.info("model", metadata: ["architecture": "\(loaded.architecture)", "chat_template": "\(loaded.chatTemplateOrigin)"])
             let recommendation = loaded.samplingRecommendation
             let sampling = recommendation.defaults(overriddenBy: settings.sampling)
@@ -195,6 +200,7 @@ struct ServeCommand: AsyncParsableCommand {
         var kvCacheBytes: Int?
         var kvCacheMemoryFraction: Double
         var noPrefixCache: Bool
+        var stateSnapshots: Int
         var gracePeriod: Double
         var requestTimeout: Double
         var jsonLogs: Bool
@@ -241,6 +247,7 @@ struct ServeCommand: AsyncParsableCommand {
             kvCacheBytes = try value(c.kvCacheBytes, "SKIFF_KV_CACHE_BYTES")
             kvCacheMemoryFraction = try value(c.kvCacheMemoryFraction, "SKIFF_KV_CACHE_MEMORY_FRACTION") ?? 0.5
             noPrefixCache = flag(c.noPrefixCache, "SKIFF_NO_PREFIX_CACHE")
+            stateSnapshots = try value(c.stateSnapshots, "SKIFF_STATE_SNAPSHOTS") ?? 16
             gracePeriod = try value(c.gracePeriod, "SKIFF_GRACE_PERIOD") ?? 30
             requestTimeout = try value(c.requestTimeout, "SKIFF_REQUEST_TIMEOUT") ?? 600
             let format = try value(c.logFormat, "SKIFF_LOG_FORMAT") ?? "text"
@@ -267,6 +274,7 @@ struct ServeCommand: AsyncParsableCommand {
             guard maxRunning >= 1, maxWaiting >= 1, maxStepTokens >= 1 else {
                 throw ValidationError("--max-running, --max-waiting and --max-step-tokens must be at least 1")
             }
+            guard stateSnapshots >= 0 else { throw ValidationError("--state-snapshots must be 0 or more") }
             guard contextLength.map({ $0 >= 16 }) ?? true else { throw ValidationError("--ctx must be at least 16") }
             guard kvCacheMemoryFraction > 0, kvCacheMemoryFraction <= 0.95 else {
                 throw ValidationError("--kv-cache-memory-fraction must be in (0, 0.95]")

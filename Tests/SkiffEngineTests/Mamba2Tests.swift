@@ -143,6 +143,45 @@ import Testing
         for i in Self.prompts.indices { #expect(tokens[i] == expected[i], "prompt \(i)") }
     }
 
+    /// Prompts sharing a 40-token system prompt: the first one's state is kept at its last full block (32
+    /// tokens, inside the shared part), and the others start from it, giving exactly the tokens they give
+    /// without any cache.
+    @Test func sharedPromptsStartFromAStateSnapshot() async throws {
+        let model = try Self.model.get()
+        let system = (0 ..< 40).map { (j: Int) -> Int32 in Int32(3 + (j * 53) % 317) }
+        let prompts = (0 ..< 6).map { (i: Int) -> [Int32] in
+            system + (0 ..< 5 + i).map { (j: Int) -> Int32 in Int32(3 + (i * 71 + j * 13) % 317) }
+        }
+        let session = try GenerationSession(model: model, contextLength: 128, threads: 2)
+        let expected = try prompts.map { prompt in
+            session.reset()
+            var sampler = Sampler(.greedy)
+            return try session.generate(from: try session.append(prompt), maxTokens: 12, sampler: &sampler) { _ in true }.tokens
+        }
+        let engine = try InferenceEngine(model: model, configuration: EngineConfiguration(
+            threads: 2, maxStepTokens: 16, maxRunning: 4, maxWaiting: 16, contextLength: 128, cacheBlocks: 4 * 8 + 4 * 8,
+            stateSnapshots: 4))
+        defer { engine.shutdown() }
+        #expect(engine.prefixCaching)
+        func generate(_ prompt: [Int32]) async throws -> [Int32] {
+            var tokens: [Int32] = []
+            for try await event in engine.generate(GenerationRequest(prompt: prompt, maxTokens: 12)) {
+                if case .text(_, let ids, _) = event { tokens += ids }
+            }
+            return tokens
+        }
+        #expect(try await generate(prompts[0]) == expected[0])
+        let rest = try await withThrowingTaskGroup(of: (Int, [Int32]).self) { group in
+            for i in 1 ..< prompts.count { group.addTask { (i, try await generate(prompts[i])) } }
+            var out: [Int: [Int32]] = [:]
+            for try await (i, tokens) in group { out[i] = tokens }
+            return out
+        }
+        for i in 1 ..< prompts.count { #expect(rest[i] == expected[i], "prompt \(i)") }
+        // Each later prompt found the 32 tokens before the snapshot.
+        #expect(engine.currentStatistics.prefixCacheHitTokens == 32 * (prompts.count - 1))
+    }
+
     /// A runner refuses a batch that does not continue a slot's state: a sequence resuming at the wrong
     /// position, or its tokens out of order.
     @Test func aBatchMustContinueItsSlotsState() throws {

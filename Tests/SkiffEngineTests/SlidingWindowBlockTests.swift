@@ -95,7 +95,7 @@ import Testing
 
         // The same 41 tokens: 10 full blocks; the window group brings the 5 that position 40 attends to.
         var second = SequenceBlocks(in: pool)
-        #expect(second.acquireCachedPrefix(of: tokens[..<40], from: &pool) == 40)
+        #expect(second.acquireCachedPrefix(of: tokens[..<40], from: &pool).tokens == 40)
         #expect(second.tables[0].count == 10 && second.tables[0].allSatisfy { $0 >= 0 })
         #expect(second.tables[1].map { $0 >= 0 } == Array(repeating: false, count: 5) + Array(repeating: true, count: 5))
         #expect(pool.hitTokens == 40)
@@ -104,7 +104,7 @@ import Testing
         var changed = tokens
         changed[30] = 0
         var third = SequenceBlocks(in: pool)
-        #expect(third.acquireCachedPrefix(of: changed[..<40], from: &pool) == 28)
+        #expect(third.acquireCachedPrefix(of: changed[..<40], from: &pool).tokens == 28)
         #expect(third.tables[1].map { $0 >= 0 } == [false, false, true, true, true, true, true])
         third.release(to: &pool)
 
@@ -112,7 +112,7 @@ import Testing
         // seven, but no prefix the window group has all the blocks of.
         let taken = (0 ..< pool.availableCount - 2).compactMap { _ in pool.allocate() }
         var fourth = SequenceBlocks(in: pool)
-        #expect(fourth.acquireCachedPrefix(of: changed[..<40], from: &pool) == 0)
+        #expect(fourth.acquireCachedPrefix(of: changed[..<40], from: &pool).tokens == 0)
         pool.release(taken)
         second.release(to: &pool)
         #expect(pool.usedCount == 0)

@@ -146,6 +146,10 @@ final class LlamaRunner<Backend: ComputeBackend>: ModelRunner {
         a = BlockActivations(backend, model.configuration)
     }
 
+    func copyState(from source: Int, to destination: Int) throws(ModelError) {
+        try backend.copyState(from: source, to: destination)
+    }
+
     func forward(_ batch: ForwardBatch) throws(ModelError) -> [Float] {
         let c = model.configuration
         let (x, normed, queries, keys, values, attention, gate, up) = (a.x, a.normed, a.queries, a.keys, a.values, a.attention, a.gate, a.up)

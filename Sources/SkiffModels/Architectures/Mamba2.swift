@@ -117,6 +117,10 @@ final class Mamba2Runner<Backend: ComputeBackend>: ModelRunner {
         y = backend.activations(width: model.innerSize)
     }
 
+    func copyState(from source: Int, to destination: Int) throws(ModelError) {
+        try backend.copyState(from: source, to: destination)
+    }
+
     func forward(_ batch: ForwardBatch) throws(ModelError) -> [Float] {
         let b = backend
         let epsilon = model.rmsEpsilon

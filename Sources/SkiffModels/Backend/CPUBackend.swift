@@ -237,6 +237,10 @@ final class CPUBackend: ComputeBackend {
         }
     }
 
+    func copyState(from source: Int, to destination: Int) throws(ModelError) {
+        try state.copy(from: source, to: destination)
+    }
+
     func scan(layer: Int, _ input: Activations, _ scan: SelectiveScan, into y: Activations) throws(ModelError) {
         let sequences = ssmSequences(layer: layer)
         let row = input.pointer

@@ -86,6 +86,9 @@ protocol ComputeBackend: AnyObject {
     /// place. `weight` holds the taps tap-major (kernel × channels, the oldest input's tap first).
     func convolve(layer: Int, _ x: Activations, column: Int, weight: [Float], bias: [Float]) throws(ModelError)
 
+    /// Copies the recurrent state of slot `source` (and the tokens it has seen) into slot `destination`.
+    func copyState(from source: Int, to destination: Int) throws(ModelError)
+
     /// Mamba-2's selective scan of each sequence's tokens (`SelectiveScan` says which columns of `input` hold
     /// x, B, C and dt, and the heads), continuing the scan state of its slot in layout layer `layer`; y (heads
     /// × head dimension per token) goes to `y`.
