@@ -1,8 +1,9 @@
 import Foundation
 
-/// Prompt-processing and generation speed measured like `llama-bench -p 512 -n 128`: a batch of
+/// Prompt-processing and generation speed measured like `llama-bench -p 512 -n 128 -d DEPTH`: a batch of
 /// `promptTokens` random tokens processed at once, and `generateTokens` tokens decoded one at a time
-/// from an empty cache, each repeated `repetitions` times after one warm-up.
+/// after `depth` tokens already in the cache (computed first, not timed), each repeated `repetitions`
+/// times after one warm-up.
 public struct EngineBenchmark: Sendable {
     /// One test's figures.
     public struct Figure: Sendable, Codable {
@@ -17,12 +18,14 @@ public struct EngineBenchmark: Sendable {
     /// Generation.
     public var generation: Figure
 
-    /// Runs the benchmark on `session` (its cache is cleared before and after).
-    public static func run(session: GenerationSession, promptTokens: Int = 512, generateTokens: Int = 128,
+    /// Runs the benchmark on `session` (its cache is cleared before and after), which must hold `depth +
+    /// generateTokens` tokens and `promptTokens`.
+    public static func run(session: GenerationSession, promptTokens: Int = 512, generateTokens: Int = 128, depth: Int = 0,
                            repetitions: Int = 5) throws(EngineError) -> EngineBenchmark {
         let vocabulary = Int32(session.model.vocabularySize)
         var random = Xoshiro256(seed: 42)
         let prompt = (0 ..< promptTokens).map { _ in Int32(random.next() % UInt64(vocabulary)) }
+        let context = (0 ..< depth).map { _ in Int32(random.next() % UInt64(vocabulary)) }
 
         func timePrompt() throws(EngineError) -> Double {
             session.reset()
@@ -32,6 +35,7 @@ public struct EngineBenchmark: Sendable {
         }
         func timeGeneration() throws(EngineError) -> Double {
             session.reset()
+            _ = try session.append(context)
             var token = prompt[0]
             let start = ContinuousClock.now
             for _ in 0 ..< generateTokens {

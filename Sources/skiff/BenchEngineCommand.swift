@@ -10,8 +10,8 @@ struct BenchEngineCommand: ParsableCommand {
         abstract: "Measure prompt-processing and generation speed of the engine.",
         discussion: """
             pp: one batch of --prompt-tokens random tokens; tg: --gen-tokens tokens decoded one at a \
-            time from an empty cache. Each is repeated --repetitions times after a warm-up, like \
-            llama-bench -p 512 -n 128.
+            time after --depth tokens in the cache (0: from an empty cache). Each is repeated \
+            --repetitions times after a warm-up, like llama-bench -p 512 -n 128 -d DEPTH.
             """
     )
 
@@ -23,6 +23,9 @@ struct BenchEngineCommand: ParsableCommand {
     @Option(help: "Tokens generated one at a time.")
     var genTokens: Int = 128
 
+    @Option(help: "Tokens already in the cache when generation is timed (computed first, untimed).")
+    var depth: Int = 0
+
     @Option(help: "Repetitions of each test.")
     var repetitions: Int = 5
 
@@ -32,9 +35,13 @@ struct BenchEngineCommand: ParsableCommand {
     func run() throws {
         let model = try modelOptions.load(quiet: json)
         let residentAfterLoad = ResidentMemory.currentBytes()
-        let session = try GenerationSession(model: model, contextLength: promptTokens + genTokens,
+        guard depth >= 0 else { throw ValidationError("--depth must be 0 or more") }
+        let session = try GenerationSession(model: model, contextLength: max(promptTokens, depth + genTokens),
                                             threads: modelOptions.threads, batchSize: promptTokens)
-        let result = try EngineBenchmark.run(session: session, promptTokens: promptTokens, generateTokens: genTokens,
+        guard session.contextLength >= max(promptTokens, depth + genTokens) else {
+            throw ValidationError("the model's context is \(session.contextLength) tokens; --depth plus --gen-tokens and --prompt-tokens must fit it")
+        }
+        let result = try EngineBenchmark.run(session: session, promptTokens: promptTokens, generateTokens: genTokens, depth: depth,
                                              repetitions: repetitions)
         if json {
             let object: [String: Any] = [
@@ -43,6 +50,7 @@ struct BenchEngineCommand: ParsableCommand {
                 "pp\(promptTokens)_stddev": result.prompt.standardDeviation,
                 "tg\(genTokens)_tokens_per_second": result.generation.tokensPerSecond,
                 "tg\(genTokens)_stddev": result.generation.standardDeviation,
+                "depth": depth,
                 "weights_bytes": model.weightBytes,
                 "resident_bytes_after_load": residentAfterLoad ?? -1,
                 "resident_bytes_after_run": ResidentMemory.currentBytes() ?? -1,
@@ -52,7 +60,8 @@ struct BenchEngineCommand: ParsableCommand {
         } else {
             print("model: \(model.name), threads: \(modelOptions.threads), kernels: \(ComputePool.instructionSet)")
             print(String(format: "pp%d: %8.2f ± %.2f tokens/s", promptTokens, result.prompt.tokensPerSecond, result.prompt.standardDeviation))
-            print(String(format: "tg%d: %8.2f ± %.2f tokens/s", genTokens, result.generation.tokensPerSecond, result.generation.standardDeviation))
+            let at = depth > 0 ? " @ d\(depth)" : ""
+            print("tg\(genTokens)\(at): " + String(format: "%8.2f ± %.2f tokens/s", result.generation.tokensPerSecond, result.generation.standardDeviation))
             if let before = residentAfterLoad, let after = ResidentMemory.currentBytes() {
                 print("resident memory: \(before >> 20) MiB after loading, \(after >> 20) MiB after the run")
             }

@@ -69,6 +69,21 @@ import Testing
         #expect((object?["weights_bytes"] as? Int).map { $0 > 90_000_000 && $0 < 110_000_000 } == true)
     }
 
+    /// Generation timed at a depth: the context computed first fits, and a depth past the model's context is
+    /// refused by name.
+    @Test func benchEngineTimesGenerationAtADepth() throws {
+        let result = try skiff(["bench-engine", "--threads", "2", "--prompt-tokens", "16", "--gen-tokens", "4", "--depth", "100",
+                                "--repetitions", "1", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        #expect(object?["depth"] as? Int == 100)
+        #expect((object?["tg4_tokens_per_second"] as? Double).map { $0 > 0 } == true)
+        let tooDeep = try skiff(["bench-engine", "--threads", "2", "--prompt-tokens", "16", "--gen-tokens", "4", "--depth", "9000",
+                                 "--repetitions", "1"])
+        #expect(tooDeep.status != 0)
+        #expect(tooDeep.stderr.contains("--depth plus --gen-tokens"), "\(tooDeep.stderr)")
+    }
+
     @Test func perplexityOnAShortTextFailsClearly() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-short-\(UUID().uuidString).txt")
         try "Just a few words.".write(to: file, atomically: true, encoding: .utf8)
