@@ -1,5 +1,5 @@
-// Mamba-2's state-space operations: the causal convolution with its rolling state, the selective scan,
-// and the gated group norm.
+// Mamba-2's state-space operations (and Llamba's variants of them): the causal convolution with its
+// rolling state, the selective scan, the gated group norm and the plain output gate.
 #include "internal.h"
 #include "vector_math.h"
 
@@ -17,6 +17,7 @@ typedef struct {
     const float *weight;
     const float *bias;
     int64_t kernel;
+    int silu;
 } conv_job;
 
 /// Channels per slice: each thread takes whole slices, and a slice's new state fits on the stack.
@@ -37,7 +38,7 @@ static void conv_slice(const conv_job *job, const skiff_ssm_sequence *s, int64_t
     for (int64_t t = s->count - 1; t >= 0; t--) {
         float *row = job->x + (s->first + t) * job->x_stride;
         float acc[CONV_SLICE];
-        for (int64_t c = c0; c < c1; c++) acc[c - c0] = job->bias[c];
+        for (int64_t c = c0; c < c1; c++) acc[c - c0] = job->bias ? job->bias[c] : 0.0f;
         for (int64_t j = 0; j < k; j++) {
             int64_t source = t - held + j;
             const float *in = source >= 0 ? job->x + (s->first + source) * job->x_stride
@@ -45,7 +46,11 @@ static void conv_slice(const conv_job *job, const skiff_ssm_sequence *s, int64_t
             const float *w = job->weight + j * job->channels;
             for (int64_t c = c0; c < c1; c++) acc[c - c0] += w[c] * in[c];
         }
-        skiff_gate_span(SKIFF_GATE_SILU, acc, NULL, row + c0, c1 - c0);
+        if (job->silu) {
+            skiff_gate_span(SKIFF_GATE_SILU, acc, NULL, row + c0, c1 - c0);
+        } else {
+            memcpy(row + c0, acc, (size_t)(c1 - c0) * sizeof(float));
+        }
     }
     for (int64_t j = 0; j < held; j++) {
         memcpy(s->conv_state + j * job->channels + c0, next_state[j], (size_t)(c1 - c0) * sizeof(float));
@@ -65,9 +70,9 @@ static void conv_task(void *context, int thread_index, int thread_count) {
 }
 
 int skiff_ssm_conv(skiff_pool *pool, const skiff_ssm_sequence *sequences, int64_t sequence_count, float *x, int64_t x_stride,
-                   int64_t channels, const float *weight, const float *bias, int64_t kernel) {
+                   int64_t channels, const float *weight, const float *bias, int64_t kernel, int silu) {
     if (kernel < 1 || kernel > SKIFF_SSM_MAX_CONV_KERNEL) return -1;
-    conv_job job = {sequences, sequence_count, x, x_stride, channels, weight, bias, kernel};
+    conv_job job = {sequences, sequence_count, x, x_stride, channels, weight, bias, kernel, silu};
     skiff_pool_run(pool, conv_task, &job);
     return 0;
 }
@@ -83,6 +88,7 @@ typedef struct {
     const float *x, *b, *c, *dt_raw;
     int64_t stride;
     const float *a, *d, *dt_bias;
+    int scale_by_dt;
     int64_t heads, head_dim, groups, state_size;
     float *y;
     int64_t y_stride;
@@ -168,7 +174,7 @@ static void scan_head(const scan_job *job, const skiff_ssm_sequence *s, int64_t 
         const float decay = expf(dt * job->a[h]);
         float *y = job->y + row * job->y_stride + h * hd;
         for (int64_t p = 0; p < hd; p++) {
-            y[p] = row_fn(s->ssm_state + (h * hd + p) * n, b, c, decay, x[p] * dt, n) + job->d[h] * x[p];
+            y[p] = row_fn(s->ssm_state + (h * hd + p) * n, b, c, decay, job->scale_by_dt ? x[p] * dt : x[p], n) + job->d[h] * x[p];
         }
     }
 }
@@ -185,12 +191,12 @@ static void scan_task(void *context, int thread_index, int thread_count) {
 
 int skiff_ssm_scan(skiff_pool *pool, const skiff_ssm_sequence *sequences, int64_t sequence_count,
                    const float *x, const float *b, const float *c, const float *dt_raw, int64_t stride,
-                   const float *a, const float *d, const float *dt_bias,
+                   const float *a, const float *d, const float *dt_bias, int scale_by_dt,
                    int64_t heads, int64_t head_dim, int64_t groups, int64_t state_size, float *y, int64_t y_stride) {
     if (groups < 1 || heads % groups != 0) return -1;
     // The instruction set is chosen here, on the calling thread, so the pool's workers follow it.
-    scan_job job = {sequences, sequence_count, x, b, c, dt_raw, stride, a, d, dt_bias, heads, head_dim, groups, state_size, y, y_stride,
-                    scan_row_for_active_isa()};
+    scan_job job = {sequences, sequence_count, x, b, c, dt_raw, stride, a, d, dt_bias, scale_by_dt, heads, head_dim, groups, state_size,
+                    y, y_stride, scan_row_for_active_isa()};
     skiff_pool_run(pool, scan_task, &job);
     return 0;
 }
@@ -233,5 +239,44 @@ void skiff_gated_group_rms_norm(skiff_pool *pool, float *y, int64_t y_stride, co
         gated_norm_task(&job, 0, 1);
     } else {
         skiff_pool_run(pool, gated_norm_task, &job);
+    }
+}
+
+// MARK: - Output gate
+
+typedef struct {
+    float *y;
+    int64_t y_stride;
+    const float *z;
+    int64_t z_stride;
+    const float *bias;
+    int64_t tokens, width;
+} gate_job;
+
+/// Values gated per pass: z + bias is formed on the stack this many at a time.
+#define GATE_SPAN 256
+
+static void gate_task(void *context, int thread_index, int thread_count) {
+    const gate_job *job = context;
+    int64_t begin = job->tokens * thread_index / thread_count, end = job->tokens * (thread_index + 1) / thread_count;
+    float shifted[GATE_SPAN];
+    for (int64_t t = begin; t < end; t++) {
+        float *row = job->y + t * job->y_stride;
+        const float *z = job->z + t * job->z_stride;
+        for (int64_t i = 0; i < job->width; i += GATE_SPAN) {
+            int64_t n = job->width - i < GATE_SPAN ? job->width - i : GATE_SPAN;
+            for (int64_t j = 0; j < n; j++) shifted[j] = z[i + j] + (job->bias ? job->bias[i + j] : 0.0f);
+            skiff_gate_span(SKIFF_GATE_SILU, shifted, row + i, row + i, n);
+        }
+    }
+}
+
+void skiff_ssm_gate(skiff_pool *pool, float *y, int64_t y_stride, const float *z, int64_t z_stride, const float *bias,
+                    int64_t tokens, int64_t width) {
+    gate_job job = {y, y_stride, z, z_stride, bias, tokens, width};
+    if (tokens < 2) {
+        gate_task(&job, 0, 1);
+    } else {
+        skiff_pool_run(pool, gate_task, &job);
     }
 }

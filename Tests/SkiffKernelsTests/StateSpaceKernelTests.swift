@@ -12,8 +12,8 @@ import Testing
     /// Rows 0 ..< 5 are the first sequence, row 5 the second.
     static let counts = [5, 1]
 
-    @Test(arguments: [1, 2, 4])
-    func convolutionContinuesItsState(kernel: Int) throws {
+    @Test(arguments: [1, 2, 4], [true, false])
+    func convolutionContinuesItsState(kernel: Int, silu: Bool) throws {
         var rng = SplitMix64(state: UInt64(kernel))
         let channels = 70, stride = 75, held = kernel - 1
         let x = Self.random(6 * stride, -2 ... 2, &rng)
@@ -32,7 +32,7 @@ import Testing
                 for c in 0 ..< channels {
                     var sum = Double(bias[c])
                     for j in 0 ..< kernel { sum += Double(weight[j * channels + c]) * Double(history[t + j][c]) }
-                    expected[(first + t) * stride + c] = sum / (1 + exp(-sum))
+                    expected[(first + t) * stride + c] = silu ? sum / (1 + exp(-sum)) : sum
                 }
             }
             expectedStates.append(history.suffix(held).flatMap { $0 })
@@ -50,7 +50,7 @@ import Testing
                     state1.withUnsafeMutableBufferPointer { s1 in
                         let sequences = [skiff_ssm_sequence(first: 0, count: 5, conv_state: s0.baseAddress, ssm_state: nil),
                                          skiff_ssm_sequence(first: 5, count: 1, conv_state: s1.baseAddress, ssm_state: nil)]
-                        return skiff_ssm_conv(pool, sequences, 2, xs.baseAddress, Int64(stride), Int64(channels), weight, bias, Int64(kernel))
+                        return skiff_ssm_conv(pool, sequences, 2, xs.baseAddress, Int64(stride), Int64(channels), weight, bias, Int64(kernel), silu ? 1 : 0)
                     }
                 }
             }
@@ -70,10 +70,12 @@ import Testing
         let pool = skiff_pool_create(1)
         defer { skiff_pool_destroy(pool) }
         var x = [Float](repeating: 0, count: 4)
-        #expect(skiff_ssm_conv(pool, nil, 0, &x, 4, 4, x, x, Int64(SKIFF_SSM_MAX_CONV_KERNEL + 1)) == -1)
+        #expect(skiff_ssm_conv(pool, nil, 0, &x, 4, 4, x, x, Int64(SKIFF_SSM_MAX_CONV_KERNEL + 1), 1) == -1)
     }
 
-    @Test func scanMatchesTheRecurrence() throws {
+    /// Mamba-2's scan (x scaled by dt) and Llamba's (x as it is).
+    @Test(arguments: [true, false])
+    func scanMatchesTheRecurrence(scaledByDt: Bool) throws {
         var rng = SplitMix64(state: 11)
         let heads = 4, headDim = 8, groups = 2, stateSize = 40
         let width = heads * headDim + 2 * groups * stateSize + heads, yStride = heads * headDim + 3
@@ -99,7 +101,8 @@ import Testing
                         var y = Double(d[h]) * x
                         for i in 0 ..< stateSize {
                             let s = (h * headDim + p) * stateSize + i
-                            expectedStates[n][s] = decay * expectedStates[n][s] + dt * x * Double(rows[r + bAt + g * stateSize + i])
+                            let input = scaledByDt ? dt * x : x
+                            expectedStates[n][s] = decay * expectedStates[n][s] + input * Double(rows[r + bAt + g * stateSize + i])
                             y += expectedStates[n][s] * Double(rows[r + cAt + g * stateSize + i])
                         }
                         expected[(first + t) * yStride + h * headDim + p] = y
@@ -121,7 +124,7 @@ import Testing
                         let sequences = [skiff_ssm_sequence(first: 0, count: 5, conv_state: nil, ssm_state: s0.baseAddress),
                                          skiff_ssm_sequence(first: 5, count: 1, conv_state: nil, ssm_state: s1.baseAddress)]
                         let base = r.baseAddress!
-                        return skiff_ssm_scan(pool, sequences, 2, base, base + bAt, base + cAt, base + dtAt, Int64(width), a, d, dtBias,
+                        return skiff_ssm_scan(pool, sequences, 2, base, base + bAt, base + cAt, base + dtAt, Int64(width), a, d, dtBias, scaledByDt ? 1 : 0,
                                               Int64(heads), Int64(headDim), Int64(groups), Int64(stateSize), &y, Int64(yStride))
                     }
                 }
@@ -142,7 +145,7 @@ import Testing
         defer { skiff_pool_destroy(pool) }
         let v = [Float](repeating: 0, count: 8)
         var y = v
-        #expect(skiff_ssm_scan(pool, nil, 0, v, v, v, v, 1, v, v, v, 3, 1, 2, 1, &y, 1) == -1)
+        #expect(skiff_ssm_scan(pool, nil, 0, v, v, v, v, 1, v, v, v, 1, 3, 1, 2, 1, &y, 1) == -1)
     }
 
     @Test func gatedNormMatchesItsDefinition() {
@@ -166,6 +169,31 @@ import Testing
                     let want = gated[i] / rms * Double(weight[i])
                     #expect(abs(Double(out[t * yStride + i]) - want) < 1e-5 * max(1, abs(want)))
                 }
+            }
+            #expect(out[t * yStride + width ..< (t + 1) * yStride] == y[t * yStride + width ..< (t + 1) * yStride])
+        }
+    }
+
+    /// Llamba's output gate, with and without its bias, on one row (the calling thread) and on three (the pool).
+    @Test(arguments: [1, 3], [true, false])
+    func outputGateMatchesItsDefinition(rows: Int, withBias: Bool) {
+        var rng = SplitMix64(state: 8)
+        let width = 300, yStride = 310, zStride = 305
+        let y = Self.random(rows * yStride, -3 ... 3, &rng), z = Self.random(rows * zStride, -6 ... 6, &rng)
+        let bias = Self.random(width, -1 ... 1, &rng)
+        var out = y
+        let pool = skiff_pool_create(2)
+        defer { skiff_pool_destroy(pool) }
+        if withBias {
+            skiff_ssm_gate(pool, &out, Int64(yStride), z, Int64(zStride), bias, Int64(rows), Int64(width))
+        } else {
+            skiff_ssm_gate(pool, &out, Int64(yStride), z, Int64(zStride), nil, Int64(rows), Int64(width))
+        }
+        for t in 0 ..< rows {
+            for i in 0 ..< width {
+                let g = Double(z[t * zStride + i]) + (withBias ? Double(bias[i]) : 0)
+                let want = Double(y[t * yStride + i]) * g / (1 + exp(-g))
+                #expect(abs(Double(out[t * yStride + i]) - want) < 1e-5 * max(1, abs(want)))
             }
             #expect(out[t * yStride + width ..< (t + 1) * yStride] == y[t * yStride + width ..< (t + 1) * yStride])
         }

@@ -241,21 +241,27 @@ typedef struct {
 
 /// Causal depthwise convolution of each sequence's rows of x (`channels` floats from `x`, rows `x_stride`
 /// floats apart) over its last `kernel` inputs, the earliest taken from its conv state, which is then
-/// advanced; plus `bias`, then SiLU, in place. `weight` is tap-major: kernel × channels, tap 0 the oldest.
-/// Returns 0, or -1 when `kernel` is outside 1 ... SKIFF_SSM_MAX_CONV_KERNEL.
+/// advanced; plus `bias` (NULL: none), then SiLU when `silu`, in place. `weight` is tap-major: kernel ×
+/// channels, tap 0 the oldest. Returns 0, or -1 when `kernel` is outside 1 ... SKIFF_SSM_MAX_CONV_KERNEL.
 int skiff_ssm_conv(skiff_pool *pool, const skiff_ssm_sequence *sequences, int64_t sequence_count, float *x, int64_t x_stride,
-                   int64_t channels, const float *weight, const float *bias, int64_t kernel);
+                   int64_t channels, const float *weight, const float *bias, int64_t kernel, int silu);
 
 /// Mamba-2's selective scan, token by token, continuing each sequence's SSM state. Per token and head h
 /// (group g = h / (heads / groups)): dt = softplus(dt_raw[h] + dt_bias[h]), decay = exp(dt a[h]);
-/// state[h][p] = decay state[h][p] + dt x[h][p] B[g]; y[h][p] = state[h][p] · C[g] + d[h] x[h][p].
+/// state[h][p] = decay state[h][p] + u x[h][p] B[g]; y[h][p] = state[h][p] · C[g] + d[h] x[h][p], where u is
+/// dt, or 1 without `scale_by_dt` (Llamba's discrete form, whose input is x / dt before the usual scan).
 /// x (heads × head_dim), B and C (groups × state_size each) and dt_raw (heads) are read from rows
 /// `stride` floats apart; y is written to rows `y_stride` apart. Returns 0, or -1 when `heads` is not a
 /// multiple of `groups`.
 int skiff_ssm_scan(skiff_pool *pool, const skiff_ssm_sequence *sequences, int64_t sequence_count,
                    const float *x, const float *b, const float *c, const float *dt_raw, int64_t stride,
-                   const float *a, const float *d, const float *dt_bias,
+                   const float *a, const float *d, const float *dt_bias, int scale_by_dt,
                    int64_t heads, int64_t head_dim, int64_t groups, int64_t state_size, float *y, int64_t y_stride);
+
+/// y = y ⊙ silu(z + bias) for `tokens` rows of `width` values (bias NULL: none), split over the pool's threads
+/// by rows (Llamba's output gate).
+void skiff_ssm_gate(skiff_pool *pool, float *y, int64_t y_stride, const float *z, int64_t z_stride, const float *bias,
+                    int64_t tokens, int64_t width);
 
 /// y = rmsnorm(y ⊙ silu(z)) ⊙ weight over each of a row's `groups` groups of width / groups values, for
 /// `tokens` rows (Mamba-2's gated norm), split over the pool's threads by rows.

@@ -130,7 +130,8 @@ final class Mamba2Runner<Backend: ComputeBackend>: ModelRunner {
             // x = x + W_out · gatednorm(scan(silu(conv(xBC))), z), with z | xBC | dt = W_in · norm(x).
             b.rmsNorm(x, weight: layer.norm, groups: 1, epsilon: epsilon, into: normed)
             b.matmul(layer.input, input: normed, into: projected, accumulate: false)
-            try b.convolve(layer: l, projected, column: model.innerSize, weight: layer.convolution, bias: layer.convolutionBias)
+            try b.convolve(layer: l, projected, column: model.innerSize, channels: layer.convolutionBias.count, weight: layer.convolution,
+                           bias: layer.convolutionBias, silu: true)
             try b.scan(layer: l, projected, layer.scan, into: y)
             b.gatedGroupNorm(y, gate: projected, column: 0, weight: layer.gatedNorm, groups: model.groupCount, epsilon: epsilon)
             b.matmul(layer.output, input: y, into: x, accumulate: true)

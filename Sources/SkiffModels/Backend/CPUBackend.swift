@@ -227,11 +227,11 @@ final class CPUBackend: ComputeBackend {
         }
     }
 
-    func convolve(layer: Int, _ x: Activations, column: Int, weight: [Float], bias: [Float]) throws(ModelError) {
+    func convolve(layer: Int, _ x: Activations, column: Int, channels: Int, weight: [Float], bias: [Float]?, silu: Bool) throws(ModelError) {
         let sequences = ssmSequences(layer: layer)
-        let kernel = weight.count / max(bias.count, 1)
-        let status = skiff_ssm_conv(pool.pool, sequences, Int64(sequences.count), x.pointer + column, Int64(x.width), Int64(bias.count),
-                                    weight, bias, Int64(kernel))
+        let kernel = weight.count / max(channels, 1)
+        let status = skiff_ssm_conv(pool.pool, sequences, Int64(sequences.count), x.pointer + column, Int64(x.width), Int64(channels),
+                                    weight, bias, Int64(kernel), silu ? 1 : 0)
         guard status == 0 else {
             throw ModelError(.unsupportedTensor, "the state-space convolution takes 1 to \(SKIFF_SSM_MAX_CONV_KERNEL) taps; this model has \(kernel)")
         }
@@ -245,7 +245,8 @@ final class CPUBackend: ComputeBackend {
         let sequences = ssmSequences(layer: layer)
         let row = input.pointer
         let status = skiff_ssm_scan(pool.pool, sequences, Int64(sequences.count), row + scan.xColumn, row + scan.bColumn, row + scan.cColumn,
-                                    row + scan.dtColumn, Int64(input.width), scan.a, scan.d, scan.dtBias, Int64(scan.heads),
+                                    row + scan.dtColumn, Int64(input.width), scan.a, scan.d, scan.dtBias, scan.inputScaledByDt ? 1 : 0,
+                                    Int64(scan.heads),
                                     Int64(scan.headDimension), Int64(scan.groups), Int64(scan.stateSize), y.pointer, Int64(y.width))
         guard status == 0 else {
             throw ModelError(.unsupportedTensor, "the SSM heads (\(scan.heads)) are not a multiple of its groups (\(scan.groups))")
@@ -255,6 +256,10 @@ final class CPUBackend: ComputeBackend {
     func gatedGroupNorm(_ y: Activations, gate: Activations, column: Int, weight: [Float], groups: Int, epsilon: Float) {
         skiff_gated_group_rms_norm(pool.pool, y.pointer, Int64(y.width), gate.pointer + column, Int64(gate.width), weight, Int64(batch.count),
                                    Int64(weight.count), Int64(groups), epsilon)
+    }
+
+    func gate(_ y: Activations, by gate: Activations, column: Int, bias: [Float]?) {
+        skiff_ssm_gate(pool.pool, y.pointer, Int64(y.width), gate.pointer + column, Int64(gate.width), bias, Int64(batch.count), Int64(y.width))
     }
 
     func swiglu(gate: Activations, up: Activations) {

@@ -81,10 +81,11 @@ protocol ComputeBackend: AnyObject {
     func attend(layer: Int, queries: Activations, heads: Int, headDimension: Int, scale: Float,
                 into out: Activations) throws(ModelError)
 
-    /// Causal depthwise convolution of each sequence's tokens over `bias.count` channels from column `column`
-    /// of `x`, continuing the convolution state of its slot in layout layer `layer`, then the bias and SiLU, in
-    /// place. `weight` holds the taps tap-major (kernel × channels, the oldest input's tap first).
-    func convolve(layer: Int, _ x: Activations, column: Int, weight: [Float], bias: [Float]) throws(ModelError)
+    /// Causal depthwise convolution of each sequence's tokens over `channels` channels from column `column`
+    /// of `x`, continuing the convolution state of its slot in layout layer `layer`, then the bias (if any)
+    /// and, with `silu`, SiLU, in place. `weight` holds the taps tap-major (kernel × channels, the oldest
+    /// input's tap first).
+    func convolve(layer: Int, _ x: Activations, column: Int, channels: Int, weight: [Float], bias: [Float]?, silu: Bool) throws(ModelError)
 
     /// Copies the recurrent state of slot `source` (and the tokens it has seen) into slot `destination`.
     func copyState(from source: Int, to destination: Int) throws(ModelError)
@@ -97,6 +98,9 @@ protocol ComputeBackend: AnyObject {
     /// y = rmsnorm(y ⊙ silu(z)) ⊙ weight over each of `groups` equal parts of a row, z read from column
     /// `column` of `gate`.
     func gatedGroupNorm(_ y: Activations, gate: Activations, column: Int, weight: [Float], groups: Int, epsilon: Float)
+
+    /// y = y ⊙ silu(z + bias), z read from column `column` of `gate` (bias nil: none).
+    func gate(_ y: Activations, by gate: Activations, column: Int, bias: [Float]?)
 
     /// gate = silu(gate) ⊙ up.
     func swiglu(gate: Activations, up: Activations)
@@ -125,4 +129,6 @@ struct SelectiveScan {
     var stateSize: Int
     /// A (negative: the decay is exp(dt A)), D (the skip connection) and the bias added to dt, per head.
     var a, d, dtBias: [Float]
+    /// Whether x enters the state scaled by dt (Mamba-2), or as it is (Llamba's discrete form).
+    var inputScaledByDt = true
 }
