@@ -36,12 +36,13 @@ public enum ModelArchitectures {
     /// Loads the weights of a file whose hyper-parameters have been read; `progress` gets (tensors done, total).
     public typealias Loader = @Sendable (GGUFFile, ModelHyperparameters, (Int, Int) -> Void) throws(ModelError) -> any LanguageModel
 
-    /// Every architecture, by its `general.architecture` name: Gemma 3's and Mamba-2's files, and the llama
-    /// family's (`Llama.variants`).
+    /// Every architecture, by its `general.architecture` name: Gemma 3's, Llamba's and Mamba-2's files, and the
+    /// llama family's (`Llama.variants`).
     public static let all: [String: Loader] = {
         let llama: Loader = { file, h, progress throws(ModelError) in try Llama(file: file, hyperparameters: h, progress: progress) }
         var all: [String: Loader] = [
             "gemma3": { file, h, progress throws(ModelError) in try Gemma3(file: file, hyperparameters: h, progress: progress) },
+            "llamba": { file, h, progress throws(ModelError) in try Llamba(file: file, hyperparameters: h, progress: progress) },
             "mamba2": { file, h, progress throws(ModelError) in try Mamba2(file: file, hyperparameters: h, progress: progress) },
         ]
         for name in Llama.variants.keys { all[name] = llama }

@@ -25,7 +25,7 @@ public enum ServingEngine: String, Sendable, Codable, Equatable {
     }
 
     /// `general.architecture` values Skiff's engine implements.
-    public static let skiffArchitectures: Set<String> = ["gemma3", "llama", "mamba2", "phi3", "qwen2", "qwen3"]
+    public static let skiffArchitectures: Set<String> = ["gemma3", "llama", "llamba", "mamba2", "phi3", "qwen2", "qwen3"]
 
     /// GGUF tensor types Skiff's kernels compute with.
     public static let skiffTensorTypes: Set<GGMLType> = [

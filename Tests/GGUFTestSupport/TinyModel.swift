@@ -10,7 +10,9 @@ import SkiffGGUF
 /// `llama` (separate output head), `qwen2` (QKV biases), `qwen3` (QK-norm, tied head), `phi3` (fused QKV
 /// and gate-up), `gemma3` (heads of 32, QK-norm, sandwich norms, an 8-token sliding window on two of every
 /// three layers), `mamba2` (no attention: Mamba-2 mixers of inner width 128, 8 heads in 2 groups, state 16,
-/// a 4-tap convolution; tied head).
+/// a 4-tap convolution; tied head). `llamba` (not among `architectures`: llama.cpp has no Llamba) is built
+/// the same way: discrete Mamba-2 mixers of inner width 64, 8 heads in 2 groups of B and C, state 16, with a
+/// convolution bias and a z bias, and Llama's MLP; a separate head.
 public enum TinyModel {
     /// The architectures there is a tiny model of.
     public static let architectures = ["gemma3", "llama", "mamba2", "phi3", "qwen2", "qwen3"]
@@ -34,13 +36,22 @@ public enum TinyModel {
         b["general.name"] = .string("tiny random model")
         b["\(arch).block_count"] = .uint32(UInt32(blocks))
         // A state-space model's context is not bounded by a cache; its tests run past 128 tokens.
-        b["\(arch).context_length"] = .uint32(arch == "mamba2" ? 1024 : 128)
+        b["\(arch).context_length"] = .uint32(arch == "mamba2" || arch == "llamba" ? 1024 : 128)
         b["\(arch).embedding_length"] = .uint32(UInt32(width))
         b["\(arch).feed_forward_length"] = .uint32(UInt32(feedForward))
         b["\(arch).attention.head_count"] = .uint32(UInt32(heads))
         b["\(arch).attention.head_count_kv"] = .uint32(UInt32(kvHeads))
         b["\(arch).attention.layer_norm_rms_epsilon"] = .float32(1e-6)
         b["\(arch).rope.freq_base"] = .float32(arch == "gemma3" ? 1_000_000 : 10000)
+        if arch == "llamba" {
+            b["\(arch).ssm.conv_kernel"] = .uint32(UInt32(Mamba.convKernel))
+            b["\(arch).ssm.inner_size"] = .uint32(UInt32(width))
+            b["\(arch).ssm.state_size"] = .uint32(UInt32(Mamba.state))
+            b["\(arch).ssm.time_step_rank"] = .uint32(UInt32(Mamba.heads))
+            b["\(arch).ssm.group_count"] = .uint32(UInt32(Mamba.groups))
+            b["\(arch).ssm.conv_activation"] = .string("identity")
+            b["\(arch).output_norm_epsilon"] = .float32(1e-5)
+        }
         if arch == "mamba2" {
             b["\(arch).ssm.conv_kernel"] = .uint32(UInt32(Mamba.convKernel))
             b["\(arch).ssm.inner_size"] = .uint32(UInt32(Mamba.inner))
@@ -74,10 +85,24 @@ public enum TinyModel {
 
         add("token_embd.weight", [width, vocabulary], .q8_0, scale: 0.25)
         norm("output_norm.weight", width)
-        if arch == "llama" || arch == "qwen2" || arch == "phi3" { add("output.weight", [width, vocabulary], .f16) }
+        if arch == "llama" || arch == "qwen2" || arch == "phi3" || arch == "llamba" { add("output.weight", [width, vocabulary], .f16) }
         for i in 0 ..< blocks {
             let p = "blk.\(i)."
             norm(p + "attn_norm.weight", width)
+            if arch == "llamba" {
+                let channels = width + 2 * Mamba.groups * Mamba.state
+                add(p + "ssm_in.weight", [width, channels + width + Mamba.heads], .q8_0, scale: 0.3)
+                add(p + "ssm_conv1d.weight", [Mamba.convKernel, channels], .f32, scale: 0.5)
+                add(p + "ssm_conv1d.bias", [channels], .f32, scale: 0.1)
+                add(p + "ssm_z_bias", [width], .f32, scale: 0.5)
+                add(p + "ssm_d", [Mamba.heads], .f32, scale: 1)
+                add(p + "ssm_out.weight", [width, width], .f16)
+                norm(p + "ffn_norm.weight", width)
+                add(p + "ffn_gate.weight", [width, feedForward], .f16)
+                add(p + "ffn_up.weight", [width, feedForward], .q8_0)
+                add(p + "ffn_down.weight", [feedForward, width], .f32)
+                continue
+            }
             if arch == "mamba2" {
                 let channels = Mamba.inner + 2 * Mamba.groups * Mamba.state
                 add(p + "ssm_in.weight", [width, Mamba.inner + channels + Mamba.heads], .q8_0)

@@ -9,14 +9,14 @@ import Testing
 /// runs, and its recurrent state through the engine's continuous batching, chunked prompts, slot reuse and
 /// preemption. (The mixed-type model's logits against llama.cpp are in `TinyArchitectureTests`.)
 @Suite(.serialized) struct Mamba2Tests {
-    /// The tiny model written to a temporary file and loaded (also to SKIFF_TINY_MODEL_DIR, when set, for
-    /// llama.cpp to read).
-    static func load(allF32: Bool) -> Result<LoadedModel, ModelFileError> {
-        let name = allF32 ? "tiny-mamba2-f32" : "tiny-mamba2"
+    /// The tiny model of `architecture` written to a temporary file and loaded (also to SKIFF_TINY_MODEL_DIR,
+    /// when set, for llama.cpp to read).
+    static func load(_ architecture: String = "mamba2", allF32: Bool) -> Result<LoadedModel, ModelFileError> {
+        let name = allF32 ? "tiny-\(architecture)-f32" : "tiny-\(architecture)"
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-\(name)-\(getpid()).gguf").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         do {
-            let data = TinyModel.build(architecture: "mamba2", allF32: allF32).build()
+            let data = TinyModel.build(architecture: architecture, allF32: allF32).build()
             try data.write(to: URL(fileURLWithPath: path))
             if let directory = ProcessInfo.processInfo.environment["SKIFF_TINY_MODEL_DIR"] {
                 try data.write(to: URL(fileURLWithPath: "\(directory)/\(name).gguf"))
@@ -29,6 +29,8 @@ import Testing
 
     static let model = load(allF32: false)
     static let modelF32 = load(allF32: true)
+    /// The state-space architectures' tiny models, for the engine's tests.
+    static let models = ["mamba2": model, "llamba": load("llamba", allF32: false)]
 
     /// llama.cpp's answers on the F32 model (`Fixtures/mamba2-f32.json`): per prompt, the logits after it, 256
     /// greedy tokens and the top-2 margin at each (llama-cpp-python 0.3.36's vendor tree, CPU, 2 threads).
@@ -124,8 +126,9 @@ import Testing
 
     /// Sixteen sequences decoding side by side, their prompts prefilled in 16-token chunks among the others'
     /// decodes, each give exactly the tokens they give alone.
-    @Test func concurrentSequencesGiveWhatEachGivesAlone() async throws {
-        let model = try Self.model.get()
+    @Test(arguments: ["mamba2", "llamba"])
+    func concurrentSequencesGiveWhatEachGivesAlone(architecture: String) async throws {
+        let model = try #require(Self.models[architecture]).get()
         let expected = try Self.alone(model, maxTokens: 20)
         #expect(expected.map(\.count).reduce(0, +) > 16 * 10)
         let (tokens, preemptions) = try await Self.together(model, maxRunning: 16, blocks: 16 * 8, maxTokens: 20)
@@ -135,8 +138,9 @@ import Testing
 
     /// Four state slots for sixteen requests and too few blocks for four long ones: slots are reused as
     /// sequences end, preempted sequences start their state afresh, and every answer is still its own.
-    @Test func slotsAreReusedAndPreemptedSequencesStartAfresh() async throws {
-        let model = try Self.model.get()
+    @Test(arguments: ["mamba2", "llamba"])
+    func slotsAreReusedAndPreemptedSequencesStartAfresh(architecture: String) async throws {
+        let model = try #require(Self.models[architecture]).get()
         let expected = try Self.alone(model, maxTokens: 20)
         let (tokens, preemptions) = try await Self.together(model, maxRunning: 4, blocks: 12, maxTokens: 20)
         #expect(preemptions > 0)
@@ -146,8 +150,9 @@ import Testing
     /// Prompts sharing a 40-token system prompt: the first one's state is kept at its last full block (32
     /// tokens, inside the shared part), and the others start from it, giving exactly the tokens they give
     /// without any cache.
-    @Test func sharedPromptsStartFromAStateSnapshot() async throws {
-        let model = try Self.model.get()
+    @Test(arguments: ["mamba2", "llamba"])
+    func sharedPromptsStartFromAStateSnapshot(architecture: String) async throws {
+        let model = try #require(Self.models[architecture]).get()
         let system = (0 ..< 40).map { (j: Int) -> Int32 in Int32(3 + (j * 53) % 317) }
         let prompts = (0 ..< 6).map { (i: Int) -> [Int32] in
             system + (0 ..< 5 + i).map { (j: Int) -> Int32 in Int32(3 + (i * 71 + j * 13) % 317) }

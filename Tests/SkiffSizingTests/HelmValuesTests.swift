@@ -105,7 +105,7 @@ import Testing
         let refused: [(ModelShape, WeightPrecision?, String)] = [
             (try fixtureModel("qwen2.5-7b"), .int4, "not a GGUF file"),
             (lowBits, nil, "stores tensors as IQ2_XXS;"),
-            (falcon, nil, "architecture 'falcon'; Skiff's engine runs gemma3, llama, mamba2, phi3, qwen2, qwen3"),
+            (falcon, nil, "architecture 'falcon'; Skiff's engine runs gemma3, llama, llamba, mamba2, phi3, qwen2, qwen3"),
             (wideHeads, nil, "attention heads of 72"),
         ]
         for (model, precision, reason) in refused {
