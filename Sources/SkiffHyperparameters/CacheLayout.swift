@@ -50,8 +50,11 @@ public struct CacheLayout: Sendable, Equatable {
         layers = byBlock.sorted { $0.0 < $1.0 }.map(\.1)
     }
 
+    /// Values of recurrent state one sequence holds over every layer, whatever its length.
+    public var stateElementsPerSequence: Int { layers.reduce(0) { $0 + $1.stateElements } }
+
     /// Whether any layer keeps a recurrent state.
-    public var hasRecurrentLayers: Bool { layers.contains { $0.stateElements > 0 } }
+    public var hasRecurrentLayers: Bool { stateElementsPerSequence > 0 }
 
     /// The sliding window of layer `index`; nil for full attention or a recurrent layer.
     public func window(ofLayer index: Int) -> Int? {

@@ -76,7 +76,7 @@ public struct KVCachePlan: Sendable, Equatable {
         blockGroups = groups.count
         slidingBlockGroups = groups.filter { $0.window != nil }.count
         blocksPerSequence = layout.blocksPerSequence(tokens: contextLength, blockSize: blockSize, stepTokens: stepTokens)
-        let stateElements = layout.layers.reduce(0) { $0 + $1.stateElements }
+        let stateElements = layout.stateElementsPerSequence
         stateBytesPerSequence = stateElements * stateBytesPerElement
         stateSlots = stateElements > 0 ? maxRunning + stateSnapshots : 0
         let share = availableMemoryBytes.map { Int(Double($0) * memoryFraction) }

@@ -39,7 +39,7 @@ struct CalibrateCommand: ParsableCommand {
                                    stepTokens: settings.maxStepTokens, explicitBytes: settings.kvCacheBytes, memoryFraction: 0.5, availableMemoryBytes: nil)
         let limits = ServeLimits(maxStepTokens: settings.maxStepTokens, maxRunning: settings.maxRunning, maxWaiting: settings.maxWaiting,
                                  contextLength: settings.ctx, cacheBlocks: plan.blocks, blockSize: plan.blockSize,
-                                 blockGroups: CacheAccounting(layout: layout, stepTokens: settings.maxStepTokens).blockGroups)
+                                 blockGroups: layout.blockGroups)
         let reports = try benchReports()
         let calibration = reports.filter { $0.concurrency != nil }
         let validation = reports.filter { $0.rate != nil }

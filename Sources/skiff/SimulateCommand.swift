@@ -232,7 +232,7 @@ struct SimulateCommand: ParsableCommand {
             maxStepTokens: request.maxStepTokens, maxRunning: min(request.maxRunning, max(plan.maxConcurrencyAtMean ?? plan.maxConcurrency, 1)),
             maxWaiting: maxWaiting, contextLength: plan.contextLength, cacheBlocks: plan.cacheBlocks,
             stepTime: CapacityPlanner.stepTimeModel(for: request, plan: plan))
-        c.blockGroups = CacheAccounting(model: request.model, stepTokens: request.maxStepTokens).blockGroups
+        c.blockGroups = request.model.cacheLayout.blockGroups
         c.replicasPerNode = fleet.replicasPerNode
         c.gpusPerNode = fleet.gpusPerNode ?? plan.gpusPerReplica
         c.nodeStartSeconds = hardware.isCPU ? 0 : nodeStartSeconds

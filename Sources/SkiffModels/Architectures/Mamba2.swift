@@ -38,47 +38,28 @@ final class Mamba2: LanguageModel {
 
     /// Loads the weights of `file`; `progress` gets (blocks done, blocks + 1).
     init(file: GGUFFile, hyperparameters h: ModelHyperparameters, progress: (Int, Int) -> Void) throws(ModelError) {
-        let arch = h.architecture
-        func invalid(_ key: String, _ value: Int, _ requirement: String) -> ModelError {
-            ModelError(.invalidHyperparameter, GGUFError.invalidValue(key: "\(arch).\(key)", value: .int64(Int64(value)), requirement: requirement).message)
-        }
-        guard let s = h.stateSpace, s.layers.count == h.blockCount, h.attention == nil else {
-            throw ModelError(.invalidHyperparameter, "not every block of this \(arch) model is a Mamba-2 layer (blk.N.ssm_in.weight); Skiff's mamba2 needs them in all \(h.blockCount)")
-        }
-        guard let vocabulary = h.vocabularySize else {
-            throw ModelError(.invalidHyperparameter, "the model file does not say its vocabulary size (\(arch).vocab_size or token_embd.weight)")
-        }
-        guard let epsilon = h.rmsEpsilon else {
-            throw ModelError(.invalidHyperparameter, "the model file lacks \(arch).attention.layer_norm_rms_epsilon (a positive number)")
-        }
-        guard s.innerSize % s.headCount == 0 else { throw invalid("ssm.time_step_rank", s.headCount, "a divisor of \(arch).ssm.inner_size (\(s.innerSize))") }
-        guard s.headCount % s.groupCount == 0 else { throw invalid("ssm.group_count", s.groupCount, "a divisor of \(arch).ssm.time_step_rank (\(s.headCount))") }
-        guard s.convKernel <= Int(SKIFF_SSM_MAX_CONV_KERNEL) else {
-            throw invalid("ssm.conv_kernel", s.convKernel, "at most \(SKIFF_SSM_MAX_CONV_KERNEL)")
-        }
+        let c = try StateSpaceConfiguration(h)
+        let s = c.mixer
         contextLength = h.contextLength
-        vocabularySize = vocabulary
+        vocabularySize = c.vocabularySize
         cacheLayout = CacheLayout(h)
         embeddingLength = h.embeddingLength
         innerSize = s.innerSize
         groupCount = s.groupCount
-        rmsEpsilon = epsilon
+        rmsEpsilon = c.rmsEpsilon
 
         let d = h.embeddingLength, inner = s.innerSize, n = s.stateSize, heads = s.headCount
-        let channels = inner + 2 * s.groupCount * n
+        let channels = c.convolutionChannels
         let projection = inner + channels + heads
         projectionWidth = projection
         let w = WeightLoader(file: file)
         var layers: [Layer] = []
         for i in 0 ..< h.blockCount {
             let p = "blk.\(i)."
-            // The file's taps are channel-major (a row of kernel taps per channel); the kernel reads them tap-major.
-            let taps = try w.values(p + "ssm_conv1d.weight", [s.convKernel, channels])
-            let tapMajor = (0 ..< s.convKernel * channels).map { taps[($0 % channels) * s.convKernel + $0 / channels] }
             layers.append(Layer(
                 norm: try w.vector(p + "attn_norm.weight", d),
                 input: try w.matrix(p + "ssm_in.weight", columns: d, rows: projection),
-                convolution: tapMajor,
+                convolution: try w.convolutionTaps(p + "ssm_conv1d.weight", kernel: s.convKernel, channels: channels),
                 convolutionBias: try w.vector(p + "ssm_conv1d.bias", channels),
                 scan: SelectiveScan(xColumn: inner, bColumn: 2 * inner, cColumn: 2 * inner + s.groupCount * n, dtColumn: inner + channels,
                                     heads: heads, headDimension: inner / heads, groups: s.groupCount, stateSize: n,
@@ -90,7 +71,7 @@ final class Mamba2: LanguageModel {
         }
         self.layers = layers
         outputNorm = try w.vector("output_norm.weight", d)
-        (embedding, output) = try w.embeddingAndOutput(width: d, vocabulary: vocabulary)
+        (embedding, output) = try w.embeddingAndOutput(width: d, vocabulary: c.vocabularySize)
         weightBytes = w.bytes
         progress(h.blockCount + 1, h.blockCount + 1)
     }

@@ -42,7 +42,7 @@ final class CPUBackend: ComputeBackend {
         cache = try KVCacheStorage(layout: layout, blockSize: options.blockSize, blockCount: options.cacheBlocks,
                                    resident: options.residentCache)
         state = try RecurrentStateStorage(layout: layout, slotCount: options.stateSlots, resident: options.residentCache)
-        if !layout.layers.allSatisfy({ $0.stateElements == 0 }), state.slotCount == 0 {
+        if layout.hasRecurrentLayers, state.slotCount == 0 {
             throw ModelError(.invalidHyperparameter, "this model has recurrent layers, so its runner needs at least one state slot")
         }
         maxBatchTokens = options.maxBatchTokens

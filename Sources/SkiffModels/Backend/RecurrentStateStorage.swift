@@ -49,11 +49,17 @@ public final class RecurrentStateStorage {
         return (base, base + convolution)
     }
 
-    /// Copies slot `source`'s state and token count into slot `destination`.
-    func copy(from source: Int, to destination: Int) throws(ModelError) {
-        for slot in [source, destination] where slot < 0 || slot >= slotCount {
+    /// Throws unless `slot` exists.
+    private func check(_ slot: Int) throws(ModelError) {
+        guard slot >= 0, slot < slotCount else {
             throw ModelError(.invalidBatch, "state slot \(slot) does not exist (there are \(slotCount))")
         }
+    }
+
+    /// Copies slot `source`'s state and token count into slot `destination`.
+    func copy(from source: Int, to destination: Int) throws(ModelError) {
+        try check(source)
+        try check(destination)
         guard source != destination else { return }
         self.slot(destination).update(from: self.slot(source), count: slotElements)
         positions[destination] = positions[source]
@@ -62,9 +68,7 @@ public final class RecurrentStateStorage {
     /// Makes `slot` ready for a batch that continues its sequence at `position` with `count` tokens: zeros when
     /// `position` is 0. Throws when the slot holds the state of a different number of tokens.
     func advance(slot: Int, from position: Int, count: Int) throws(ModelError) {
-        guard slot >= 0, slot < slotCount else {
-            throw ModelError(.invalidBatch, "state slot \(slot) does not exist (there are \(slotCount))")
-        }
+        try check(slot)
         if position == 0 {
             self.slot(slot).update(repeating: 0, count: slotElements)
         } else if positions[slot] != position {
