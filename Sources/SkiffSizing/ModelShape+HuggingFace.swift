@@ -1,20 +1,25 @@
 import Foundation
+import SkiffHyperparameters
 
 extension ModelShape {
     /// Architectures (`model_type`) a Hugging Face `config.json` may name.
     public static let huggingFaceModelTypes: [String] = [
-        "llama", "mistral", "qwen2", "qwen3", "gemma3", "gemma3_text", "mixtral", "qwen2_moe", "qwen3_moe", "mamba2",
+        "llama", "mistral", "qwen2", "qwen3", "gemma3", "gemma3_text", "mixtral", "qwen2_moe", "qwen3_moe", "mamba2", "llamba",
     ]
 
     /// Reads the shape of a model from its Hugging Face `config.json` (what a vLLM deployment serves).
     ///
     /// Parameters are counted from the geometry: embeddings (and an untied output head), attention
     /// projections (with biases for Qwen2), gated feed-forward networks or experts with their router, norms;
-    /// for Mamba-2, the input and output projections, the convolution and the per-head parameters. Throws
-    /// naming every missing field at once.
+    /// for Mamba-2 and Llamba, the input and output projections, the convolution and the per-head parameters
+    /// (and Llamba's MLP). Throws naming every missing field at once.
     public init(huggingFaceConfig data: Data, name: String) throws(SizingError) {
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw SizingError(.model, "\(name) is not a JSON object")
+        }
+        if LlambaConfig.describes(root) {
+            do { try self.init(llamba: LlambaConfig(json: root, path: name), name: name) } catch { throw SizingError(.model, error.message) }
+            return
         }
         // Gemma 3's multimodal configs nest the language model under text_config.
         let config = (root["text_config"] as? [String: Any]).map { root.merging($0) { _, text in text } } ?? root
@@ -110,6 +115,25 @@ extension ModelShape {
         self.init(
             name: name, architecture: type, contextLength: c.optionalInt("max_position_embeddings") ?? Int(Int32.max),
             hiddenSize: hidden, layerCount: layers, headCount: 0, kvHeadCount: 0, keyLength: 0, valueLength: 0,
+            attentionWindows: [], stateSpace: shape, experts: nil, parameterCount: parameters, activeParameterCount: parameters)
+    }
+}
+
+extension ModelShape {
+    /// Cartesia's Llamba: discrete Mamba-2 mixers (in_proj to xBC, z and A_log; the convolution; z's bias and
+    /// D) and Llama's MLP in every block.
+    private init(llamba c: LlambaConfig, name: String) {
+        let d = c.embeddingLength, channels = c.convolutionChannels
+        let mixer = d * c.projectionWidth + channels * c.convKernel + c.headCount + c.innerSize * d
+            + (c.projectionBias ? c.projectionWidth + d : c.innerSize) + (c.convolutionBias ? channels : 0)
+        let perLayer = mixer + 3 * d * c.feedForwardLength + 2 * d
+        let parameters = c.vocabularyRows * d * (c.tiedEmbeddings ? 1 : 2) + d + c.blockCount * perLayer
+            + (c.headBias && !c.tiedEmbeddings ? c.vocabularyRows : 0)
+        let shape = StateSpaceShape(layers: c.blockCount, innerSize: c.innerSize, stateSize: c.stateSize, groupCount: c.groupCount,
+                                    headCount: c.headCount, convKernel: c.convKernel)
+        self.init(
+            name: name, architecture: "llamba", contextLength: c.contextLength ?? Int(Int32.max),
+            hiddenSize: d, layerCount: c.blockCount, headCount: 0, kvHeadCount: 0, keyLength: 0, valueLength: 0,
             attentionWindows: [], stateSpace: shape, experts: nil, parameterCount: parameters, activeParameterCount: parameters)
     }
 }

@@ -68,8 +68,10 @@ public struct GGUFBuilder: Sendable {
         out.append(le: metadataCountOverride ?? UInt64(entries.count))
         for (key, value) in entries {
             out.appendString(key)
-            out.append(le: Self.typeID(of: value))
-            Self.appendValue(value, to: &out)
+            out.append(le: value.typeID)
+            var encoded: [UInt8] = []
+            value.encode(into: &encoded)
+            out.append(contentsOf: encoded)
         }
         var nextOffset: UInt64 = 0
         var placements: [(UInt64, Int)] = []
@@ -94,46 +96,6 @@ public struct GGUFBuilder: Sendable {
         }
         out.append(contentsOf: data)
         return out
-    }
-
-    /// GGUF's type id of a value.
-    public static func typeID(of value: GGUFValue) -> UInt32 {
-        switch value {
-        case .uint8: 0
-        case .int8: 1
-        case .uint16: 2
-        case .int16: 3
-        case .uint32: 4
-        case .int32: 5
-        case .float32: 6
-        case .bool: 7
-        case .string: 8
-        case .array: 9
-        case .uint64: 10
-        case .int64: 11
-        case .float64: 12
-        }
-    }
-
-    static func appendValue(_ value: GGUFValue, to out: inout Data) {
-        switch value {
-        case .uint8(let v): out.append(le: v)
-        case .int8(let v): out.append(le: v)
-        case .uint16(let v): out.append(le: v)
-        case .int16(let v): out.append(le: v)
-        case .uint32(let v): out.append(le: v)
-        case .int32(let v): out.append(le: v)
-        case .float32(let v): out.append(le: v.bitPattern)
-        case .bool(let v): out.append(v ? 1 : 0)
-        case .string(let v): out.appendString(v)
-        case .array(let elements):
-            out.append(le: elements.first.map(typeID(of:)) ?? 0)
-            out.append(le: UInt64(elements.count))
-            for e in elements { appendValue(e, to: &out) }
-        case .uint64(let v): out.append(le: v)
-        case .int64(let v): out.append(le: v)
-        case .float64(let v): out.append(le: v.bitPattern)
-        }
     }
 }
 

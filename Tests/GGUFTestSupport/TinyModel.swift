@@ -1,3 +1,4 @@
+import CSkiffKernels
 import Foundation
 import SkiffGGUF
 
@@ -158,25 +159,16 @@ public enum TinyModel {
         static let convKernel = 4
     }
 
-    /// `values` stored as `type` (F32, F16, or Q8_0: blocks of 32 with a half-precision scale, as ggml rounds them).
+    /// `values` stored as `type` (F32, F16, or Q8_0 as ggml rounds it), by the converter's quantizer.
     static func encode(_ values: [Float], _ type: GGMLType) -> [UInt8] {
-        var out: [UInt8] = []
-        func append<T>(_ value: T) { withUnsafeBytes(of: value) { out.append(contentsOf: $0) } }
-        switch type {
-        case .f16:
-            for v in values { append(Float16(v).bitPattern.littleEndian) }
-        case .q8_0:
-            for start in stride(from: 0, to: values.count, by: 32) {
-                let block = values[start ..< start + 32]
-                let amax = block.map(abs).max() ?? 0
-                let d = amax / 127
-                let inverse = d == 0 ? 0 : 1 / d
-                append(Float16(d).bitPattern.littleEndian)
-                for v in block { out.append(UInt8(bitPattern: Int8((v * inverse).rounded()))) }
-            }
-        default:
-            for v in values { append(v.bitPattern.littleEndian) }
+        let columns = type == .q8_0 ? 32 : 1
+        var out = [UInt8](repeating: 0, count: values.count / type.blockSize * type.blockBytes)
+        let pool = skiff_pool_create(1)
+        defer { skiff_pool_destroy(pool) }
+        let written = out.withUnsafeMutableBytes {
+            skiff_quantize_rows(pool, skiff_type(type.rawValue), values, $0.baseAddress, Int64(values.count / columns), Int64(columns))
         }
+        precondition(written == 1, "TinyModel stores F32, F16 or Q8_0")
         return out
     }
 }

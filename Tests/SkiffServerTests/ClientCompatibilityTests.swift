@@ -1,16 +1,18 @@
 import Foundation
+import PythonTestSupport
 import Testing
 
 /// The server against tools written by others: the official OpenAI Python client, and a schemathesis
 /// fuzz run of `docs/openapi.yaml` (no server error, every answer as the document says).
 @Suite(.serialized) struct ClientCompatibilityTests {
     static let key = "sk-skiff-test-key"
+    static let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Python")
 
     @Test func officialOpenAIPythonClient() async throws {
         let bin = try await PythonTools.binDirectory()
         try await TestServer.with(configure: { $0.apiKeys = [Self.key] }) { (server: TestServer) async throws in
             let output = try await PythonTools.run(bin.appendingPathComponent("python").path, [
-                PythonTools.scripts.appendingPathComponent("openai_client_check.py").path,
+                Self.scripts.appendingPathComponent("openai_client_check.py").path,
                 "http://127.0.0.1:\(server.port)/v1", Self.key, TestServer.servedName,
             ])
             #expect(output.contains("ok"))

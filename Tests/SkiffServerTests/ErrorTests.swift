@@ -1,4 +1,5 @@
 import Foundation
+import PythonTestSupport
 import Testing
 @testable import SkiffServer
 

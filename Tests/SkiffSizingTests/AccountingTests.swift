@@ -87,6 +87,26 @@ let gemmaModelFile = "gemma-3-270m-q4_k_m.gguf"
         #expect(model.parameterCount == 7_285_403_648)
     }
 
+    /// A Llamba config.json that leaves the mixer to the published defaults (32 heads, 32 groups, state 64,
+    /// expand 1, 4 taps with a bias, z bias) and carries no model_type, as Cartesia's files may not.
+    @Test func llambaConfigWithThePublishedDefaults() throws {
+        let json = Data(#"{"d_model": 2048, "n_layer": 16, "vocab_size": 128256, "tie_embeddings": true, "mlp_cfg": {"intermediate_size": 8192}, "ssm_cfg": {"d_state": 64}}"#.utf8)
+        let model = try ModelShape(huggingFaceConfig: json, name: "config.json")
+        #expect(model.architecture == "llamba")
+        let s = try #require(model.stateSpace)
+        #expect(s == StateSpaceShape(layers: 16, innerSize: 2048, stateSize: 64, groupCount: 32, headCount: 32, convKernel: 4))
+        // Per block: in_proj to xBC (2048 + 2 × 32 × 64), z and 32 A_log; taps and bias; z bias; D; out_proj;
+        // the MLP; two norms. Then the tied embedding and the final norm.
+        let channels = 2048 + 2 * 32 * 64
+        let block = 2048 * (channels + 2048 + 32) + channels * 5 + 2048 + 32 + 2048 * 2048 + 3 * 2048 * 8192 + 2 * 2048
+        #expect(model.parameterCount == 128_256 * 2048 + 2048 + 16 * block)
+        #expect(CacheAccounting(model: model).stateBytesPerSequence == 16 * 2 * (3 * channels + 2048 * 64))
+        let bad = try #require(throws: SizingError.self) {
+            try ModelShape(huggingFaceConfig: Data(#"{"model_type": "llamba", "d_model": 64, "vocab_size": 10, "ssm_cfg": {"n_v_heads": 5}}"#.utf8), name: "config.json")
+        }
+        #expect(bad.message.contains("n_v_heads (5) must divide expand × d_model (64)"))
+    }
+
     @Test func mixtureOfExpertsKeepsAllExpertsResident() throws {
         let model = try fixtureModel("mixtral-8x7b")
         #expect(model.parameterCount == 46_702_792_704)

@@ -90,6 +90,16 @@ size_t skiff_row_bytes(skiff_type type, int64_t columns);
 /// Dequantizes one row of a GGUF tensor to floats (the reference definition of each type).
 void skiff_dequantize_row(skiff_type type, const void *row, float *dst, int64_t columns);
 
+/// Stores `rows` rows of `columns` floats as GGUF type `type` (F32, F16, Q8_0 or Q4_K) into `out`
+/// (`rows × skiff_row_bytes(type, columns)` bytes), the rows split across the pool's threads. Q8_0 rounds as
+/// ggml does: per 32 values a half-precision scale of the largest magnitude over 127. Q4_K fits each 32
+/// values' step and offset by least squares and stores them as 6-bit multiples of the block's two scales.
+/// Returns 0 (writing nothing) for another type or a row length that is not a multiple of its block.
+int skiff_quantize_rows(skiff_pool *pool, skiff_type type, const float *x, void *out, int64_t rows, int64_t columns);
+
+/// Converts `count` bfloat16 values to float (exact).
+void skiff_bf16_to_f32(const uint16_t *src, float *dst, size_t count);
+
 /// A weight matrix in Skiff's compute layout: rows interleaved in tiles of 16 with each block's
 /// scales beside it, so one pass over the weights serves a whole batch of tokens.
 typedef struct {

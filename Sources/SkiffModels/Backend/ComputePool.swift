@@ -6,7 +6,7 @@ import Foundation
 /// A pool runs one kernel at a time; it belongs to the single thread that drives a model's forward pass,
 /// which is why it is not `Sendable`.
 public final class ComputePool {
-    let pool: OpaquePointer
+    package let pool: OpaquePointer
 
     /// The number of threads, the calling thread included.
     public let threadCount: Int

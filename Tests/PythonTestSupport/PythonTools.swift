@@ -2,20 +2,21 @@ import Foundation
 import Testing
 
 /// A Python virtual environment under the package's `.tools/python` with the pinned packages of
-/// `Python/requirements.txt`, made on first use (from PyPI) and reused afterwards.
-enum PythonTools {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+/// `requirements.txt` (beside this file), made on first use (from PyPI) and reused afterwards. Test targets
+/// keep their scripts in a `Python` folder of their own, run from the source tree.
+public enum PythonTools {
+    /// The package's root directory.
+    public static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
-    static let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Python")
     static let environment = packageRoot.appendingPathComponent(".tools/python")
 
     /// The environment's bin directory, installing the requirements first if they are not yet there.
-    static func binDirectory() async throws -> URL {
+    public static func binDirectory() async throws -> URL {
         try await installation.value
     }
 
     private static let installation = Task<URL, any Error> {
-        let requirements = scripts.appendingPathComponent("requirements.txt")
+        let requirements = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("requirements.txt")
         let stamp = environment.appendingPathComponent("requirements.txt")
         let bin = environment.appendingPathComponent("bin")
         let wanted = try Data(contentsOf: requirements)
@@ -28,13 +29,14 @@ enum PythonTools {
         return bin
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    /// A tool that failed or did not finish, with its output.
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
     }
 
     /// Runs a program to its end (at most `timeout`), returning its combined output; throws if it fails.
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(600)) async throws -> String {
+    public static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(600)) async throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
