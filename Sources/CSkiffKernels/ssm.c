@@ -4,6 +4,7 @@
 #include "vector_math.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 // MARK: - Convolution
@@ -82,7 +83,29 @@ int skiff_ssm_conv(skiff_pool *pool, const skiff_ssm_sequence *sequences, int64_
 /// One channel's step: state = decay state + input B, returning state · C, over `n` values.
 typedef float (*scan_row_fn)(float *state, const float *b, const float *c, float decay, float input, int64_t n);
 
+/// Tokens per chunk of the chunked scan.
+#define SCAN_CHUNK 64
+/// A sequence needs this many tokens in the batch before its scan goes by chunks (decoding goes token by token).
+#define SCAN_CHUNK_MIN 16
+
+/// One thread's working memory for a chunk: B, the state and the weighted inputs transposed, the weights
+/// between the chunk's tokens, a row of scratch, the running log-decay and the input scale of each token.
 typedef struct {
+    float *bt;   // state_size × SCAN_CHUNK
+    float *st;   // state_size × head_dim
+    float *vt;   // head_dim × SCAN_CHUNK
+    float *g;    // SCAN_CHUNK × SCAN_CHUNK
+    float w[SCAN_CHUNK];
+    float log_decay[SCAN_CHUNK];
+    float scale[SCAN_CHUNK];
+} chunk_scratch;
+
+struct scan_job;
+/// A chunk of one sequence's tokens through one head.
+typedef void (*scan_chunk_fn)(const struct scan_job *job, const skiff_ssm_sequence *s, int64_t h, int64_t first, int64_t q,
+                              chunk_scratch *m);
+
+typedef struct scan_job {
     const skiff_ssm_sequence *sequences;
     int64_t sequence_count;
     const float *x, *b, *c, *dt_raw;
@@ -93,6 +116,7 @@ typedef struct {
     float *y;
     int64_t y_stride;
     scan_row_fn row_fn;
+    scan_chunk_fn chunk_fn;
 } scan_job;
 
 /// log(1 + e^v), taken as v where e^v would swamp the 1 (as Mamba's kernels do above 20).
@@ -162,10 +186,10 @@ static scan_row_fn scan_row_for_active_isa(void) {
     return scan_row_portable;
 }
 
-static void scan_head(const scan_job *job, const skiff_ssm_sequence *s, int64_t h, scan_row_fn row_fn) {
+static void scan_tokens(const scan_job *job, const skiff_ssm_sequence *s, int64_t h, int64_t first, int64_t count) {
     const int64_t hd = job->head_dim, n = job->state_size;
     const int64_t g = h / (job->heads / job->groups);
-    for (int64_t t = 0; t < s->count; t++) {
+    for (int64_t t = first; t < first + count; t++) {
         const int64_t row = s->first + t;
         const float *x = job->x + row * job->stride + h * hd;
         const float *b = job->b + row * job->stride + g * n;
@@ -174,8 +198,188 @@ static void scan_head(const scan_job *job, const skiff_ssm_sequence *s, int64_t 
         const float decay = expf(dt * job->a[h]);
         float *y = job->y + row * job->y_stride + h * hd;
         for (int64_t p = 0; p < hd; p++) {
-            y[p] = row_fn(s->ssm_state + (h * hd + p) * n, b, c, decay, job->scale_by_dt ? x[p] * dt : x[p], n) + job->d[h] * x[p];
+            y[p] = job->row_fn(s->ssm_state + (h * hd + p) * n, b, c, decay, job->scale_by_dt ? x[p] * dt : x[p], n) + job->d[h] * x[p];
         }
+    }
+}
+
+// MARK: Chunked scan (prefill)
+
+/// out[r][c] = (accumulate ? out[r][c] : 0) + Σ_k a[r][k] b[k][c] for r < rows, c < cols, k < depth (each
+/// matrix row-major with its own row stride), in tiles of 4 rows × 32 columns held in registers, the edges
+/// as row-by-row axpys. Inlined into each instruction set's chunk function, which the compiler vectorizes.
+static inline __attribute__((always_inline)) void small_gemm(const float *restrict a, int64_t lda, const float *restrict b, int64_t ldb,
+                                                             float *restrict out, int64_t ldo, int64_t rows, int64_t cols, int64_t depth,
+                                                             int accumulate) {
+    enum { TR = 4, TC = 32 };
+    int64_t r = 0;
+    for (; r + TR <= rows; r += TR) {
+        int64_t c = 0;
+        for (; c + TC <= cols; c += TC) {
+            float acc[TR][TC];
+            for (int i = 0; i < TR; i++) {
+                for (int j = 0; j < TC; j++) acc[i][j] = accumulate ? out[(r + i) * ldo + c + j] : 0.0f;
+            }
+            for (int64_t k = 0; k < depth; k++) {
+                const float *restrict bk = b + k * ldb + c;
+                for (int i = 0; i < TR; i++) {
+                    const float ai = a[(r + i) * lda + k];
+                    for (int j = 0; j < TC; j++) acc[i][j] += ai * bk[j];
+                }
+            }
+            for (int i = 0; i < TR; i++) {
+                for (int j = 0; j < TC; j++) out[(r + i) * ldo + c + j] = acc[i][j];
+            }
+        }
+        if (c < cols) {
+            for (int i = 0; i < TR; i++) {
+                float *restrict o = out + (r + i) * ldo;
+                if (!accumulate) for (int64_t j = c; j < cols; j++) o[j] = 0.0f;
+                for (int64_t k = 0; k < depth; k++) {
+                    const float ai = a[(r + i) * lda + k];
+                    const float *restrict bk = b + k * ldb;
+                    for (int64_t j = c; j < cols; j++) o[j] += ai * bk[j];
+                }
+            }
+        }
+    }
+    for (; r < rows; r++) {
+        float *restrict o = out + r * ldo;
+        if (!accumulate) for (int64_t j = 0; j < cols; j++) o[j] = 0.0f;
+        for (int64_t k = 0; k < depth; k++) {
+            const float ai = a[r * lda + k];
+            const float *restrict bk = b + k * ldb;
+            for (int64_t j = 0; j < cols; j++) o[j] += ai * bk[j];
+        }
+    }
+}
+
+/// out[i] = e^{in[i]} for in[i] <= 0, per instruction set.
+typedef void (*exp_row_fn)(float *out, const float *in, int64_t n);
+
+/// The SSD form of the scan over `q` tokens from `first` (Dao and Gu, 2024): with L_t the running sum of
+/// dt·a over the chunk, u_t the input scale and S₀ the state before it,
+///   y_t = e^{L_t} C_t·S₀ + Σ_{k≤t} (C_t·B_k) e^{L_t − L_k} u_k x_k + D x_t,
+///   S = e^{L_last} S₀ + Σ_k e^{L_last − L_k} u_k x_k B_kᵀ,
+/// which is q steps of the recurrence written as four small matrix products (`small_gemm`).
+static inline __attribute__((always_inline)) void scan_chunk_body(const scan_job *job, const skiff_ssm_sequence *s, int64_t h,
+                                                                  int64_t first, int64_t q, chunk_scratch *m, exp_row_fn exp_row) {
+    const int64_t hd = job->head_dim, n = job->state_size, stride = job->stride;
+    const int64_t g = h / (job->heads / job->groups);
+    const int64_t row0 = s->first + first;
+    const float *x = job->x + row0 * stride + h * hd, *b = job->b + row0 * stride + g * n, *c = job->c + row0 * stride + g * n;
+    float *y = job->y + row0 * job->y_stride + h * hd;
+    float *restrict state = s->ssm_state + h * hd * n;
+    float running = 0.0f;
+    for (int64_t t = 0; t < q; t++) {
+        const float dt = softplus(job->dt_raw[(row0 + t) * stride + h] + job->dt_bias[h]);
+        running += dt * job->a[h];
+        m->log_decay[t] = running;
+        m->scale[t] = job->scale_by_dt ? dt : 1.0f;
+    }
+    // Bᵀ (state_size × q) and S₀ᵀ (state_size × head_dim).
+    for (int64_t k = 0; k < q; k++) {
+        for (int64_t i = 0; i < n; i++) m->bt[i * SCAN_CHUNK + k] = b[k * stride + i];
+    }
+    for (int64_t p = 0; p < hd; p++) {
+        for (int64_t i = 0; i < n; i++) m->st[i * hd + p] = state[p * n + i];
+    }
+    // y = C S₀ᵀ, each row scaled by e^{L_t}.
+    small_gemm(c, stride, m->st, hd, y, job->y_stride, q, hd, n, 0);
+    exp_row(m->w, m->log_decay, q);
+    for (int64_t t = 0; t < q; t++) {
+        for (int64_t p = 0; p < hd; p++) y[t * job->y_stride + p] *= m->w[t];
+    }
+    // G = C Bᵀ on and below the diagonal (whole 32-column tiles), then weighted: W[t][k] = G[t][k] e^{L_t − L_k} u_k.
+    for (int64_t r = 0; r < q; r += 4) {
+        int64_t rows = q - r < 4 ? q - r : 4, cols = (r + 4 + 31) / 32 * 32;
+        small_gemm(c + r * stride, stride, m->bt, SCAN_CHUNK, m->g + r * SCAN_CHUNK, SCAN_CHUNK, rows, cols < q ? cols : q, n, 0);
+    }
+    for (int64_t t = 0; t < q; t++) {
+        float *restrict row = m->g + t * SCAN_CHUNK;
+        for (int64_t k = 0; k <= t; k++) m->w[k] = m->log_decay[t] - m->log_decay[k];
+        exp_row(m->w, m->w, t + 1);
+        for (int64_t k = 0; k <= t; k++) row[k] *= m->w[k] * m->scale[k];
+        for (int64_t k = t + 1; k < q; k++) row[k] = 0.0f;
+    }
+    // y += W X (band by band: a band of rows needs the tokens up to its last row), then D x.
+    for (int64_t r = 0; r < q; r += 4) {
+        int64_t rows = q - r < 4 ? q - r : 4;
+        small_gemm(m->g + r * SCAN_CHUNK, SCAN_CHUNK, x, stride, y + r * job->y_stride, job->y_stride, rows, hd, r + rows, 1);
+    }
+    for (int64_t t = 0; t < q; t++) {
+        for (int64_t p = 0; p < hd; p++) y[t * job->y_stride + p] += job->d[h] * x[t * stride + p];
+    }
+    // S = e^{L_last} S₀ + Vᵀ B, with V[k][p] = e^{L_last − L_k} u_k x_k[p] (Vᵀ: head_dim × q).
+    const float last = m->log_decay[q - 1];
+    for (int64_t k = 0; k < q; k++) m->w[k] = last - m->log_decay[k];
+    exp_row(m->w, m->w, q);
+    for (int64_t k = 0; k < q; k++) {
+        const float weight = m->w[k] * m->scale[k];
+        for (int64_t p = 0; p < hd; p++) m->vt[p * SCAN_CHUNK + k] = weight * x[k * stride + p];
+    }
+    float carried;
+    exp_row(&carried, &last, 1);
+    for (int64_t e = 0; e < hd * n; e++) state[e] *= carried;
+    small_gemm(m->vt, SCAN_CHUNK, b, stride, state, n, hd, n, q, 1);
+}
+
+static void exp_row_portable(float *out, const float *in, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = expf(in[i]);
+}
+
+static void scan_chunk_portable(const scan_job *job, const skiff_ssm_sequence *s, int64_t h, int64_t first, int64_t q, chunk_scratch *m) {
+    scan_chunk_body(job, s, h, first, q, m, exp_row_portable);
+}
+
+#if defined(__x86_64__)
+static TARGET_AVX512 void exp_row_avx512(float *out, const float *in, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(out + i, exp_avx512(_mm512_loadu_ps(in + i)));
+    if (i < n) {
+        __mmask16 mask = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(out + i, mask, exp_avx512(_mm512_maskz_loadu_ps(mask, in + i)));
+    }
+}
+
+static TARGET_AVX2 void exp_row_avx2(float *out, const float *in, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, exp_avx2(_mm256_loadu_ps(in + i)));
+    for (; i < n; i++) out[i] = expf(in[i]);
+}
+
+static TARGET_AVX512 void scan_chunk_avx512(const scan_job *job, const skiff_ssm_sequence *s, int64_t h, int64_t first, int64_t q,
+                                            chunk_scratch *m) {
+    scan_chunk_body(job, s, h, first, q, m, exp_row_avx512);
+}
+
+static TARGET_AVX2 void scan_chunk_avx2(const scan_job *job, const skiff_ssm_sequence *s, int64_t h, int64_t first, int64_t q,
+                                        chunk_scratch *m) {
+    scan_chunk_body(job, s, h, first, q, m, exp_row_avx2);
+}
+#endif
+
+static scan_chunk_fn scan_chunk_for_active_isa(void) {
+#if defined(__x86_64__)
+    switch (skiff_active_isa()) {
+    case SKIFF_ISA_AVX512_VNNI: return scan_chunk_avx512;
+    case SKIFF_ISA_AVX2: return scan_chunk_avx2;
+    case SKIFF_ISA_PORTABLE: break;
+    }
+#endif
+    return scan_chunk_portable;
+}
+
+/// A sequence's tokens through head `h`: by chunks when it has enough of them (prefill), working memory was
+/// had and the head decays (a <= 0, which the chunked form's exponentials assume), else token by token.
+static void scan_head(const scan_job *job, const skiff_ssm_sequence *s, int64_t h, chunk_scratch *scratch) {
+    if (s->count < SCAN_CHUNK_MIN || scratch == NULL || !(job->a[h] <= 0.0f)) {
+        scan_tokens(job, s, h, 0, s->count);
+        return;
+    }
+    for (int64_t first = 0; first < s->count; first += SCAN_CHUNK) {
+        int64_t q = s->count - first < SCAN_CHUNK ? s->count - first : SCAN_CHUNK;
+        job->chunk_fn(job, s, h, first, q, scratch);
     }
 }
 
@@ -183,10 +387,23 @@ static void scan_task(void *context, int thread_index, int thread_count) {
     const scan_job *job = context;
     int64_t units = job->sequence_count * job->heads;
     int64_t begin = units * thread_index / thread_count, end = units * (thread_index + 1) / thread_count;
-    scan_row_fn row_fn = job->row_fn;
+    chunk_scratch scratch = {0};
     for (int64_t unit = begin; unit < end; unit++) {
-        scan_head(job, &job->sequences[unit / job->heads], unit % job->heads, row_fn);
+        if (job->sequences[unit / job->heads].count >= SCAN_CHUNK_MIN) {
+            int64_t n = job->state_size, hd = job->head_dim;
+            scratch.bt = malloc(sizeof(float) * (size_t)(n * SCAN_CHUNK + n * hd + hd * SCAN_CHUNK + SCAN_CHUNK * SCAN_CHUNK));
+            if (scratch.bt) {
+                scratch.st = scratch.bt + n * SCAN_CHUNK;
+                scratch.vt = scratch.st + n * hd;
+                scratch.g = scratch.vt + hd * SCAN_CHUNK;
+            }
+            break;
+        }
     }
+    for (int64_t unit = begin; unit < end; unit++) {
+        scan_head(job, &job->sequences[unit / job->heads], unit % job->heads, scratch.bt ? &scratch : NULL);
+    }
+    free(scratch.bt);
 }
 
 int skiff_ssm_scan(skiff_pool *pool, const skiff_ssm_sequence *sequences, int64_t sequence_count,
@@ -196,7 +413,7 @@ int skiff_ssm_scan(skiff_pool *pool, const skiff_ssm_sequence *sequences, int64_
     if (groups < 1 || heads % groups != 0) return -1;
     // The instruction set is chosen here, on the calling thread, so the pool's workers follow it.
     scan_job job = {sequences, sequence_count, x, b, c, dt_raw, stride, a, d, dt_bias, scale_by_dt, heads, head_dim, groups, state_size,
-                    y, y_stride, scan_row_for_active_isa()};
+                    y, y_stride, scan_row_for_active_isa(), scan_chunk_for_active_isa()};
     skiff_pool_run(pool, scan_task, &job);
     return 0;
 }

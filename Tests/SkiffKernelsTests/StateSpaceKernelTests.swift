@@ -73,22 +73,25 @@ import Testing
         #expect(skiff_ssm_conv(pool, nil, 0, &x, 4, 4, x, x, Int64(SKIFF_SSM_MAX_CONV_KERNEL + 1), 1) == -1)
     }
 
-    /// Mamba-2's scan (x scaled by dt) and Llamba's (x as it is).
-    @Test(arguments: [true, false])
-    func scanMatchesTheRecurrence(scaledByDt: Bool) throws {
+    /// Mamba-2's scan (x scaled by dt) and Llamba's (x as it is), token by token (a short prompt and a decoded
+    /// token) and by chunks (long prompts: whole and partial chunks of 64, and one just long enough for them).
+    @Test(arguments: [true, false], [[5, 1], [150, 1, 16, 64]])
+    func scanMatchesTheRecurrence(scaledByDt: Bool, counts: [Int]) throws {
         var rng = SplitMix64(state: 11)
-        let heads = 4, headDim = 8, groups = 2, stateSize = 40
+        // Heads of 36 (a 32-column tile and an edge) when the scan goes by chunks.
+        let heads = 4, headDim = counts.count > 2 ? 36 : 8, groups = 2, stateSize = 40, tokens = counts.reduce(0, +)
         let width = heads * headDim + 2 * groups * stateSize + heads, yStride = heads * headDim + 3
-        let rows = Self.random(6 * width, -2 ... 2, &rng)
+        let rows = Self.random(tokens * width, -2 ... 2, &rng)
         let a = Self.random(heads, -3 ... -0.1, &rng), d = Self.random(heads, -1 ... 1, &rng)
         let dtBias = Self.random(heads, -4 ... 1, &rng)
-        let states = Self.counts.map { _ in Self.random(heads * headDim * stateSize, -1 ... 1, &rng) }
+        let stateLength = heads * headDim * stateSize
+        let states = Self.random(counts.count * stateLength, -1 ... 1, &rng)
         let bAt = heads * headDim, cAt = bAt + groups * stateSize, dtAt = cAt + groups * stateSize
 
-        var expected = [Double](repeating: 0, count: 6 * yStride)
-        var expectedStates = states.map { $0.map(Double.init) }
+        var expected = [Double](repeating: 0, count: tokens * yStride)
+        var expectedStates = states.map(Double.init)
         var first = 0
-        for (n, count) in Self.counts.enumerated() {
+        for (n, count) in counts.enumerated() {
             for t in 0 ..< count {
                 let r = (first + t) * width
                 for h in 0 ..< heads {
@@ -100,10 +103,10 @@ import Testing
                         let x = Double(rows[r + h * headDim + p])
                         var y = Double(d[h]) * x
                         for i in 0 ..< stateSize {
-                            let s = (h * headDim + p) * stateSize + i
+                            let s = n * stateLength + (h * headDim + p) * stateSize + i
                             let input = scaledByDt ? dt * x : x
-                            expectedStates[n][s] = decay * expectedStates[n][s] + input * Double(rows[r + bAt + g * stateSize + i])
-                            y += expectedStates[n][s] * Double(rows[r + cAt + g * stateSize + i])
+                            expectedStates[s] = decay * expectedStates[s] + input * Double(rows[r + bAt + g * stateSize + i])
+                            y += expectedStates[s] * Double(rows[r + cAt + g * stateSize + i])
                         }
                         expected[(first + t) * yStride + h * headDim + p] = y
                     }
@@ -116,27 +119,25 @@ import Testing
         defer { skiff_pool_destroy(pool); skiff_set_isa(skiff_detect_isa()) }
         for isa in availableISAs {
             skiff_set_isa(isa)
-            var y = [Float](repeating: 0, count: 6 * yStride)
-            var state0 = states[0], state1 = states[1]
+            var y = [Float](repeating: 0, count: tokens * yStride)
+            var state = states
             let status = rows.withUnsafeBufferPointer { r in
-                state0.withUnsafeMutableBufferPointer { s0 in
-                    state1.withUnsafeMutableBufferPointer { s1 in
-                        let sequences = [skiff_ssm_sequence(first: 0, count: 5, conv_state: nil, ssm_state: s0.baseAddress),
-                                         skiff_ssm_sequence(first: 5, count: 1, conv_state: nil, ssm_state: s1.baseAddress)]
-                        let base = r.baseAddress!
-                        return skiff_ssm_scan(pool, sequences, 2, base, base + bAt, base + cAt, base + dtAt, Int64(width), a, d, dtBias, scaledByDt ? 1 : 0,
-                                              Int64(heads), Int64(headDim), Int64(groups), Int64(stateSize), &y, Int64(yStride))
+                state.withUnsafeMutableBufferPointer { s in
+                    let starts = counts.indices.map { counts[..<$0].reduce(0, +) }
+                    let sequences = counts.indices.map {
+                        skiff_ssm_sequence(first: Int64(starts[$0]), count: Int64(counts[$0]), conv_state: nil,
+                                           ssm_state: s.baseAddress! + $0 * stateLength)
                     }
+                    let base = r.baseAddress!
+                    return skiff_ssm_scan(pool, sequences, Int64(counts.count), base, base + bAt, base + cAt, base + dtAt, Int64(width), a, d, dtBias,
+                                          scaledByDt ? 1 : 0, Int64(heads), Int64(headDim), Int64(groups), Int64(stateSize), &y, Int64(yStride))
                 }
             }
             #expect(status == 0)
-            for i in 0 ..< 6 * yStride {
-                #expect(abs(Double(y[i]) - expected[i]) <= 1e-4 * max(1, abs(expected[i])), "isa \(isa.rawValue): y[\(i)]")
-            }
-            for (n, state) in [state0, state1].enumerated() {
-                let worst = zip(state, expectedStates[n]).map { abs(Double($0) - $1) }.max() ?? .nan
-                #expect(worst < 1e-4, "isa \(isa.rawValue): state of sequence \(n)")
-            }
+            let worstY = (0 ..< tokens * yStride).map { abs(Double(y[$0]) - expected[$0]) / max(1, abs(expected[$0])) }.max() ?? .nan
+            #expect(worstY <= 1e-4, "isa \(isa.rawValue): outputs")
+            let worstState = (0 ..< state.count).map { abs(Double(state[$0]) - expectedStates[$0]) / max(1, abs(expectedStates[$0])) }.max() ?? .nan
+            #expect(worstState <= 1e-4, "isa \(isa.rawValue): states")
         }
     }
 
