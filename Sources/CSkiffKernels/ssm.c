@@ -205,34 +205,43 @@ static void scan_tokens(const scan_job *job, const skiff_ssm_sequence *s, int64_
 
 // MARK: Chunked scan (prefill)
 
+enum { TILE_ROWS = 4, TILE_COLUMNS = 32 };
+
+/// One 4 × 32 tile of `small_gemm`: out = (accumulate ? out : 0) + a b over `depth`.
+typedef void (*gemm_tile_fn)(const float *a, int64_t lda, const float *b, int64_t ldb, float *out, int64_t ldo, int64_t depth,
+                             int accumulate);
+
+static inline __attribute__((always_inline)) void gemm_tile_body(const float *restrict a, int64_t lda, const float *restrict b,
+                                                                 int64_t ldb, float *restrict out, int64_t ldo, int64_t depth,
+                                                                 int accumulate) {
+    float acc[TILE_ROWS][TILE_COLUMNS];
+    for (int i = 0; i < TILE_ROWS; i++) {
+        for (int j = 0; j < TILE_COLUMNS; j++) acc[i][j] = accumulate ? out[i * ldo + j] : 0.0f;
+    }
+    for (int64_t k = 0; k < depth; k++) {
+        const float *restrict bk = b + k * ldb;
+        for (int i = 0; i < TILE_ROWS; i++) {
+            const float ai = a[i * lda + k];
+            for (int j = 0; j < TILE_COLUMNS; j++) acc[i][j] += ai * bk[j];
+        }
+    }
+    for (int i = 0; i < TILE_ROWS; i++) {
+        for (int j = 0; j < TILE_COLUMNS; j++) out[i * ldo + j] = acc[i][j];
+    }
+}
+
 /// out[r][c] = (accumulate ? out[r][c] : 0) + Σ_k a[r][k] b[k][c] for r < rows, c < cols, k < depth (each
-/// matrix row-major with its own row stride), in tiles of 4 rows × 32 columns held in registers, the edges
-/// as row-by-row axpys. Inlined into each instruction set's chunk function, which the compiler vectorizes.
+/// matrix row-major with its own row stride): whole 4 × 32 tiles by `tile`, the edges as row-by-row axpys.
+/// Inlined into each instruction set's chunk function, which the compiler vectorizes.
 static inline __attribute__((always_inline)) void small_gemm(const float *restrict a, int64_t lda, const float *restrict b, int64_t ldb,
                                                              float *restrict out, int64_t ldo, int64_t rows, int64_t cols, int64_t depth,
-                                                             int accumulate) {
-    enum { TR = 4, TC = 32 };
+                                                             int accumulate, gemm_tile_fn tile) {
     int64_t r = 0;
-    for (; r + TR <= rows; r += TR) {
+    for (; r + TILE_ROWS <= rows; r += TILE_ROWS) {
         int64_t c = 0;
-        for (; c + TC <= cols; c += TC) {
-            float acc[TR][TC];
-            for (int i = 0; i < TR; i++) {
-                for (int j = 0; j < TC; j++) acc[i][j] = accumulate ? out[(r + i) * ldo + c + j] : 0.0f;
-            }
-            for (int64_t k = 0; k < depth; k++) {
-                const float *restrict bk = b + k * ldb + c;
-                for (int i = 0; i < TR; i++) {
-                    const float ai = a[(r + i) * lda + k];
-                    for (int j = 0; j < TC; j++) acc[i][j] += ai * bk[j];
-                }
-            }
-            for (int i = 0; i < TR; i++) {
-                for (int j = 0; j < TC; j++) out[(r + i) * ldo + c + j] = acc[i][j];
-            }
-        }
+        for (; c + TILE_COLUMNS <= cols; c += TILE_COLUMNS) tile(a + r * lda, lda, b + c, ldb, out + r * ldo + c, ldo, depth, accumulate);
         if (c < cols) {
-            for (int i = 0; i < TR; i++) {
+            for (int i = 0; i < TILE_ROWS; i++) {
                 float *restrict o = out + (r + i) * ldo;
                 if (!accumulate) for (int64_t j = c; j < cols; j++) o[j] = 0.0f;
                 for (int64_t k = 0; k < depth; k++) {
@@ -263,7 +272,8 @@ typedef void (*exp_row_fn)(float *out, const float *in, int64_t n);
 ///   S = e^{L_last} S₀ + Σ_k e^{L_last − L_k} u_k x_k B_kᵀ,
 /// which is q steps of the recurrence written as four small matrix products (`small_gemm`).
 static inline __attribute__((always_inline)) void scan_chunk_body(const scan_job *job, const skiff_ssm_sequence *s, int64_t h,
-                                                                  int64_t first, int64_t q, chunk_scratch *m, exp_row_fn exp_row) {
+                                                                  int64_t first, int64_t q, chunk_scratch *m, exp_row_fn exp_row,
+                                                                  gemm_tile_fn tile) {
     const int64_t hd = job->head_dim, n = job->state_size, stride = job->stride;
     const int64_t g = h / (job->heads / job->groups);
     const int64_t row0 = s->first + first;
@@ -285,15 +295,15 @@ static inline __attribute__((always_inline)) void scan_chunk_body(const scan_job
         for (int64_t i = 0; i < n; i++) m->st[i * hd + p] = state[p * n + i];
     }
     // y = C S₀ᵀ, each row scaled by e^{L_t}.
-    small_gemm(c, stride, m->st, hd, y, job->y_stride, q, hd, n, 0);
+    small_gemm(c, stride, m->st, hd, y, job->y_stride, q, hd, n, 0, tile);
     exp_row(m->w, m->log_decay, q);
     for (int64_t t = 0; t < q; t++) {
         for (int64_t p = 0; p < hd; p++) y[t * job->y_stride + p] *= m->w[t];
     }
     // G = C Bᵀ on and below the diagonal (whole 32-column tiles), then weighted: W[t][k] = G[t][k] e^{L_t − L_k} u_k.
-    for (int64_t r = 0; r < q; r += 4) {
-        int64_t rows = q - r < 4 ? q - r : 4, cols = (r + 4 + 31) / 32 * 32;
-        small_gemm(c + r * stride, stride, m->bt, SCAN_CHUNK, m->g + r * SCAN_CHUNK, SCAN_CHUNK, rows, cols < q ? cols : q, n, 0);
+    for (int64_t r = 0; r < q; r += TILE_ROWS) {
+        int64_t rows = q - r < TILE_ROWS ? q - r : TILE_ROWS, cols = (r + TILE_ROWS + TILE_COLUMNS - 1) / TILE_COLUMNS * TILE_COLUMNS;
+        small_gemm(c + r * stride, stride, m->bt, SCAN_CHUNK, m->g + r * SCAN_CHUNK, SCAN_CHUNK, rows, cols < q ? cols : q, n, 0, tile);
     }
     for (int64_t t = 0; t < q; t++) {
         float *restrict row = m->g + t * SCAN_CHUNK;
@@ -303,9 +313,9 @@ static inline __attribute__((always_inline)) void scan_chunk_body(const scan_job
         for (int64_t k = t + 1; k < q; k++) row[k] = 0.0f;
     }
     // y += W X (band by band: a band of rows needs the tokens up to its last row), then D x.
-    for (int64_t r = 0; r < q; r += 4) {
-        int64_t rows = q - r < 4 ? q - r : 4;
-        small_gemm(m->g + r * SCAN_CHUNK, SCAN_CHUNK, x, stride, y + r * job->y_stride, job->y_stride, rows, hd, r + rows, 1);
+    for (int64_t r = 0; r < q; r += TILE_ROWS) {
+        int64_t rows = q - r < TILE_ROWS ? q - r : TILE_ROWS;
+        small_gemm(m->g + r * SCAN_CHUNK, SCAN_CHUNK, x, stride, y + r * job->y_stride, job->y_stride, rows, hd, r + rows, 1, tile);
     }
     for (int64_t t = 0; t < q; t++) {
         for (int64_t p = 0; p < hd; p++) y[t * job->y_stride + p] += job->d[h] * x[t * stride + p];
@@ -321,15 +331,19 @@ static inline __attribute__((always_inline)) void scan_chunk_body(const scan_job
     float carried;
     exp_row(&carried, &last, 1);
     for (int64_t e = 0; e < hd * n; e++) state[e] *= carried;
-    small_gemm(m->vt, SCAN_CHUNK, b, stride, state, n, hd, n, q, 1);
+    small_gemm(m->vt, SCAN_CHUNK, b, stride, state, n, hd, n, q, 1, tile);
 }
 
 static void exp_row_portable(float *out, const float *in, int64_t n) {
     for (int64_t i = 0; i < n; i++) out[i] = expf(in[i]);
 }
 
+static void gemm_tile_portable(const float *a, int64_t lda, const float *b, int64_t ldb, float *out, int64_t ldo, int64_t depth, int accumulate) {
+    gemm_tile_body(a, lda, b, ldb, out, ldo, depth, accumulate);
+}
+
 static void scan_chunk_portable(const scan_job *job, const skiff_ssm_sequence *s, int64_t h, int64_t first, int64_t q, chunk_scratch *m) {
-    scan_chunk_body(job, s, h, first, q, m, exp_row_portable);
+    scan_chunk_body(job, s, h, first, q, m, exp_row_portable, gemm_tile_portable);
 }
 
 #if defined(__x86_64__)
@@ -348,14 +362,41 @@ static TARGET_AVX2 void exp_row_avx2(float *out, const float *in, int64_t n) {
     for (; i < n; i++) out[i] = expf(in[i]);
 }
 
+/// The 4 × 32 tile in eight registers: per step of k, two loads of b, four broadcasts of a, eight FMAs.
+static TARGET_AVX512 void gemm_tile_avx512(const float *a, int64_t lda, const float *b, int64_t ldb, float *out, int64_t ldo,
+                                           int64_t depth, int accumulate) {
+    __m512 acc[TILE_ROWS][2];
+    for (int i = 0; i < TILE_ROWS; i++) {
+        acc[i][0] = accumulate ? _mm512_loadu_ps(out + i * ldo) : _mm512_setzero_ps();
+        acc[i][1] = accumulate ? _mm512_loadu_ps(out + i * ldo + 16) : _mm512_setzero_ps();
+    }
+    for (int64_t k = 0; k < depth; k++) {
+        const __m512 b0 = _mm512_loadu_ps(b + k * ldb), b1 = _mm512_loadu_ps(b + k * ldb + 16);
+        for (int i = 0; i < TILE_ROWS; i++) {
+            const __m512 ai = _mm512_set1_ps(a[i * lda + k]);
+            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+        }
+    }
+    for (int i = 0; i < TILE_ROWS; i++) {
+        _mm512_storeu_ps(out + i * ldo, acc[i][0]);
+        _mm512_storeu_ps(out + i * ldo + 16, acc[i][1]);
+    }
+}
+
+static TARGET_AVX2 void gemm_tile_avx2(const float *a, int64_t lda, const float *b, int64_t ldb, float *out, int64_t ldo, int64_t depth,
+                                       int accumulate) {
+    gemm_tile_body(a, lda, b, ldb, out, ldo, depth, accumulate);
+}
+
 static TARGET_AVX512 void scan_chunk_avx512(const scan_job *job, const skiff_ssm_sequence *s, int64_t h, int64_t first, int64_t q,
                                             chunk_scratch *m) {
-    scan_chunk_body(job, s, h, first, q, m, exp_row_avx512);
+    scan_chunk_body(job, s, h, first, q, m, exp_row_avx512, gemm_tile_avx512);
 }
 
 static TARGET_AVX2 void scan_chunk_avx2(const scan_job *job, const skiff_ssm_sequence *s, int64_t h, int64_t first, int64_t q,
                                         chunk_scratch *m) {
-    scan_chunk_body(job, s, h, first, q, m, exp_row_avx2);
+    scan_chunk_body(job, s, h, first, q, m, exp_row_avx2, gemm_tile_avx2);
 }
 #endif
 

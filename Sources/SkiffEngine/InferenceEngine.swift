@@ -185,6 +185,12 @@ public struct CacheCapacity: Sendable, Equatable {
     public var contextLength: Int
     /// Sequences that fit at once when every one is as long as the context.
     public var fullContextSequences: Int
+    /// Bytes of one sequence's recurrent state over all layers, whatever its length (0 without recurrent layers).
+    public var stateBytesPerSequence: Int
+    /// States held at once: one per running sequence and the prefix cache's snapshots (0 without recurrent layers).
+    public var stateSlots: Int
+    /// Of `stateSlots`, those that keep prefix snapshots: none when prefix caching is off.
+    public var stateSnapshots: Int
 
     init(configuration c: EngineConfiguration, model: LoadedModel) {
         let layout = model.cacheLayout
@@ -192,6 +198,9 @@ public struct CacheCapacity: Sendable, Equatable {
         bytes = c.cacheBlocks * c.blockSize * KVCacheStorage.bytesPerBlockToken(for: layout)
         contextLength = min(c.contextLength, model.contextLength)
         fullContextSequences = c.cacheBlocks / layout.blocksPerSequence(tokens: contextLength, blockSize: c.blockSize, stepTokens: c.maxStepTokens)
+        stateBytesPerSequence = RecurrentStateStorage.bytesPerElement * layout.stateElementsPerSequence
+        stateSnapshots = layout.hasRecurrentLayers && c.prefixCaching ? c.stateSnapshots : 0
+        stateSlots = layout.hasRecurrentLayers ? c.maxRunning + stateSnapshots : 0
     }
 }
 
@@ -211,7 +220,7 @@ public final class InferenceEngine: Sendable {
     /// Whether prompts reuse cached prefixes: as configured, and for a model with recurrent layers only with
     /// room for state snapshots.
     public var prefixCaching: Bool {
-        configuration.prefixCaching && (!model.cacheLayout.hasRecurrentLayers || configuration.stateSnapshots > 0)
+        configuration.prefixCaching && (!model.cacheLayout.hasRecurrentLayers || cacheCapacity.stateSnapshots > 0)
     }
 
     private let inbox = Mutex(Inbox())
@@ -344,10 +353,9 @@ final class EngineLoop {
         self.engine = engine
         let c = engine.configuration
         let model = engine.model
-        let snapshots = model.cacheLayout.hasRecurrentLayers && engine.prefixCaching ? c.stateSnapshots : 0
         do {
             runner = try model.network.makeRunner(RunnerOptions(threads: c.threads, maxBatchTokens: c.maxStepTokens, cacheBlocks: c.cacheBlocks,
-                                                                blockSize: c.blockSize, stateSlots: c.maxRunning + snapshots,
+                                                                blockSize: c.blockSize, stateSlots: engine.cacheCapacity.stateSlots,
                                                                 residentCache: c.residentCache))
         } catch {
             throw EngineError(error)
@@ -358,7 +366,7 @@ final class EngineLoop {
                                  contextLength: engine.cacheCapacity.contextLength),
                 vocabularySize: model.vocabularySize, endOfGeneration: model.tokenizer.endOfGenerationTokens),
             blocks: KVBlockPool(capacity: c.cacheBlocks, blockSize: c.blockSize, prefixCaching: engine.prefixCaching,
-                                groups: model.cacheLayout.blockGroups, snapshotCapacity: snapshots))
+                                groups: model.cacheLayout.blockGroups, snapshotCapacity: engine.cacheCapacity.stateSnapshots))
     }
 
     func run() {

@@ -121,6 +121,12 @@ final class ServerMetrics: Sendable {
         single("skiff:kv_cache_full_context_sequences", "gauge",
                "Sequences the KV cache holds at once when each is as long as the context (max concurrency at full context).",
                capacity?.fullContextSequences ?? 0, labels: "context_length=\"\(capacity?.contextLength ?? 0)\"")
+        single("skiff:state_bytes_per_sequence", "gauge",
+               "Recurrent-state bytes one sequence takes over all state-space layers, whatever its length (0 for a transformer).",
+               capacity?.stateBytesPerSequence ?? 0)
+        single("skiff:state_slots", "gauge",
+               "Recurrent states held at once: one per running sequence (--max-running) plus the prefix cache's snapshots (--state-snapshots).",
+               capacity?.stateSlots ?? 0, labels: "snapshots=\"\(capacity?.stateSnapshots ?? 0)\"")
 
         single("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.",
                s.promptTokens)

@@ -25,10 +25,18 @@ import Testing
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("config.json is missing or unreadable"))
 
-        let server = try ServeProcess(["serve", "-m", output, "--port", "0", "--threads", "1"])
+        let plan = try cli.skiff(["plan", "-m", output, "--gpu", "cpu", "--json"])
+        let planned = try #require(try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
+        let server = try ServeProcess(["serve", "-m", output, "--port", "0", "--threads", "1", "--max-running", "12", "--state-snapshots", "5"])
         defer { server.kill() }
         let port = try await server.listeningPort()
         #expect(try await ServeCommandTests.eventually(within: .seconds(120)) { (try? await ServeCommandTests.get(port, "/ready"))?.status == 200 })
+        // The state the service holds is the plan's, per sequence, for 12 running sequences and 5 snapshots.
+        let metrics = try await ServeCommandTests.get(port, "/metrics").body.split(separator: "\n")
+        let stateBytes = metrics.first { $0.hasPrefix("skiff:state_bytes_per_sequence{") }
+        #expect(stateBytes?.hasSuffix("} \(try #require(planned["state_bytes_per_sequence"] as? Int))") == true, "\(stateBytes ?? "")")
+        let slots = metrics.first { $0.hasPrefix("skiff:state_slots{") }
+        #expect(slots?.hasSuffix(",snapshots=\"5\"} 17") == true, "\(slots ?? "")")
         // Eight streams at once whose prompts share a long beginning, each 24 greedy tokens.
         let shared = String(repeating: "hello world, ", count: 30)
         let answers = try await withThrowingTaskGroup(of: (Int, String).self) { group in
