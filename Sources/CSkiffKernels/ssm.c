@@ -88,14 +88,19 @@ typedef float (*scan_row_fn)(float *state, const float *b, const float *c, float
 /// A sequence needs this many tokens in the batch before its scan goes by chunks (decoding goes token by token).
 #define SCAN_CHUNK_MIN 16
 
-/// One thread's working memory for a chunk: B, the state and the weighted inputs transposed, the weights
-/// between the chunk's tokens, a row of scratch, the running log-decay and the input scale of each token.
+/// What the heads of one group share in one chunk of one sequence: Cᵀ (state_size × SCAN_CHUNK) and
+/// Gᵀ = B Cᵀ (SCAN_CHUNK × SCAN_CHUNK, on and above the diagonal: Gᵀ[k][t] = B_k · C_t for k <= t).
 typedef struct {
-    float *bt;   // state_size × SCAN_CHUNK
-    float *st;   // state_size × head_dim
-    float *vt;   // head_dim × SCAN_CHUNK
-    float *g;    // SCAN_CHUNK × SCAN_CHUNK
-    float w[SCAN_CHUNK];
+    float *ct;
+    float *gt;
+} chunk_shared;
+
+/// One thread's working memory for a chunk of one head.
+typedef struct {
+    float *yt;   // head_dim × SCAN_CHUNK: the chunk's outputs, transposed
+    float *wt;   // SCAN_CHUNK × SCAN_CHUNK: the weights between its tokens, transposed
+    float *bs;   // SCAN_CHUNK × state_size: B weighted by each token's share of the new state
+    float row[SCAN_CHUNK];
     float log_decay[SCAN_CHUNK];
     float scale[SCAN_CHUNK];
 } chunk_scratch;
@@ -103,7 +108,10 @@ typedef struct {
 struct scan_job;
 /// A chunk of one sequence's tokens through one head.
 typedef void (*scan_chunk_fn)(const struct scan_job *job, const skiff_ssm_sequence *s, int64_t h, int64_t first, int64_t q,
-                              chunk_scratch *m);
+                              const chunk_shared *shared, chunk_scratch *m);
+/// The shared part of a chunk of one sequence's tokens for one group.
+typedef void (*scan_shared_fn)(const struct scan_job *job, const skiff_ssm_sequence *s, int64_t g, int64_t first, int64_t q,
+                               const chunk_shared *shared);
 
 typedef struct scan_job {
     const skiff_ssm_sequence *sequences;
@@ -117,6 +125,12 @@ typedef struct scan_job {
     int64_t y_stride;
     scan_row_fn row_fn;
     scan_chunk_fn chunk_fn;
+    scan_shared_fn shared_fn;
+    /// Per sequence, its first chunk's index in `shared` (each chunk has `groups` entries); -1: token by token.
+    int64_t *first_chunk;
+    /// Chunks of all sequences that go by chunks, × groups; NULL: every sequence goes token by token.
+    chunk_shared *shared;
+    int64_t chunk_count;
 } scan_job;
 
 /// log(1 + e^v), taken as v where e^v would swamp the 1 (as Mamba's kernels do above 20).
@@ -207,13 +221,14 @@ static void scan_tokens(const scan_job *job, const skiff_ssm_sequence *s, int64_
 
 enum { TILE_ROWS = 4, TILE_COLUMNS = 32 };
 
-/// One 4 × 32 tile of `small_gemm`: out = (accumulate ? out : 0) + a b over `depth`.
-typedef void (*gemm_tile_fn)(const float *a, int64_t lda, const float *b, int64_t ldb, float *out, int64_t ldo, int64_t depth,
-                             int accumulate);
+/// One 4 × 32 tile of `small_gemm`: out = (accumulate ? out : 0) + a b over `depth`, a's element (i, k) at
+/// a[i·a_row + k·a_step].
+typedef void (*gemm_tile_fn)(const float *a, int64_t a_row, int64_t a_step, const float *b, int64_t ldb, float *out, int64_t ldo,
+                             int64_t depth, int accumulate);
 
-static inline __attribute__((always_inline)) void gemm_tile_body(const float *restrict a, int64_t lda, const float *restrict b,
-                                                                 int64_t ldb, float *restrict out, int64_t ldo, int64_t depth,
-                                                                 int accumulate) {
+static inline __attribute__((always_inline)) void gemm_tile_body(const float *restrict a, int64_t a_row, int64_t a_step,
+                                                                 const float *restrict b, int64_t ldb, float *restrict out, int64_t ldo,
+                                                                 int64_t depth, int accumulate) {
     float acc[TILE_ROWS][TILE_COLUMNS];
     for (int i = 0; i < TILE_ROWS; i++) {
         for (int j = 0; j < TILE_COLUMNS; j++) acc[i][j] = accumulate ? out[i * ldo + j] : 0.0f;
@@ -221,7 +236,7 @@ static inline __attribute__((always_inline)) void gemm_tile_body(const float *re
     for (int64_t k = 0; k < depth; k++) {
         const float *restrict bk = b + k * ldb;
         for (int i = 0; i < TILE_ROWS; i++) {
-            const float ai = a[i * lda + k];
+            const float ai = a[i * a_row + k * a_step];
             for (int j = 0; j < TILE_COLUMNS; j++) acc[i][j] += ai * bk[j];
         }
     }
@@ -230,22 +245,23 @@ static inline __attribute__((always_inline)) void gemm_tile_body(const float *re
     }
 }
 
-/// out[r][c] = (accumulate ? out[r][c] : 0) + Σ_k a[r][k] b[k][c] for r < rows, c < cols, k < depth (each
-/// matrix row-major with its own row stride): whole 4 × 32 tiles by `tile`, the edges as row-by-row axpys.
-/// Inlined into each instruction set's chunk function, which the compiler vectorizes.
-static inline __attribute__((always_inline)) void small_gemm(const float *restrict a, int64_t lda, const float *restrict b, int64_t ldb,
-                                                             float *restrict out, int64_t ldo, int64_t rows, int64_t cols, int64_t depth,
-                                                             int accumulate, gemm_tile_fn tile) {
+/// out[r][c] = (accumulate ? out[r][c] : 0) + Σ_k a(r, k) b[k][c] for r < rows, c < cols, k < depth, where
+/// a(r, k) = a[r·a_row + k·a_step] (so a may be read transposed) and b and out are row-major: whole 4 × 32
+/// tiles by `tile`, the edges as row-by-row axpys, which the compiler vectorizes for the instruction set of
+/// the chunk function this is inlined in.
+static inline __attribute__((always_inline)) void small_gemm(const float *restrict a, int64_t a_row, int64_t a_step, const float *restrict b,
+                                                             int64_t ldb, float *restrict out, int64_t ldo, int64_t rows, int64_t cols,
+                                                             int64_t depth, int accumulate, gemm_tile_fn tile) {
     int64_t r = 0;
     for (; r + TILE_ROWS <= rows; r += TILE_ROWS) {
         int64_t c = 0;
-        for (; c + TILE_COLUMNS <= cols; c += TILE_COLUMNS) tile(a + r * lda, lda, b + c, ldb, out + r * ldo + c, ldo, depth, accumulate);
+        for (; c + TILE_COLUMNS <= cols; c += TILE_COLUMNS) tile(a + r * a_row, a_row, a_step, b + c, ldb, out + r * ldo + c, ldo, depth, accumulate);
         if (c < cols) {
             for (int i = 0; i < TILE_ROWS; i++) {
                 float *restrict o = out + (r + i) * ldo;
                 if (!accumulate) for (int64_t j = c; j < cols; j++) o[j] = 0.0f;
                 for (int64_t k = 0; k < depth; k++) {
-                    const float ai = a[(r + i) * lda + k];
+                    const float ai = a[(r + i) * a_row + k * a_step];
                     const float *restrict bk = b + k * ldb;
                     for (int64_t j = c; j < cols; j++) o[j] += ai * bk[j];
                 }
@@ -256,7 +272,7 @@ static inline __attribute__((always_inline)) void small_gemm(const float *restri
         float *restrict o = out + r * ldo;
         if (!accumulate) for (int64_t j = 0; j < cols; j++) o[j] = 0.0f;
         for (int64_t k = 0; k < depth; k++) {
-            const float ai = a[r * lda + k];
+            const float ai = a[r * a_row + k * a_step];
             const float *restrict bk = b + k * ldb;
             for (int64_t j = 0; j < cols; j++) o[j] += ai * bk[j];
         }
@@ -266,18 +282,39 @@ static inline __attribute__((always_inline)) void small_gemm(const float *restri
 /// out[i] = e^{in[i]} for in[i] <= 0, per instruction set.
 typedef void (*exp_row_fn)(float *out, const float *in, int64_t n);
 
+/// What a group's heads share in a chunk: Cᵀ, and Gᵀ = B Cᵀ on and above the diagonal (whole 32-column tiles
+/// from the one holding the diagonal).
+static inline __attribute__((always_inline)) void scan_shared_body(const scan_job *job, const skiff_ssm_sequence *s, int64_t g,
+                                                                   int64_t first, int64_t q, const chunk_shared *shared,
+                                                                   gemm_tile_fn tile) {
+    const int64_t n = job->state_size, stride = job->stride, row0 = s->first + first;
+    const float *b = job->b + row0 * stride + g * n, *c = job->c + row0 * stride + g * n;
+    // A short chunk's columns are padded with zeros to whole tiles, which the products then take whole.
+    const int64_t padded = (q + TILE_COLUMNS - 1) / TILE_COLUMNS * TILE_COLUMNS;
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t t = 0; t < q; t++) shared->ct[i * SCAN_CHUNK + t] = c[t * stride + i];
+        for (int64_t t = q; t < padded; t++) shared->ct[i * SCAN_CHUNK + t] = 0.0f;
+    }
+    for (int64_t k = 0; k < q; k += TILE_ROWS) {
+        const int64_t rows = q - k < TILE_ROWS ? q - k : TILE_ROWS, from = k / TILE_COLUMNS * TILE_COLUMNS;
+        small_gemm(b + k * stride, stride, 1, shared->ct + from, SCAN_CHUNK, shared->gt + k * SCAN_CHUNK + from, SCAN_CHUNK,
+                   rows, padded - from, n, 0, tile);
+    }
+}
+
 /// The SSD form of the scan over `q` tokens from `first` (Dao and Gu, 2024): with L_t the running sum of
 /// dt·a over the chunk, u_t the input scale and S₀ the state before it,
-///   y_t = e^{L_t} C_t·S₀ + Σ_{k≤t} (C_t·B_k) e^{L_t − L_k} u_k x_k + D x_t,
+///   y_t = e^{L_t} C_t·S₀ + Σ_{k≤t} (B_k·C_t) e^{L_t − L_k} u_k x_k + D x_t,
 ///   S = e^{L_last} S₀ + Σ_k e^{L_last − L_k} u_k x_k B_kᵀ,
-/// which is q steps of the recurrence written as four small matrix products (`small_gemm`).
+/// which is q steps of the recurrence as three small matrix products per head (`small_gemm`), computed
+/// transposed (yᵀ = S₀ Cᵀ + Xᵀ Wᵀ) so that no operand needs copying but Cᵀ and B Cᵀ, which the group's heads
+/// share (`scan_shared_body`).
 static inline __attribute__((always_inline)) void scan_chunk_body(const scan_job *job, const skiff_ssm_sequence *s, int64_t h,
-                                                                  int64_t first, int64_t q, chunk_scratch *m, exp_row_fn exp_row,
-                                                                  gemm_tile_fn tile) {
+                                                                  int64_t first, int64_t q, const chunk_shared *shared,
+                                                                  chunk_scratch *m, exp_row_fn exp_row, gemm_tile_fn tile) {
     const int64_t hd = job->head_dim, n = job->state_size, stride = job->stride;
-    const int64_t g = h / (job->heads / job->groups);
-    const int64_t row0 = s->first + first;
-    const float *x = job->x + row0 * stride + h * hd, *b = job->b + row0 * stride + g * n, *c = job->c + row0 * stride + g * n;
+    const int64_t g = h / (job->heads / job->groups), row0 = s->first + first;
+    const float *x = job->x + row0 * stride + h * hd, *b = job->b + row0 * stride + g * n;
     float *y = job->y + row0 * job->y_stride + h * hd;
     float *restrict state = s->ssm_state + h * hd * n;
     float running = 0.0f;
@@ -287,63 +324,61 @@ static inline __attribute__((always_inline)) void scan_chunk_body(const scan_job
         m->log_decay[t] = running;
         m->scale[t] = job->scale_by_dt ? dt : 1.0f;
     }
-    // Bᵀ (state_size × q) and S₀ᵀ (state_size × head_dim).
-    for (int64_t k = 0; k < q; k++) {
-        for (int64_t i = 0; i < n; i++) m->bt[i * SCAN_CHUNK + k] = b[k * stride + i];
-    }
+    // yᵀ = S₀ Cᵀ, column t scaled by e^{L_t} (columns past q, of Cᵀ's zero padding, are computed and unused).
+    const int64_t padded = (q + TILE_COLUMNS - 1) / TILE_COLUMNS * TILE_COLUMNS;
+    small_gemm(state, n, 1, shared->ct, SCAN_CHUNK, m->yt, SCAN_CHUNK, hd, padded, n, 0, tile);
+    exp_row(m->row, m->log_decay, q);
     for (int64_t p = 0; p < hd; p++) {
-        for (int64_t i = 0; i < n; i++) m->st[i * hd + p] = state[p * n + i];
+        for (int64_t t = 0; t < q; t++) m->yt[p * SCAN_CHUNK + t] *= m->row[t];
     }
-    // y = C S₀ᵀ, each row scaled by e^{L_t}.
-    small_gemm(c, stride, m->st, hd, y, job->y_stride, q, hd, n, 0, tile);
-    exp_row(m->w, m->log_decay, q);
-    for (int64_t t = 0; t < q; t++) {
-        for (int64_t p = 0; p < hd; p++) y[t * job->y_stride + p] *= m->w[t];
-    }
-    // G = C Bᵀ on and below the diagonal (whole 32-column tiles), then weighted: W[t][k] = G[t][k] e^{L_t − L_k} u_k.
-    for (int64_t r = 0; r < q; r += TILE_ROWS) {
-        int64_t rows = q - r < TILE_ROWS ? q - r : TILE_ROWS, cols = (r + TILE_ROWS + TILE_COLUMNS - 1) / TILE_COLUMNS * TILE_COLUMNS;
-        small_gemm(c + r * stride, stride, m->bt, SCAN_CHUNK, m->g + r * SCAN_CHUNK, SCAN_CHUNK, rows, cols < q ? cols : q, n, 0, tile);
-    }
-    for (int64_t t = 0; t < q; t++) {
-        float *restrict row = m->g + t * SCAN_CHUNK;
-        for (int64_t k = 0; k <= t; k++) m->w[k] = m->log_decay[t] - m->log_decay[k];
-        exp_row(m->w, m->w, t + 1);
-        for (int64_t k = 0; k <= t; k++) row[k] *= m->w[k] * m->scale[k];
-        for (int64_t k = t + 1; k < q; k++) row[k] = 0.0f;
-    }
-    // y += W X (band by band: a band of rows needs the tokens up to its last row), then D x.
-    for (int64_t r = 0; r < q; r += TILE_ROWS) {
-        int64_t rows = q - r < TILE_ROWS ? q - r : TILE_ROWS;
-        small_gemm(m->g + r * SCAN_CHUNK, SCAN_CHUNK, x, stride, y + r * job->y_stride, job->y_stride, rows, hd, r + rows, 1, tile);
-    }
-    for (int64_t t = 0; t < q; t++) {
-        for (int64_t p = 0; p < hd; p++) y[t * job->y_stride + p] += job->d[h] * x[t * stride + p];
-    }
-    // S = e^{L_last} S₀ + Vᵀ B, with V[k][p] = e^{L_last − L_k} u_k x_k[p] (Vᵀ: head_dim × q).
-    const float last = m->log_decay[q - 1];
-    for (int64_t k = 0; k < q; k++) m->w[k] = last - m->log_decay[k];
-    exp_row(m->w, m->w, q);
+    // Wᵀ[k][t] = Gᵀ[k][t] e^{L_t − L_k} u_k for t >= k, then yᵀ += Xᵀ Wᵀ (a column tile needs the tokens up to its last).
     for (int64_t k = 0; k < q; k++) {
-        const float weight = m->w[k] * m->scale[k];
-        for (int64_t p = 0; p < hd; p++) m->vt[p * SCAN_CHUNK + k] = weight * x[k * stride + p];
+        float *restrict w = m->wt + k * SCAN_CHUNK;
+        const float *restrict gk = shared->gt + k * SCAN_CHUNK;
+        for (int64_t t = 0; t < k; t++) w[t] = 0.0f;
+        for (int64_t t = k; t < q; t++) m->row[t] = m->log_decay[t] - m->log_decay[k];
+        exp_row(m->row + k, m->row + k, q - k);
+        for (int64_t t = k; t < q; t++) w[t] = gk[t] * m->row[t] * m->scale[k];
+        for (int64_t t = q; t < padded; t++) w[t] = 0.0f;
+    }
+    for (int64_t from = 0; from < q; from += TILE_COLUMNS) {
+        const int64_t depth = q - from < TILE_COLUMNS ? q : from + TILE_COLUMNS;
+        small_gemm(x, 1, stride, m->wt + from, SCAN_CHUNK, m->yt + from, SCAN_CHUNK, hd, TILE_COLUMNS, depth, 1, tile);
+    }
+    for (int64_t t = 0; t < q; t++) {
+        for (int64_t p = 0; p < hd; p++) y[t * job->y_stride + p] = m->yt[p * SCAN_CHUNK + t] + job->d[h] * x[t * stride + p];
+    }
+    // S = e^{L_last} S₀ + Xᵀ (B weighted by e^{L_last − L_k} u_k).
+    const float last = m->log_decay[q - 1];
+    for (int64_t k = 0; k < q; k++) m->row[k] = last - m->log_decay[k];
+    exp_row(m->row, m->row, q);
+    for (int64_t k = 0; k < q; k++) {
+        const float weight = m->row[k] * m->scale[k];
+        for (int64_t i = 0; i < n; i++) m->bs[k * n + i] = weight * b[k * stride + i];
     }
     float carried;
     exp_row(&carried, &last, 1);
     for (int64_t e = 0; e < hd * n; e++) state[e] *= carried;
-    small_gemm(m->vt, SCAN_CHUNK, b, stride, state, n, hd, n, q, 1, tile);
+    small_gemm(x, 1, stride, m->bs, n, state, n, hd, n, q, 1, tile);
 }
 
 static void exp_row_portable(float *out, const float *in, int64_t n) {
     for (int64_t i = 0; i < n; i++) out[i] = expf(in[i]);
 }
 
-static void gemm_tile_portable(const float *a, int64_t lda, const float *b, int64_t ldb, float *out, int64_t ldo, int64_t depth, int accumulate) {
-    gemm_tile_body(a, lda, b, ldb, out, ldo, depth, accumulate);
+static void gemm_tile_portable(const float *a, int64_t a_row, int64_t a_step, const float *b, int64_t ldb, float *out, int64_t ldo,
+                               int64_t depth, int accumulate) {
+    gemm_tile_body(a, a_row, a_step, b, ldb, out, ldo, depth, accumulate);
 }
 
-static void scan_chunk_portable(const scan_job *job, const skiff_ssm_sequence *s, int64_t h, int64_t first, int64_t q, chunk_scratch *m) {
-    scan_chunk_body(job, s, h, first, q, m, exp_row_portable, gemm_tile_portable);
+static void scan_shared_portable(const scan_job *job, const skiff_ssm_sequence *s, int64_t g, int64_t first, int64_t q,
+                                 const chunk_shared *shared) {
+    scan_shared_body(job, s, g, first, q, shared, gemm_tile_portable);
+}
+
+static void scan_chunk_portable(const scan_job *job, const skiff_ssm_sequence *s, int64_t h, int64_t first, int64_t q,
+                                const chunk_shared *shared, chunk_scratch *m) {
+    scan_chunk_body(job, s, h, first, q, shared, m, exp_row_portable, gemm_tile_portable);
 }
 
 #if defined(__x86_64__)
@@ -356,15 +391,9 @@ static TARGET_AVX512 void exp_row_avx512(float *out, const float *in, int64_t n)
     }
 }
 
-static TARGET_AVX2 void exp_row_avx2(float *out, const float *in, int64_t n) {
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, exp_avx2(_mm256_loadu_ps(in + i)));
-    for (; i < n; i++) out[i] = expf(in[i]);
-}
-
 /// The 4 × 32 tile in eight registers: per step of k, two loads of b, four broadcasts of a, eight FMAs.
-static TARGET_AVX512 void gemm_tile_avx512(const float *a, int64_t lda, const float *b, int64_t ldb, float *out, int64_t ldo,
-                                           int64_t depth, int accumulate) {
+static TARGET_AVX512 void gemm_tile_avx512(const float *a, int64_t a_row, int64_t a_step, const float *b, int64_t ldb, float *out,
+                                           int64_t ldo, int64_t depth, int accumulate) {
     __m512 acc[TILE_ROWS][2];
     for (int i = 0; i < TILE_ROWS; i++) {
         acc[i][0] = accumulate ? _mm512_loadu_ps(out + i * ldo) : _mm512_setzero_ps();
@@ -373,7 +402,7 @@ static TARGET_AVX512 void gemm_tile_avx512(const float *a, int64_t lda, const fl
     for (int64_t k = 0; k < depth; k++) {
         const __m512 b0 = _mm512_loadu_ps(b + k * ldb), b1 = _mm512_loadu_ps(b + k * ldb + 16);
         for (int i = 0; i < TILE_ROWS; i++) {
-            const __m512 ai = _mm512_set1_ps(a[i * lda + k]);
+            const __m512 ai = _mm512_set1_ps(a[i * a_row + k * a_step]);
             acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
             acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
         }
@@ -384,67 +413,107 @@ static TARGET_AVX512 void gemm_tile_avx512(const float *a, int64_t lda, const fl
     }
 }
 
-static TARGET_AVX2 void gemm_tile_avx2(const float *a, int64_t lda, const float *b, int64_t ldb, float *out, int64_t ldo, int64_t depth,
-                                       int accumulate) {
-    gemm_tile_body(a, lda, b, ldb, out, ldo, depth, accumulate);
+static TARGET_AVX512 void scan_shared_avx512(const scan_job *job, const skiff_ssm_sequence *s, int64_t g, int64_t first, int64_t q,
+                                             const chunk_shared *shared) {
+    scan_shared_body(job, s, g, first, q, shared, gemm_tile_avx512);
 }
 
 static TARGET_AVX512 void scan_chunk_avx512(const scan_job *job, const skiff_ssm_sequence *s, int64_t h, int64_t first, int64_t q,
-                                            chunk_scratch *m) {
-    scan_chunk_body(job, s, h, first, q, m, exp_row_avx512, gemm_tile_avx512);
+                                            const chunk_shared *shared, chunk_scratch *m) {
+    scan_chunk_body(job, s, h, first, q, shared, m, exp_row_avx512, gemm_tile_avx512);
+}
+
+static TARGET_AVX2 void exp_row_avx2(float *out, const float *in, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, exp_avx2(_mm256_loadu_ps(in + i)));
+    for (; i < n; i++) out[i] = expf(in[i]);
+}
+
+static TARGET_AVX2 void gemm_tile_avx2(const float *a, int64_t a_row, int64_t a_step, const float *b, int64_t ldb, float *out,
+                                       int64_t ldo, int64_t depth, int accumulate) {
+    gemm_tile_body(a, a_row, a_step, b, ldb, out, ldo, depth, accumulate);
+}
+
+static TARGET_AVX2 void scan_shared_avx2(const scan_job *job, const skiff_ssm_sequence *s, int64_t g, int64_t first, int64_t q,
+                                         const chunk_shared *shared) {
+    scan_shared_body(job, s, g, first, q, shared, gemm_tile_avx2);
 }
 
 static TARGET_AVX2 void scan_chunk_avx2(const scan_job *job, const skiff_ssm_sequence *s, int64_t h, int64_t first, int64_t q,
-                                        chunk_scratch *m) {
-    scan_chunk_body(job, s, h, first, q, m, exp_row_avx2, gemm_tile_avx2);
+                                        const chunk_shared *shared, chunk_scratch *m) {
+    scan_chunk_body(job, s, h, first, q, shared, m, exp_row_avx2, gemm_tile_avx2);
 }
 #endif
 
-static scan_chunk_fn scan_chunk_for_active_isa(void) {
+/// The chunk functions for the calling thread's instruction set.
+static void scan_chunk_for_active_isa(scan_chunk_fn *chunk, scan_shared_fn *shared) {
 #if defined(__x86_64__)
     switch (skiff_active_isa()) {
-    case SKIFF_ISA_AVX512_VNNI: return scan_chunk_avx512;
-    case SKIFF_ISA_AVX2: return scan_chunk_avx2;
+    case SKIFF_ISA_AVX512_VNNI: *chunk = scan_chunk_avx512; *shared = scan_shared_avx512; return;
+    case SKIFF_ISA_AVX2: *chunk = scan_chunk_avx2; *shared = scan_shared_avx2; return;
     case SKIFF_ISA_PORTABLE: break;
     }
 #endif
-    return scan_chunk_portable;
+    *chunk = scan_chunk_portable;
+    *shared = scan_shared_portable;
 }
 
-/// A sequence's tokens through head `h`: by chunks when it has enough of them (prefill), working memory was
-/// had and the head decays (a <= 0, which the chunked form's exponentials assume), else token by token.
-static void scan_head(const scan_job *job, const skiff_ssm_sequence *s, int64_t h, chunk_scratch *scratch) {
-    if (s->count < SCAN_CHUNK_MIN || scratch == NULL || !(job->a[h] <= 0.0f)) {
-        scan_tokens(job, s, h, 0, s->count);
-        return;
-    }
-    for (int64_t first = 0; first < s->count; first += SCAN_CHUNK) {
-        int64_t q = s->count - first < SCAN_CHUNK ? s->count - first : SCAN_CHUNK;
-        job->chunk_fn(job, s, h, first, q, scratch);
+/// Whether sequence `index` goes by chunks: it has enough tokens in the batch (prefill) and its shared
+/// working memory was had.
+static int by_chunks(const scan_job *job, int64_t index) { return job->shared != NULL && job->first_chunk[index] >= 0; }
+
+/// First phase: Cᵀ and B Cᵀ of every chunk of every sequence that goes by chunks, for every group.
+static void shared_task(void *context, int thread_index, int thread_count) {
+    const scan_job *job = context;
+    int64_t units = job->chunk_count * job->groups;
+    int64_t begin = units * thread_index / thread_count, end = units * (thread_index + 1) / thread_count;
+    for (int64_t unit = begin; unit < end; unit++) {
+        const int64_t chunk = unit / job->groups, g = unit % job->groups;
+        // The sequence the chunk belongs to: the last whose first chunk is not after it.
+        int64_t owner = 0;
+        for (int64_t i = 0; i < job->sequence_count; i++) {
+            if (job->first_chunk[i] >= 0 && job->first_chunk[i] <= chunk) owner = i;
+        }
+        const skiff_ssm_sequence *s = &job->sequences[owner];
+        const int64_t first = (chunk - job->first_chunk[owner]) * SCAN_CHUNK;
+        const int64_t q = s->count - first < SCAN_CHUNK ? s->count - first : SCAN_CHUNK;
+        job->shared_fn(job, s, g, first, q, &job->shared[unit]);
     }
 }
 
+/// Second phase: every sequence through every head, by chunks or token by token.
 static void scan_task(void *context, int thread_index, int thread_count) {
     const scan_job *job = context;
     int64_t units = job->sequence_count * job->heads;
     int64_t begin = units * thread_index / thread_count, end = units * (thread_index + 1) / thread_count;
-    chunk_scratch scratch = {0};
+    chunk_scratch scratch;
+    scratch.yt = NULL;
     for (int64_t unit = begin; unit < end; unit++) {
-        if (job->sequences[unit / job->heads].count >= SCAN_CHUNK_MIN) {
-            int64_t n = job->state_size, hd = job->head_dim;
-            scratch.bt = malloc(sizeof(float) * (size_t)(n * SCAN_CHUNK + n * hd + hd * SCAN_CHUNK + SCAN_CHUNK * SCAN_CHUNK));
-            if (scratch.bt) {
-                scratch.st = scratch.bt + n * SCAN_CHUNK;
-                scratch.vt = scratch.st + n * hd;
-                scratch.g = scratch.vt + hd * SCAN_CHUNK;
+        if (by_chunks(job, unit / job->heads)) {
+            const int64_t n = job->state_size, hd = job->head_dim;
+            scratch.yt = malloc(sizeof(float) * (size_t)(hd * SCAN_CHUNK + SCAN_CHUNK * SCAN_CHUNK + SCAN_CHUNK * n));
+            if (scratch.yt) {
+                scratch.wt = scratch.yt + hd * SCAN_CHUNK;
+                scratch.bs = scratch.wt + SCAN_CHUNK * SCAN_CHUNK;
             }
             break;
         }
     }
     for (int64_t unit = begin; unit < end; unit++) {
-        scan_head(job, &job->sequences[unit / job->heads], unit % job->heads, scratch.bt ? &scratch : NULL);
+        const int64_t index = unit / job->heads, h = unit % job->heads;
+        const skiff_ssm_sequence *s = &job->sequences[index];
+        // The chunked form's exponentials assume the head decays (a <= 0).
+        if (!by_chunks(job, index) || scratch.yt == NULL || !(job->a[h] <= 0.0f)) {
+            scan_tokens(job, s, h, 0, s->count);
+            continue;
+        }
+        const int64_t g = h / (job->heads / job->groups);
+        for (int64_t first = 0, chunk = job->first_chunk[index]; first < s->count; first += SCAN_CHUNK, chunk++) {
+            const int64_t q = s->count - first < SCAN_CHUNK ? s->count - first : SCAN_CHUNK;
+            job->chunk_fn(job, s, h, first, q, &job->shared[chunk * job->groups + g], &scratch);
+        }
     }
-    free(scratch.bt);
+    free(scratch.yt);
 }
 
 int skiff_ssm_scan(skiff_pool *pool, const skiff_ssm_sequence *sequences, int64_t sequence_count,
@@ -454,8 +523,34 @@ int skiff_ssm_scan(skiff_pool *pool, const skiff_ssm_sequence *sequences, int64_
     if (groups < 1 || heads % groups != 0) return -1;
     // The instruction set is chosen here, on the calling thread, so the pool's workers follow it.
     scan_job job = {sequences, sequence_count, x, b, c, dt_raw, stride, a, d, dt_bias, scale_by_dt, heads, head_dim, groups, state_size,
-                    y, y_stride, scan_row_for_active_isa(), scan_chunk_for_active_isa()};
+                    y, y_stride, scan_row_for_active_isa(), NULL, NULL, NULL, NULL, 0};
+    scan_chunk_for_active_isa(&job.chunk_fn, &job.shared_fn);
+    // Number the chunks of the sequences long enough to go by them; their shared parts come first.
+    int64_t *first_chunk = malloc(sizeof(int64_t) * (size_t)(sequence_count > 0 ? sequence_count : 1));
+    if (first_chunk) {
+        for (int64_t i = 0; i < sequence_count; i++) {
+            first_chunk[i] = sequences[i].count >= SCAN_CHUNK_MIN ? job.chunk_count : -1;
+            if (first_chunk[i] >= 0) job.chunk_count += (sequences[i].count + SCAN_CHUNK - 1) / SCAN_CHUNK;
+        }
+    }
+    float *shared_memory = NULL;
+    if (first_chunk && job.chunk_count > 0) {
+        const size_t per = (size_t)(state_size * SCAN_CHUNK + SCAN_CHUNK * SCAN_CHUNK);
+        shared_memory = malloc(sizeof(float) * per * (size_t)(job.chunk_count * groups));
+        job.shared = shared_memory ? malloc(sizeof(chunk_shared) * (size_t)(job.chunk_count * groups)) : NULL;
+        if (job.shared) {
+            for (int64_t u = 0; u < job.chunk_count * groups; u++) {
+                job.shared[u].ct = shared_memory + (size_t)u * per;
+                job.shared[u].gt = job.shared[u].ct + state_size * SCAN_CHUNK;
+            }
+            job.first_chunk = first_chunk;
+            skiff_pool_run(pool, shared_task, &job);
+        }
+    }
     skiff_pool_run(pool, scan_task, &job);
+    free(job.shared);
+    free(shared_memory);
+    free(first_chunk);
     return 0;
 }
 
