@@ -89,10 +89,9 @@ final class Gemma3: LanguageModel {
 }
 
 /// A gemma3 model's forward pass over a batch, on `Backend`.
-final class Gemma3Runner<Backend: ComputeBackend>: ModelRunner {
+final class Gemma3Runner<Backend: ComputeBackend>: BackendRunner {
     let model: Gemma3
     let backend: Backend
-    var maxBatchTokens: Int { backend.maxBatchTokens }
 
     private let a: BlockActivations<Backend>
     /// An attention or feed-forward output on its way through its post-norm into the residual stream.
@@ -103,10 +102,6 @@ final class Gemma3Runner<Backend: ComputeBackend>: ModelRunner {
         self.model = model
         a = BlockActivations(backend, model.configuration)
         branch = backend.activations(width: model.configuration.embeddingLength)
-    }
-
-    func copyState(from source: Int, to destination: Int) throws(ModelError) {
-        try backend.copyState(from: source, to: destination)
     }
 
     func forward(_ batch: ForwardBatch) throws(ModelError) -> [Float] {

@@ -133,10 +133,9 @@ final class Llama: LanguageModel {
 }
 
 /// A llama-family model's forward pass over a batch, on `Backend`.
-final class LlamaRunner<Backend: ComputeBackend>: ModelRunner {
+final class LlamaRunner<Backend: ComputeBackend>: BackendRunner {
     let model: Llama
     let backend: Backend
-    var maxBatchTokens: Int { backend.maxBatchTokens }
 
     private let a: BlockActivations<Backend>
 
@@ -144,10 +143,6 @@ final class LlamaRunner<Backend: ComputeBackend>: ModelRunner {
         backend = try BlockActivations<Backend>.backend(options, model.cacheLayout, model.configuration)
         self.model = model
         a = BlockActivations(backend, model.configuration)
-    }
-
-    func copyState(from source: Int, to destination: Int) throws(ModelError) {
-        try backend.copyState(from: source, to: destination)
     }
 
     func forward(_ batch: ForwardBatch) throws(ModelError) -> [Float] {

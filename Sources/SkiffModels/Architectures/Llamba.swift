@@ -119,10 +119,9 @@ final class Llamba: LanguageModel {
 }
 
 /// A Llamba model's forward pass over a batch, on `Backend`.
-final class LlambaRunner<Backend: ComputeBackend>: ModelRunner {
+final class LlambaRunner<Backend: ComputeBackend>: BackendRunner {
     let model: Llamba
     let backend: Backend
-    var maxBatchTokens: Int { backend.maxBatchTokens }
     private let x, normed, projected, y, gate, up: Backend.Activations
 
     init(model: Llamba, options: RunnerOptions) throws(ModelError) {
@@ -135,10 +134,6 @@ final class LlambaRunner<Backend: ComputeBackend>: ModelRunner {
         y = backend.activations(width: model.innerSize)
         gate = backend.activations(width: model.feedForwardLength)
         up = backend.activations(width: model.feedForwardLength)
-    }
-
-    func copyState(from source: Int, to destination: Int) throws(ModelError) {
-        try backend.copyState(from: source, to: destination)
     }
 
     func forward(_ batch: ForwardBatch) throws(ModelError) -> [Float] {

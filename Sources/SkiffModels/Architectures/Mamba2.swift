@@ -82,10 +82,9 @@ final class Mamba2: LanguageModel {
 }
 
 /// A Mamba-2 model's forward pass over a batch, on `Backend`.
-final class Mamba2Runner<Backend: ComputeBackend>: ModelRunner {
+final class Mamba2Runner<Backend: ComputeBackend>: BackendRunner {
     let model: Mamba2
     let backend: Backend
-    var maxBatchTokens: Int { backend.maxBatchTokens }
     private let x, normed, projected, y: Backend.Activations
 
     init(model: Mamba2, options: RunnerOptions) throws(ModelError) {
@@ -96,10 +95,6 @@ final class Mamba2Runner<Backend: ComputeBackend>: ModelRunner {
         normed = backend.activations(width: model.embeddingLength)
         projected = backend.activations(width: model.projectionWidth)
         y = backend.activations(width: model.innerSize)
-    }
-
-    func copyState(from source: Int, to destination: Int) throws(ModelError) {
-        try backend.copyState(from: source, to: destination)
     }
 
     func forward(_ batch: ForwardBatch) throws(ModelError) -> [Float] {

@@ -132,3 +132,18 @@ struct SelectiveScan {
     /// Whether x enters the state scaled by dt (Mamba-2), or as it is (Llamba's discrete form).
     var inputScaledByDt = true
 }
+
+/// A runner whose forward pass is written in a backend's operations: its largest batch and its state copies
+/// are the backend's.
+protocol BackendRunner: ModelRunner {
+    associatedtype Backend: ComputeBackend
+    var backend: Backend { get }
+}
+
+extension BackendRunner {
+    var maxBatchTokens: Int { backend.maxBatchTokens }
+
+    func copyState(from source: Int, to destination: Int) throws(ModelError) {
+        try backend.copyState(from: source, to: destination)
+    }
+}
