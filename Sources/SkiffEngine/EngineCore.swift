@@ -204,7 +204,13 @@ public struct EngineCore: Sendable {
         guard var state = active[sequence] else { return }
         let end = configuration.endOfGeneration
         let masksEnd = state.request.ignoreEndOfGeneration || state.generated < state.request.minTokens
-        let token = state.sampler.sample(logits: logits, counts: state.counts, excluding: masksEnd ? end : [])
+        let token: Int32
+        do {
+            token = try state.sampler.sample(logits: logits, counts: state.counts, excluding: masksEnd ? end : [])
+        } catch {
+            outputs.append(fail(sequence, error))
+            return
+        }
         if end.contains(token) {
             outputs.append(finish(sequence, .stop))
             return

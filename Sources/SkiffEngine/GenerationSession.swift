@@ -97,7 +97,9 @@ public final class GenerationSession {
         var generated: [Int32] = []
         var counts: [Int32: Int] = [:]
         while generated.count < maxTokens {
-            let token = logits.withUnsafeBufferPointer { sampler.sample(logits: $0, counts: counts) }
+            let token = try logits.withUnsafeBufferPointer { buffer in
+                Result { () throws(EngineError) in try sampler.sample(logits: buffer, counts: counts) }
+            }.get()
             if model.tokenizer.isEndOfGeneration(token) { return (generated, .stop) }
             generated.append(token)
             counts[token, default: 0] += 1

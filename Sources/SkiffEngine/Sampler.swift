@@ -15,8 +15,16 @@ public struct Sampler: Sendable {
 
     /// Picks the next token. `counts` holds how often each token id was already generated (for penalties);
     /// tokens in `excluded` are never picked (unless every token is excluded).
+    /// - Throws: `EngineError` `.model` when a logit is NaN or infinite: the model's numbers broke down, and
+    ///   a token drawn from them would be noise.
     public mutating func sample(logits: UnsafeBufferPointer<Float>, counts: [Int32: Int] = [:],
-                                excluding excluded: Set<Int32> = []) -> Int32 {
+                                excluding excluded: Set<Int32> = []) throws(EngineError) -> Int32 {
+        guard let broken = logits.firstIndex(where: { !$0.isFinite }) else { return choose(logits, counts: counts, excluding: excluded) }
+        throw EngineError(.model, "the model computed a logit that is not a finite number (\(logits[broken]) for token \(broken)), "
+            + "so no token can be drawn; its weights, or its numbers at this length, have broken down")
+    }
+
+    private mutating func choose(_ logits: UnsafeBufferPointer<Float>, counts: [Int32: Int], excluding excluded: Set<Int32>) -> Int32 {
         let p = parameters
         let penalizes = !counts.isEmpty && (p.presencePenalty != 0 || p.frequencyPenalty != 0)
         guard penalizes || !excluded.isEmpty else { return choose(from: logits) }

@@ -94,6 +94,26 @@ import Testing
         #expect(c.scheduler.blocks.usedCount == 0 && c.requestCount == 0 && c.nextStep() == nil)
     }
 
+    /// Logits that are not finite numbers (a model whose numbers broke down) fail that request with a message,
+    /// free its blocks, and leave the others running.
+    @Test func nonFiniteLogitsFailTheirRequestOnly() throws {
+        var c = core()
+        _ = c.submit(1, GenerationRequest(prompt: [1, 2], maxTokens: 4))
+        _ = c.submit(2, GenerationRequest(prompt: [3, 4], maxTokens: 4))
+        let next = c.nextStep()
+        let first = try #require(next)
+        #expect(first.batch.logitIndices.count == 2)
+        var logits = (0 ..< 2 * Self.vocabulary).map { Float($0 % Self.vocabulary == 5 ? 10 : 0) }
+        logits[3] = .nan
+        let outputs = c.complete(first, logits: logits)
+        guard case .failed(1, let error) = outputs.first else { Issue.record("request 1 did not fail: \(outputs)"); return }
+        #expect(error.code == .model && error.message.contains("not a finite number (nan for token 3)"))
+        #expect(tokens(outputs) == [5])
+        #expect(c.requestCount == 1)
+        while step(&c, favored: 5) != nil {}
+        #expect(c.scheduler.blocks.usedCount == 0 && c.requestCount == 0)
+    }
+
     @Test func requestsArrivingLaterJoinTheRunningBatch() {
         var c = core()
         _ = c.submit(1, GenerationRequest(prompt: [1, 2, 3], maxTokens: 4))
