@@ -189,21 +189,11 @@ static TARGET_AVX2 float scan_row_avx2(float *state, const float *b, const float
 }
 #endif
 
-static scan_row_fn scan_row_for_active_isa(void) {
-#if defined(__x86_64__)
-    switch (skiff_active_isa()) {
-    case SKIFF_ISA_AVX512_VNNI: return scan_row_avx512;
-    case SKIFF_ISA_AVX2: return scan_row_avx2;
-    case SKIFF_ISA_PORTABLE: break;
-    }
-#endif
-    return scan_row_portable;
-}
-
-static void scan_tokens(const scan_job *job, const skiff_ssm_sequence *s, int64_t h, int64_t first, int64_t count) {
+/// A sequence's tokens through head `h`, one step of the recurrence each.
+static void scan_tokens(const scan_job *job, const skiff_ssm_sequence *s, int64_t h) {
     const int64_t hd = job->head_dim, n = job->state_size;
     const int64_t g = h / (job->heads / job->groups);
-    for (int64_t t = first; t < first + count; t++) {
+    for (int64_t t = 0; t < s->count; t++) {
         const int64_t row = s->first + t;
         const float *x = job->x + row * job->stride + h * hd;
         const float *b = job->b + row * job->stride + g * n;
@@ -445,17 +435,20 @@ static TARGET_AVX2 void scan_chunk_avx2(const scan_job *job, const skiff_ssm_seq
 }
 #endif
 
-/// The chunk functions for the calling thread's instruction set.
-static void scan_chunk_for_active_isa(scan_chunk_fn *chunk, scan_shared_fn *shared) {
+/// The scan's functions (token step, chunk, shared part of a chunk) for the calling thread's instruction set.
+static void choose_scan_kernels(scan_job *job) {
 #if defined(__x86_64__)
     switch (skiff_active_isa()) {
-    case SKIFF_ISA_AVX512_VNNI: *chunk = scan_chunk_avx512; *shared = scan_shared_avx512; return;
-    case SKIFF_ISA_AVX2: *chunk = scan_chunk_avx2; *shared = scan_shared_avx2; return;
+    case SKIFF_ISA_AVX512_VNNI:
+        job->row_fn = scan_row_avx512, job->chunk_fn = scan_chunk_avx512, job->shared_fn = scan_shared_avx512;
+        return;
+    case SKIFF_ISA_AVX2:
+        job->row_fn = scan_row_avx2, job->chunk_fn = scan_chunk_avx2, job->shared_fn = scan_shared_avx2;
+        return;
     case SKIFF_ISA_PORTABLE: break;
     }
 #endif
-    *chunk = scan_chunk_portable;
-    *shared = scan_shared_portable;
+    job->row_fn = scan_row_portable, job->chunk_fn = scan_chunk_portable, job->shared_fn = scan_shared_portable;
 }
 
 /// Whether sequence `index` goes by chunks: it has enough tokens in the batch (prefill) and its shared
@@ -504,7 +497,7 @@ static void scan_task(void *context, int thread_index, int thread_count) {
         const skiff_ssm_sequence *s = &job->sequences[index];
         // The chunked form's exponentials assume the head decays (a <= 0).
         if (!by_chunks(job, index) || scratch.yt == NULL || !(job->a[h] <= 0.0f)) {
-            scan_tokens(job, s, h, 0, s->count);
+            scan_tokens(job, s, h);
             continue;
         }
         const int64_t g = h / (job->heads / job->groups);
@@ -523,8 +516,8 @@ int skiff_ssm_scan(skiff_pool *pool, const skiff_ssm_sequence *sequences, int64_
     if (groups < 1 || heads % groups != 0) return -1;
     // The instruction set is chosen here, on the calling thread, so the pool's workers follow it.
     scan_job job = {sequences, sequence_count, x, b, c, dt_raw, stride, a, d, dt_bias, scale_by_dt, heads, head_dim, groups, state_size,
-                    y, y_stride, scan_row_for_active_isa(), NULL, NULL, NULL, NULL, 0};
-    scan_chunk_for_active_isa(&job.chunk_fn, &job.shared_fn);
+                    y, y_stride, NULL, NULL, NULL, NULL, NULL, 0};
+    choose_scan_kernels(&job);
     // Number the chunks of the sequences long enough to go by them; their shared parts come first.
     int64_t *first_chunk = malloc(sizeof(int64_t) * (size_t)(sequence_count > 0 ? sequence_count : 1));
     if (first_chunk) {

@@ -161,12 +161,11 @@ public enum TinyModel {
 
     /// `values` stored as `type` (F32, F16, or Q8_0 as ggml rounds it), by the converter's quantizer.
     static func encode(_ values: [Float], _ type: GGMLType) -> [UInt8] {
-        let columns = type == .q8_0 ? 32 : 1
         var out = [UInt8](repeating: 0, count: values.count / type.blockSize * type.blockBytes)
         let pool = skiff_pool_create(1)
         defer { skiff_pool_destroy(pool) }
         let written = out.withUnsafeMutableBytes {
-            skiff_quantize_rows(pool, skiff_type(type.rawValue), values, $0.baseAddress, Int64(values.count / columns), Int64(columns))
+            skiff_quantize_rows(pool, skiff_type(type.rawValue), values, $0.baseAddress, 1, Int64(values.count))
         }
         precondition(written == 1, "TinyModel stores F32, F16 or Q8_0")
         return out
