@@ -50,11 +50,22 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
         ),
 
+        // The Vulkan API's declarations (Debian's libvulkan-dev); the library itself is opened at run time.
+        .systemLibrary(name: "CVulkan", path: "Sources/CVulkan", providers: [.apt(["libvulkan-dev"])]),
+
+        // The GPU's hot loops: compute shaders (GLSL, Shaders/) compiled to SPIR-V at build time, and the Vulkan
+        // runtime that runs them (devices, buffers by device address, pipelines, command streams).
+        .target(name: "SkiffVulkan", dependencies: ["CVulkan"], exclude: ["Shaders"], swiftSettings: swiftSettings,
+                plugins: ["CompileShaders"]),
+        .plugin(name: "CompileShaders", capability: .buildTool(), dependencies: ["spirv-embed"]),
+        // The plugin's tool: glslc over each shader variant, the SPIR-V embedded as Swift source.
+        .executableTarget(name: "spirv-embed", swiftSettings: swiftSettings),
+
         // Model architectures, one file each (a registry keyed by general.architecture): weights from GGUF
         // tensors and the forward pass.
         .target(
             name: "SkiffModels",
-            dependencies: ["SkiffGGUF", "SkiffHyperparameters", "CSkiffKernels"],
+            dependencies: ["SkiffGGUF", "SkiffHyperparameters", "CSkiffKernels", "SkiffVulkan"],
             swiftSettings: swiftSettings
         ),
 
@@ -214,7 +225,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "SkiffKernelsTests", dependencies: ["CSkiffKernels"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+            name: "SkiffKernelsTests", dependencies: ["CSkiffKernels", "GGUFTestSupport"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SkiffVulkanTests",
+            dependencies: ["SkiffModels", "SkiffVulkan", "SkiffGGUF", "SkiffHyperparameters", "GGUFTestSupport", "CSkiffKernels"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SkiffEngineTests",
             dependencies: ["SkiffEngine", "SkiffModelFile", "SkiffScheduling", "SkiffModels", "SkiffGGUF", "GGUFTestSupport"],

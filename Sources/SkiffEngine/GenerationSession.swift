@@ -22,8 +22,8 @@ public final class GenerationSession {
     public static let blockSize = 16
 
     /// Creates a session over `model` with room for `contextLength` tokens (capped to the model's
-    /// training context), `threads` compute threads and prompt batches of `batchSize` tokens.
-    public init(model: LoadedModel, contextLength: Int? = nil, threads: Int, batchSize: Int = 512) throws(EngineError) {
+    /// training context), on `device` (`threads` compute threads on the CPU), with prompt batches of `batchSize` tokens.
+    public init(model: LoadedModel, contextLength: Int? = nil, device: ComputeDevice = .cpu, threads: Int, batchSize: Int = 512) throws(EngineError) {
         self.model = model
         let trained = model.contextLength
         let length = min(max(contextLength ?? trained, 1), trained)
@@ -31,8 +31,10 @@ public final class GenerationSession {
         let layout = model.cacheLayout
         let blockCount = layout.blocksPerSequence(tokens: length, blockSize: Self.blockSize, stepTokens: batchSize)
         do {
-            runner = try model.network.makeRunner(RunnerOptions(threads: threads, maxBatchTokens: batchSize, cacheBlocks: blockCount,
-                                                                blockSize: Self.blockSize, stateSlots: 1))
+            var options = RunnerOptions(threads: threads, maxBatchTokens: batchSize, cacheBlocks: blockCount, blockSize: Self.blockSize,
+                                        stateSlots: 1)
+            options.device = device
+            runner = try model.network.makeRunner(options)
         } catch {
             throw EngineError(error)
         }

@@ -125,7 +125,9 @@ public struct EngineStatistics: Sendable, Equatable {
 
 /// Limits and sizes of an `InferenceEngine`.
 public struct EngineConfiguration: Sendable, Equatable {
-    /// Compute threads.
+    /// Where the forward passes compute.
+    public var device: ComputeDevice = .cpu
+    /// Compute threads of the CPU backend.
     public var threads: Int
     /// Tokens per forward pass (decode tokens of all running sequences plus prompt chunks).
     public var maxStepTokens: Int
@@ -354,9 +356,10 @@ final class EngineLoop {
         let c = engine.configuration
         let model = engine.model
         do {
-            runner = try model.network.makeRunner(RunnerOptions(threads: c.threads, maxBatchTokens: c.maxStepTokens, cacheBlocks: c.cacheBlocks,
-                                                                blockSize: c.blockSize, stateSlots: engine.cacheCapacity.stateSlots,
-                                                                residentCache: c.residentCache))
+            var options = RunnerOptions(threads: c.threads, maxBatchTokens: c.maxStepTokens, cacheBlocks: c.cacheBlocks, blockSize: c.blockSize,
+                                        stateSlots: engine.cacheCapacity.stateSlots, residentCache: c.residentCache)
+            options.device = c.device
+            runner = try model.network.makeRunner(options)
         } catch {
             throw EngineError(error)
         }

@@ -1,3 +1,5 @@
+import SkiffHyperparameters
+
 /// The tokens of one forward pass, possibly from several sequences.
 ///
 /// Token `i` is `tokens[i]` at `positions[i]` of sequence `sequences[i]`, whose cache blocks are
@@ -41,4 +43,43 @@ public struct ForwardBatch: Sendable {
 
     /// Number of tokens.
     public var count: Int { tokens.count }
+}
+
+extension ForwardBatch {
+    /// Checks what every backend needs of a batch: 1 to `maxTokens` tokens, each with a position and a sequence,
+    /// token ids within `vocabularySize`, a block table per block group of `groups` whose blocks cover each
+    /// token's attended positions and exist among `blockCount` blocks of `blockSize` tokens, and logits asked
+    /// of tokens the batch has.
+    func check(maxTokens: Int, vocabularySize: Int, groups: [CacheLayout.BlockGroup], blockSize: Int, blockCount: Int) throws(ModelError) {
+        guard count > 0, count <= maxTokens else {
+            throw ModelError(.invalidBatch, "a forward pass takes 1 to \(maxTokens) tokens, not \(count)")
+        }
+        guard positions.count == count, sequences.count == count else {
+            throw ModelError(.invalidBatch, "every token needs a position and a sequence")
+        }
+        for i in 0 ..< count {
+            let token = tokens[i]
+            guard token >= 0, Int(token) < vocabularySize else {
+                throw ModelError(.invalidBatch, "token id \(token) is outside the vocabulary of \(vocabularySize)")
+            }
+            let s = Int(sequences[i])
+            guard s >= 0, s < blockTables.count, blockTables[s].count == groups.count else {
+                throw ModelError(.invalidBatch, "token \(i) names sequence \(s), which the batch does not have with a block table per block group (\(groups.count))")
+            }
+            let p = Int(positions[i])
+            guard p >= 0 else { throw ModelError(.invalidBatch, "position \(p) is negative") }
+            for (group, table) in zip(groups, blockTables[s]) {
+                guard p < table.count * blockSize else {
+                    throw ModelError(.invalidBatch, "position \(p) is past the \(table.count) cache blocks of its sequence")
+                }
+                for block in table[group.firstBlockAttended(from: p, blockSize: blockSize) ... p / blockSize]
+                where block < 0 || Int(block) >= blockCount {
+                    throw ModelError(.invalidBatch, "cache block \(block) does not exist (the cache has \(blockCount))")
+                }
+            }
+        }
+        for i in logitIndices where i < 0 || i >= count {
+            throw ModelError(.invalidBatch, "logits were asked for token \(i) of a \(count)-token batch")
+        }
+    }
 }

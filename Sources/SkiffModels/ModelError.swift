@@ -1,4 +1,5 @@
 import SkiffGGUF
+import SkiffVulkan
 
 /// Why a model could not be loaded or run.
 public struct ModelError: Error, Sendable, CustomStringConvertible {
@@ -18,6 +19,10 @@ public struct ModelError: Error, Sendable, CustomStringConvertible {
         case invalidBatch
         /// The GGUF file itself is invalid.
         case file
+        /// The compute device asked for is absent, or lacks what Skiff's kernels need.
+        case deviceUnavailable
+        /// The compute device failed (a driver error, a lost device).
+        case deviceFailed
     }
 
     /// The kind of problem.
@@ -33,6 +38,15 @@ public struct ModelError: Error, Sendable, CustomStringConvertible {
 
     init(_ error: GGUFError) {
         self.init(.file, error.message)
+    }
+
+    /// A Vulkan failure as the model's error: out of memory, an unusable device or a failed call.
+    init(_ error: VulkanError) {
+        switch error.kind {
+        case .outOfMemory: self.init(.outOfMemory, error.message)
+        case .unavailable, .unsupportedDevice: self.init(.deviceUnavailable, error.message)
+        case .failed: self.init(.deviceFailed, error.message)
+        }
     }
 
     public var description: String { message }

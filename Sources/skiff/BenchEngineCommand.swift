@@ -36,7 +36,8 @@ struct BenchEngineCommand: ParsableCommand {
         let model = try modelOptions.load(quiet: json)
         let residentAfterLoad = ResidentMemory.currentBytes()
         guard depth >= 0 else { throw ValidationError("--depth must be 0 or more") }
-        let session = try GenerationSession(model: model, contextLength: max(promptTokens, depth + genTokens),
+        let device = try modelOptions.computeDevice()
+        let session = try GenerationSession(model: model, contextLength: max(promptTokens, depth + genTokens), device: device,
                                             threads: modelOptions.threads, batchSize: promptTokens)
         guard session.contextLength >= max(promptTokens, depth + genTokens) else {
             throw ValidationError("the model's context is \(session.contextLength) tokens; --depth plus --gen-tokens and --prompt-tokens must fit it")
@@ -45,7 +46,7 @@ struct BenchEngineCommand: ParsableCommand {
                                              repetitions: repetitions)
         if json {
             let object: [String: Any] = [
-                "model": model.name, "threads": modelOptions.threads, "isa": ComputePool.instructionSet,
+                "model": model.name, "device": device.summary, "threads": modelOptions.threads, "isa": ComputePool.instructionSet,
                 "pp\(promptTokens)_tokens_per_second": result.prompt.tokensPerSecond,
                 "pp\(promptTokens)_stddev": result.prompt.standardDeviation,
                 "tg\(genTokens)_tokens_per_second": result.generation.tokensPerSecond,
@@ -58,7 +59,8 @@ struct BenchEngineCommand: ParsableCommand {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print("model: \(model.name), threads: \(modelOptions.threads), kernels: \(ComputePool.instructionSet)")
+            print(device == .cpu ? "model: \(model.name), device: cpu, threads: \(modelOptions.threads), kernels: \(ComputePool.instructionSet)"
+                                 : "model: \(model.name), device: \(device.summary)")
             print(String(format: "pp%d: %8.2f ± %.2f tokens/s", promptTokens, result.prompt.tokensPerSecond, result.prompt.standardDeviation))
             let at = depth > 0 ? " @ d\(depth)" : ""
             print("tg\(genTokens)\(at): " + String(format: "%8.2f ± %.2f tokens/s", result.generation.tokensPerSecond, result.generation.standardDeviation))

@@ -14,8 +14,20 @@ struct ModelOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The model directory (default: $SKIFF_MODEL_DIR, else ~/.cache/skiff/models).", valueName: "path"))
     var modelDir: String?
 
-    @Option(name: .shortAndLong, help: "Compute threads (default: one per CPU core).")
+    @Option(name: .shortAndLong, help: "Compute threads of the CPU backend (default: one per CPU core).")
     var threads: Int = ComputePool.defaultThreadCount
+
+    @Option(help: ArgumentHelp("Where to compute: auto (the first Vulkan GPU, else the CPU), cpu, vulkan or vulkan:N.", valueName: "device"))
+    var device: String = "auto"
+
+    /// The device `--device` names.
+    func computeDevice() throws -> ComputeDevice {
+        do {
+            return try ComputeDevice.named(device)
+        } catch {
+            throw ValidationError(error.message)
+        }
+    }
 
     @Option(help: ArgumentHelp("The chat template: a built-in one (\(BuiltInChatTemplate.allCases.map(\.rawValue).joined(separator: ", "))) or a Jinja file (default: the model file's, else the built-in one whose turn markers its vocabulary has).",
                                valueName: "name|file"))

@@ -30,7 +30,8 @@ struct PerplexityCommand: ParsableCommand {
             throw ValidationError("cannot read '\(file)' as UTF-8 text")
         }
         let model = try modelOptions.load(quiet: json)
-        let session = try GenerationSession(model: model, contextLength: contextLength, threads: modelOptions.threads,
+        let session = try GenerationSession(model: model, contextLength: contextLength, device: try modelOptions.computeDevice(),
+                                            threads: modelOptions.threads,
                                             batchSize: contextLength)
         let start = ContinuousClock.now
         let result = try session.perplexity(of: text, contextLength: contextLength) { chunk, total, running in

@@ -66,7 +66,8 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let model = try modelOptions.load(quiet: prompt != nil && !verbose)
-        let session = try GenerationSession(model: model, contextLength: contextLength, threads: modelOptions.threads)
+        let session = try GenerationSession(model: model, contextLength: contextLength, device: try modelOptions.computeDevice(),
+                                            threads: modelOptions.threads)
         var parameters = model.samplingRecommendation.defaults(overriddenBy: samplingOptions)
         parameters.seed = seed
         var sampler = Sampler(parameters)

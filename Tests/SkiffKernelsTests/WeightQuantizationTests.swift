@@ -1,4 +1,5 @@
 import CSkiffKernels
+import GGUFTestSupport
 import Foundation
 import Testing
 

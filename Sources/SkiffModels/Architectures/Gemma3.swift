@@ -84,7 +84,10 @@ final class Gemma3: LanguageModel {
     }
 
     func makeRunner(_ options: RunnerOptions) throws(ModelError) -> any ModelRunner {
-        try Gemma3Runner<CPUBackend>(model: self, options: options)
+        switch options.device {
+        case .cpu: try Gemma3Runner<CPUBackend>(model: self, options: options)
+        case .vulkan: try Gemma3Runner<VulkanBackend>(model: self, options: options)
+        }
     }
 }
 
@@ -100,8 +103,8 @@ final class Gemma3Runner<Backend: ComputeBackend>: BackendRunner {
     init(model: Gemma3, options: RunnerOptions) throws(ModelError) {
         backend = try BlockActivations<Backend>.backend(options, model.cacheLayout, model.configuration)
         self.model = model
-        a = BlockActivations(backend, model.configuration)
-        branch = backend.activations(width: model.configuration.embeddingLength)
+        a = try BlockActivations(backend, model.configuration)
+        branch = try backend.activations(width: model.configuration.embeddingLength)
     }
 
     func forward(_ batch: ForwardBatch) throws(ModelError) -> [Float] {
@@ -110,11 +113,11 @@ final class Gemma3Runner<Backend: ComputeBackend>: BackendRunner {
         let b = backend
         let epsilon = c.rmsEpsilon
         try b.begin(batch, vocabularySize: c.vocabularySize)
-        b.embed(model.embedding, into: x, scale: Float(c.embeddingLength).squareRoot())
+        try b.embed(model.embedding, into: x, scale: Float(c.embeddingLength).squareRoot())
         for (l, layer) in model.layers.enumerated() {
             // Attention: x += postnorm(Wo · attend(rope(qnorm(Wq · norm(x))), rope(knorm(Wk · norm(x))), Wv · norm(x))).
             b.rmsNorm(x, weight: layer.attentionNorm, groups: 1, epsilon: epsilon, into: normed)
-            b.matmuls([(layer.query, queries), (layer.key, keys), (layer.value, values)], input: normed)
+            try b.matmuls([(layer.query, queries), (layer.key, keys), (layer.value, values)], input: normed)
             b.rmsNorm(queries, weight: layer.queryNorm, groups: c.headCount, epsilon: epsilon, into: queries)
             b.rmsNorm(keys, weight: layer.keyNorm, groups: c.kvHeadCount, epsilon: epsilon, into: keys)
             b.rope(queries, heads: c.headCount, headDimension: c.headDimension, inverseFrequencies: layer.ropeInverseFrequencies, neox: true)
@@ -122,18 +125,18 @@ final class Gemma3Runner<Backend: ComputeBackend>: BackendRunner {
             b.storeKeysAndValues(layer: l, keys: keys, values: values)
             try b.attend(layer: l, queries: queries, heads: c.headCount, headDimension: c.headDimension, scale: model.attentionScale,
                          into: attention)
-            b.matmul(layer.attentionOutput, input: attention, into: branch, accumulate: false)
+            try b.matmul(layer.attentionOutput, input: attention, into: branch, accumulate: false)
             b.rmsNorm(branch, weight: layer.postAttentionNorm, groups: 1, epsilon: epsilon, into: branch)
             b.add(branch, into: x)
 
             // Feed-forward: x += postnorm(W2 · (gelu(W1 · norm(x)) ⊙ W3 · norm(x))).
             b.rmsNorm(x, weight: layer.feedForwardNorm, groups: 1, epsilon: epsilon, into: normed)
-            b.matmuls([(layer.gate, gate), (layer.up, up)], input: normed)
+            try b.matmuls([(layer.gate, gate), (layer.up, up)], input: normed)
             b.geglu(gate: gate, up: up)
-            b.matmul(layer.down, input: gate, into: branch, accumulate: false)
+            try b.matmul(layer.down, input: gate, into: branch, accumulate: false)
             b.rmsNorm(branch, weight: layer.postFeedForwardNorm, groups: 1, epsilon: epsilon, into: branch)
             b.add(branch, into: x)
         }
-        return b.logits(x, norm: model.outputNorm, epsilon: epsilon, output: model.output, bias: nil)
+        return try b.logits(x, norm: model.outputNorm, epsilon: epsilon, output: model.output, bias: nil)
     }
 }

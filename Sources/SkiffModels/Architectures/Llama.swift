@@ -128,7 +128,10 @@ final class Llama: LanguageModel {
     }
 
     func makeRunner(_ options: RunnerOptions) throws(ModelError) -> any ModelRunner {
-        try LlamaRunner<CPUBackend>(model: self, options: options)
+        switch options.device {
+        case .cpu: try LlamaRunner<CPUBackend>(model: self, options: options)
+        case .vulkan: try LlamaRunner<VulkanBackend>(model: self, options: options)
+        }
     }
 }
 
@@ -142,7 +145,7 @@ final class LlamaRunner<Backend: ComputeBackend>: BackendRunner {
     init(model: Llama, options: RunnerOptions) throws(ModelError) {
         backend = try BlockActivations<Backend>.backend(options, model.cacheLayout, model.configuration)
         self.model = model
-        a = BlockActivations(backend, model.configuration)
+        a = try BlockActivations(backend, model.configuration)
     }
 
     func forward(_ batch: ForwardBatch) throws(ModelError) -> [Float] {
@@ -153,11 +156,11 @@ final class LlamaRunner<Backend: ComputeBackend>: BackendRunner {
         let neox = model.variant.neox
         try b.begin(batch, vocabularySize: c.vocabularySize)
         let frequencies = model.ropeInverseFrequencies
-        b.embed(model.embedding, into: x, scale: 1)
+        try b.embed(model.embedding, into: x, scale: 1)
         for (l, layer) in model.layers.enumerated() {
             // Attention: h = x + Wo · attend(rope(Wq · norm(x)), rope(Wk · norm(x)), Wv · norm(x)).
             b.rmsNorm(x, weight: layer.attentionNorm, groups: 1, epsilon: epsilon, into: normed)
-            b.matmuls([(layer.query, queries), (layer.key, keys), (layer.value, values)], input: normed)
+            try b.matmuls([(layer.query, queries), (layer.key, keys), (layer.value, values)], input: normed)
             if let bias = layer.queryBias { b.addBias(bias, to: queries) }
             if let bias = layer.keyBias { b.addBias(bias, to: keys) }
             if let bias = layer.valueBias { b.addBias(bias, to: values) }
@@ -168,15 +171,15 @@ final class LlamaRunner<Backend: ComputeBackend>: BackendRunner {
             b.storeKeysAndValues(layer: l, keys: keys, values: values)
             try b.attend(layer: l, queries: queries, heads: c.headCount, headDimension: c.headDimension,
                          scale: 1 / Float(c.headDimension).squareRoot(), into: attention)
-            b.matmul(layer.attentionOutput, input: attention, into: x, accumulate: true)
+            try b.matmul(layer.attentionOutput, input: attention, into: x, accumulate: true)
             if let bias = layer.attentionOutputBias { b.addBias(bias, to: x) }
 
             // Feed-forward: x = h + W2 · (silu(W1 · norm(h)) ⊙ W3 · norm(h)).
             b.rmsNorm(x, weight: layer.feedForwardNorm, groups: 1, epsilon: epsilon, into: normed)
-            b.matmuls([(layer.gate, gate), (layer.up, up)], input: normed)
+            try b.matmuls([(layer.gate, gate), (layer.up, up)], input: normed)
             b.swiglu(gate: gate, up: up)
-            b.matmul(layer.down, input: gate, into: x, accumulate: true)
+            try b.matmul(layer.down, input: gate, into: x, accumulate: true)
         }
-        return b.logits(x, norm: model.outputNorm, epsilon: epsilon, output: model.output, bias: model.outputBias)
+        return try b.logits(x, norm: model.outputNorm, epsilon: epsilon, output: model.output, bias: model.outputBias)
     }
 }

@@ -114,7 +114,10 @@ final class Llamba: LanguageModel {
     }
 
     func makeRunner(_ options: RunnerOptions) throws(ModelError) -> any ModelRunner {
-        try LlambaRunner<CPUBackend>(model: self, options: options)
+        switch options.device {
+        case .cpu: try LlambaRunner<CPUBackend>(model: self, options: options)
+        case .vulkan: try LlambaRunner<VulkanBackend>(model: self, options: options)
+        }
     }
 }
 
@@ -128,37 +131,37 @@ final class LlambaRunner<Backend: ComputeBackend>: BackendRunner {
         backend = try Backend(options: options, layout: model.cacheLayout,
                               widestActivation: max(model.embeddingLength, model.projectionWidth, model.feedForwardLength))
         self.model = model
-        x = backend.activations(width: model.embeddingLength)
-        normed = backend.activations(width: model.embeddingLength)
-        projected = backend.activations(width: model.projectionWidth)
-        y = backend.activations(width: model.innerSize)
-        gate = backend.activations(width: model.feedForwardLength)
-        up = backend.activations(width: model.feedForwardLength)
+        x = try backend.activations(width: model.embeddingLength)
+        normed = try backend.activations(width: model.embeddingLength)
+        projected = try backend.activations(width: model.projectionWidth)
+        y = try backend.activations(width: model.innerSize)
+        gate = try backend.activations(width: model.feedForwardLength)
+        up = try backend.activations(width: model.feedForwardLength)
     }
 
     func forward(_ batch: ForwardBatch) throws(ModelError) -> [Float] {
         let b = backend
         let epsilon = model.blockEpsilon
         try b.begin(batch, vocabularySize: model.vocabularySize)
-        b.embed(model.embedding, into: x, scale: 1)
+        try b.embed(model.embedding, into: x, scale: 1)
         for (l, layer) in model.layers.enumerated() {
             // Mixer: x = x + W_out · (scan(conv(xBC)) ⊙ silu(z + z_bias)), with xBC | z | A_log = W_in · norm(x).
             b.rmsNorm(x, weight: layer.mixerNorm, groups: 1, epsilon: epsilon, into: normed)
-            b.matmul(layer.input, input: normed, into: projected, accumulate: false)
+            try b.matmul(layer.input, input: normed, into: projected, accumulate: false)
             if let bias = layer.inputBias { b.addBias(bias, to: projected) }
             try b.convolve(layer: l, projected, column: 0, channels: model.convolutionChannels, weight: layer.convolution,
                            bias: layer.convolutionBias, silu: model.convolutionSiLU)
             try b.scan(layer: l, projected, layer.scan, into: y)
             b.gate(y, by: projected, column: model.convolutionChannels, bias: layer.gateBias)
-            b.matmul(layer.output, input: y, into: x, accumulate: true)
+            try b.matmul(layer.output, input: y, into: x, accumulate: true)
             if let bias = layer.outputBias { b.addBias(bias, to: x) }
 
             // MLP: x = x + W2 · (silu(W1 · norm(x)) ⊙ W3 · norm(x)).
             b.rmsNorm(x, weight: layer.feedForwardNorm, groups: 1, epsilon: epsilon, into: normed)
-            b.matmuls([(layer.gate, gate), (layer.up, up)], input: normed)
+            try b.matmuls([(layer.gate, gate), (layer.up, up)], input: normed)
             b.swiglu(gate: gate, up: up)
-            b.matmul(layer.down, input: gate, into: x, accumulate: true)
+            try b.matmul(layer.down, input: gate, into: x, accumulate: true)
         }
-        return b.logits(x, norm: model.outputNorm, epsilon: model.outputEpsilon, output: model.output, bias: model.outputBias)
+        return try b.logits(x, norm: model.outputNorm, epsilon: model.outputEpsilon, output: model.output, bias: model.outputBias)
     }
 }

@@ -77,7 +77,10 @@ final class Mamba2: LanguageModel {
     }
 
     func makeRunner(_ options: RunnerOptions) throws(ModelError) -> any ModelRunner {
-        try Mamba2Runner<CPUBackend>(model: self, options: options)
+        switch options.device {
+        case .cpu: try Mamba2Runner<CPUBackend>(model: self, options: options)
+        case .vulkan: try Mamba2Runner<VulkanBackend>(model: self, options: options)
+        }
     }
 }
 
@@ -91,27 +94,27 @@ final class Mamba2Runner<Backend: ComputeBackend>: BackendRunner {
         backend = try Backend(options: options, layout: model.cacheLayout,
                               widestActivation: max(model.embeddingLength, model.projectionWidth))
         self.model = model
-        x = backend.activations(width: model.embeddingLength)
-        normed = backend.activations(width: model.embeddingLength)
-        projected = backend.activations(width: model.projectionWidth)
-        y = backend.activations(width: model.innerSize)
+        x = try backend.activations(width: model.embeddingLength)
+        normed = try backend.activations(width: model.embeddingLength)
+        projected = try backend.activations(width: model.projectionWidth)
+        y = try backend.activations(width: model.innerSize)
     }
 
     func forward(_ batch: ForwardBatch) throws(ModelError) -> [Float] {
         let b = backend
         let epsilon = model.rmsEpsilon
         try b.begin(batch, vocabularySize: model.vocabularySize)
-        b.embed(model.embedding, into: x, scale: 1)
+        try b.embed(model.embedding, into: x, scale: 1)
         for (l, layer) in model.layers.enumerated() {
             // x = x + W_out · gatednorm(scan(silu(conv(xBC))), z), with z | xBC | dt = W_in · norm(x).
             b.rmsNorm(x, weight: layer.norm, groups: 1, epsilon: epsilon, into: normed)
-            b.matmul(layer.input, input: normed, into: projected, accumulate: false)
+            try b.matmul(layer.input, input: normed, into: projected, accumulate: false)
             try b.convolve(layer: l, projected, column: model.innerSize, channels: layer.convolutionBias.count, weight: layer.convolution,
                            bias: layer.convolutionBias, silu: true)
             try b.scan(layer: l, projected, layer.scan, into: y)
             b.gatedGroupNorm(y, gate: projected, column: 0, weight: layer.gatedNorm, groups: model.groupCount, epsilon: epsilon)
-            b.matmul(layer.output, input: y, into: x, accumulate: true)
+            try b.matmul(layer.output, input: y, into: x, accumulate: true)
         }
-        return b.logits(x, norm: model.outputNorm, epsilon: epsilon, output: model.output, bias: nil)
+        return try b.logits(x, norm: model.outputNorm, epsilon: epsilon, output: model.output, bias: nil)
     }
 }

@@ -56,36 +56,8 @@ final class CPUBackend: ComputeBackend {
     func activations(width: Int) -> Activations { Activations(width: width, rows: maxBatchTokens) }
 
     func begin(_ batch: ForwardBatch, vocabularySize: Int) throws(ModelError) {
-        guard batch.count > 0, batch.count <= maxBatchTokens else {
-            throw ModelError(.invalidBatch, "a forward pass takes 1 to \(maxBatchTokens) tokens, not \(batch.count)")
-        }
-        guard batch.positions.count == batch.count, batch.sequences.count == batch.count else {
-            throw ModelError(.invalidBatch, "every token needs a position and a sequence")
-        }
-        for i in 0 ..< batch.count {
-            let token = batch.tokens[i]
-            guard token >= 0, Int(token) < vocabularySize else {
-                throw ModelError(.invalidBatch, "token id \(token) is outside the vocabulary of \(vocabularySize)")
-            }
-            let s = Int(batch.sequences[i])
-            guard s >= 0, s < batch.blockTables.count, batch.blockTables[s].count == cache.groups.count else {
-                throw ModelError(.invalidBatch, "token \(i) names sequence \(s), which the batch does not have with a block table per block group (\(cache.groups.count))")
-            }
-            let p = Int(batch.positions[i])
-            guard p >= 0 else { throw ModelError(.invalidBatch, "position \(p) is negative") }
-            for (group, table) in zip(cache.groups, batch.blockTables[s]) {
-                guard p < table.count * cache.blockSize else {
-                    throw ModelError(.invalidBatch, "position \(p) is past the \(table.count) cache blocks of its sequence")
-                }
-                for block in table[group.firstBlockAttended(from: p, blockSize: cache.blockSize) ... p / cache.blockSize]
-                where block < 0 || Int(block) >= cache.blockCount {
-                    throw ModelError(.invalidBatch, "cache block \(block) does not exist (the cache has \(cache.blockCount))")
-                }
-            }
-        }
-        for i in batch.logitIndices where i < 0 || i >= batch.count {
-            throw ModelError(.invalidBatch, "logits were asked for token \(i) of a \(batch.count)-token batch")
-        }
+        try batch.check(maxTokens: maxBatchTokens, vocabularySize: vocabularySize, groups: cache.groups, blockSize: cache.blockSize,
+                        blockCount: cache.blockCount)
         stateSequences = state.isEmpty ? [] : try recurrentSequences(of: batch)
         self.batch = batch
         // Block tables flattened into memory of our own, where the kernels can hold pointers until the next batch.

@@ -1,8 +1,10 @@
 import SkiffHyperparameters
 
-/// How a runner is set up: its threads, its largest batch, its paged cache and its recurrent-state slots.
+/// How a runner is set up: its device and threads, its largest batch, its paged cache and its recurrent-state slots.
 public struct RunnerOptions: Sendable, Equatable {
-    /// Compute threads (the calling thread included).
+    /// Where the forward passes compute.
+    public var device: ComputeDevice = .cpu
+    /// Compute threads (the calling thread included) of the CPU backend.
     public var threads: Int
     /// The most tokens one forward pass accepts.
     public var maxBatchTokens: Int
@@ -28,13 +30,15 @@ public struct RunnerOptions: Sendable, Equatable {
 
 /// The operations an architecture's forward pass is written in, on one device's memory: activations of a
 /// batch, norms, matrix products with the loaded weights, RoPE, the paged KV cache and attention, the
-/// state-space layers' convolution and scan over their recurrent state, the output head. An architecture's runner is generic over its backend, so a GPU backend plugs in under the
+/// state-space layers' convolution and scan over their recurrent state, the output head. An architecture's
+/// runner is generic over its backend (`CPUBackend`, `VulkanBackend`), so a backend plugs in under the
 /// architectures without touching them.
 ///
 /// A backend owns its scratch, cache and threads, and is driven by one thread at a time. Activations are
 /// `maxBatchTokens` rows of a fixed width; every operation works on the rows of the current batch
-/// (`begin`). Weights arrive as the CPU's packed `WeightMatrix` and norms as floats; a device backend
-/// copies them to its memory once.
+/// (`begin`). A device backend may only record each operation and run the whole pass when `logits` asks
+/// for its result. Weights arrive as `WeightMatrix` (the CPU's packed form, and the file's rows, which a
+/// device backend copies to its memory once) and norms as floats.
 protocol ComputeBackend: AnyObject {
     /// Rows of activations, one per token of a batch, in the device's memory.
     associatedtype Activations
@@ -46,24 +50,24 @@ protocol ComputeBackend: AnyObject {
     var maxBatchTokens: Int { get }
 
     /// Activations of `width` values per token.
-    func activations(width: Int) -> Activations
+    func activations(width: Int) throws(ModelError) -> Activations
 
     /// Checks `batch` (its size, token ids within `vocabularySize`, positions within its sequences' cache
     /// blocks, blocks within the cache) and makes it the batch the operations below work on.
     func begin(_ batch: ForwardBatch, vocabularySize: Int) throws(ModelError)
 
     /// x = the embedding of each token, times `scale`.
-    func embed(_ embedding: TokenEmbedding, into x: Activations, scale: Float)
+    func embed(_ embedding: TokenEmbedding, into x: Activations, scale: Float) throws(ModelError)
 
     /// out = x / rms(x) × weight, over each token's `groups` consecutive slices of `weight.count` values
     /// (one slice per token for a layer norm, one per head for a query or key norm). `out` may be `x`.
     func rmsNorm(_ x: Activations, weight: [Float], groups: Int, epsilon: Float, into out: Activations)
 
     /// out = input × wᵀ for each (w, out), in one parallel run over the same input.
-    func matmuls(_ products: [(WeightMatrix, Activations)], input: Activations)
+    func matmuls(_ products: [(WeightMatrix, Activations)], input: Activations) throws(ModelError)
 
     /// out = input × wᵀ, or out += input × wᵀ with `accumulate` (a residual connection).
-    func matmul(_ w: WeightMatrix, input: Activations, into out: Activations, accumulate: Bool)
+    func matmul(_ w: WeightMatrix, input: Activations, into out: Activations, accumulate: Bool) throws(ModelError)
 
     /// x += bias, in every row.
     func addBias(_ bias: [Float], to x: Activations)
@@ -113,7 +117,7 @@ protocol ComputeBackend: AnyObject {
 
     /// The logits of the batch's `logitIndices` rows of `x`: RMSNorm with `norm`, then the output head and
     /// its bias, if any.
-    func logits(_ x: Activations, norm: [Float], epsilon: Float, output: WeightMatrix, bias: [Float]?) -> [Float]
+    func logits(_ x: Activations, norm: [Float], epsilon: Float, output: WeightMatrix, bias: [Float]?) throws(ModelError) -> [Float]
 }
 
 /// One Mamba-2 layer's selective scan: where its inputs are in a row of the input projection, its heads,

@@ -38,26 +38,12 @@ public final class KVCacheStorage {
         guard blockSize > 0, blockCount > 0 else {
             throw ModelError(.invalidHyperparameter, "a KV cache needs at least one block of at least one token")
         }
-        let groups = layout.blockGroups
-        var slotShapes: [(kvHeads: Int, headDimension: Int)] = []
-        for group in groups {
-            for (slot, index) in group.layers.enumerated() {
-                guard case .attention(let heads, let key, let value, _) = layout.layers[index] else { continue }
-                guard key == value else {
-                    throw ModelError(.invalidHyperparameter, "this model's attention heads have keys of \(key) and values of \(value) values; Skiff's KV cache holds keys and values of one width")
-                }
-                if slot == slotShapes.count {
-                    slotShapes.append((heads, key))
-                } else if slotShapes[slot] != (heads, key) {
-                    throw ModelError(.invalidHyperparameter, "this model's sliding-window and full-attention layers differ in KV heads or head size; Skiff's KV cache needs them alike")
-                }
-            }
-        }
+        let (slotShapes, layerSlots) = try Self.slots(of: layout)
         bytesPerBlock = Self.bytesPerBlockToken(for: layout) * blockSize
         memory = try ReservedMemory(byteCount: bytesPerBlock * blockCount, resident: resident, purpose: "the KV cache")
         self.blockSize = blockSize
         self.blockCount = blockCount
-        self.groups = groups
+        groups = layout.blockGroups
         var next = memory.base.bindMemory(to: UInt16.self, capacity: memory.byteCount / 2)
         let slots = slotShapes.map { shape in
             let halves = shape.kvHeads * blockSize * shape.headDimension * blockCount
@@ -65,10 +51,30 @@ public final class KVCacheStorage {
             return skiff_kv_layer(keys: next, values: next + halves, block_size: Int32(blockSize),
                                   kv_heads: Int32(shape.kvHeads), head_dim: Int32(shape.headDimension))
         }
-        var layers: [(group: Int, kv: skiff_kv_layer)?] = Array(repeating: nil, count: layout.layers.count)
-        for (g, group) in groups.enumerated() {
-            for (slot, index) in group.layers.enumerated() { layers[index] = (g, slots[slot]) }
+        layers = layerSlots.map { $0.map { ($0.group, slots[$0.slot]) } }
+    }
+
+    /// The slots of a block id (one per layer of the largest block group; the groups' layers share them) and
+    /// each layer's group and slot (nil for a recurrent layer), checked: keys and values must be as wide, and
+    /// the layers sharing a slot of the same shape.
+    static func slots(of layout: CacheLayout) throws(ModelError)
+        -> (shapes: [(kvHeads: Int, headDimension: Int)], layers: [(group: Int, slot: Int)?]) {
+        var shapes: [(kvHeads: Int, headDimension: Int)] = []
+        var layers: [(group: Int, slot: Int)?] = Array(repeating: nil, count: layout.layers.count)
+        for (g, group) in layout.blockGroups.enumerated() {
+            for (slot, index) in group.layers.enumerated() {
+                guard case .attention(let heads, let key, let value, _) = layout.layers[index] else { continue }
+                guard key == value else {
+                    throw ModelError(.invalidHyperparameter, "this model's attention heads have keys of \(key) and values of \(value) values; Skiff's KV cache holds keys and values of one width")
+                }
+                if slot == shapes.count {
+                    shapes.append((heads, key))
+                } else if shapes[slot] != (heads, key) {
+                    throw ModelError(.invalidHyperparameter, "this model's sliding-window and full-attention layers differ in KV heads or head size; Skiff's KV cache needs them alike")
+                }
+                layers[index] = (g, slot)
+            }
         }
-        self.layers = layers
+        return (shapes, layers)
     }
 }

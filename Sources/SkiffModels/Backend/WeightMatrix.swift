@@ -1,7 +1,8 @@
 import CSkiffKernels
 import SkiffGGUF
 
-/// A weight matrix repacked from its GGUF tensor into the kernels' tiled layout.
+/// A weight matrix repacked from its GGUF tensor into the kernels' tiled layout, and where its rows are in
+/// the file in their GGUF layout (`source`), which a device backend copies to its memory.
 ///
 /// The packed bytes live in memory this object owns and never changes after init, so it can be shared
 /// across threads.
@@ -9,6 +10,8 @@ public final class WeightMatrix: @unchecked Sendable {
     /// The kernels' descriptor, at a stable address for as long as this object lives.
     let matrix: UnsafeMutablePointer<skiff_packed_matrix>
     private let storage: UnsafeMutableRawPointer
+    /// The rows in the model file.
+    let source: WeightSource
 
     /// Output features.
     public var rows: Int { Int(matrix.pointee.rows) }
@@ -37,12 +40,12 @@ public final class WeightMatrix: @unchecked Sendable {
         // in memory at once.
         let rowBytes = skiff_row_bytes(type, columns)
         let tileBytes = skiff_packed_bytes(type, 16, columns)
-        let source = file.data(of: tensor).baseAddress! + slice.lowerBound * rowBytes
+        let rowsInFile = file.data(of: tensor).baseAddress! + slice.lowerBound * rowBytes
         var part = skiff_packed_matrix()
         var first = 0
         while first < slice.count {
             let count = min(Self.rowsPerPart, slice.count - first)
-            guard skiff_pack_matrix(type, source + first * rowBytes, Int64(count), columns, storage + first / 16 * tileBytes, &part) == 0 else {
+            guard skiff_pack_matrix(type, rowsInFile + first * rowBytes, Int64(count), columns, storage + first / 16 * tileBytes, &part) == 0 else {
                 storage.deallocate()
                 matrix.deallocate()
                 throw ModelError(.unsupportedTensor, "tensor '\(tensor.name)' could not be packed")
@@ -52,6 +55,8 @@ public final class WeightMatrix: @unchecked Sendable {
             first += count
         }
         matrix.initialize(to: skiff_packed_matrix(format: part.format, rows: rows, columns: columns, data: storage, byte_count: bytes))
+        source = WeightSource(file: file.file, offset: tensor.fileOffset + slice.lowerBound * rowBytes, rowBytes: rowBytes,
+                              rows: slice.count, columns: Int(columns), type: tensor.type)
     }
 
     /// Rows packed at once: a multiple of the 16-row tile.
@@ -61,6 +66,20 @@ public final class WeightMatrix: @unchecked Sendable {
         storage.deallocate()
         matrix.deallocate()
     }
+}
+
+/// Rows of a weight tensor where they are in a mapped model file, in their GGUF block layout.
+struct WeightSource: @unchecked Sendable {
+    let file: MappedFile
+    /// The file offset of the first row.
+    let offset: Int
+    let rowBytes: Int
+    let rows: Int
+    let columns: Int
+    let type: GGMLType
+
+    /// The rows' bytes (read from the file again if their pages were released).
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: file.bytes[offset ..< offset + rows * rowBytes]) }
 }
 
 /// The storage types the kernels compute with, for messages.

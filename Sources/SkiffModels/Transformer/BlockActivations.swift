@@ -6,15 +6,15 @@ import SkiffHyperparameters
 struct BlockActivations<Backend: ComputeBackend> {
     let x, normed, queries, keys, values, attention, gate, up: Backend.Activations
 
-    init(_ backend: Backend, _ c: TransformerConfiguration) {
-        x = backend.activations(width: c.embeddingLength)
-        normed = backend.activations(width: c.embeddingLength)
-        queries = backend.activations(width: c.headCount * c.headDimension)
-        keys = backend.activations(width: c.kvHeadCount * c.headDimension)
-        values = backend.activations(width: c.kvHeadCount * c.headDimension)
-        attention = backend.activations(width: c.headCount * c.headDimension)
-        gate = backend.activations(width: c.feedForwardLength)
-        up = backend.activations(width: c.feedForwardLength)
+    init(_ backend: Backend, _ c: TransformerConfiguration) throws(ModelError) {
+        x = try backend.activations(width: c.embeddingLength)
+        normed = try backend.activations(width: c.embeddingLength)
+        queries = try backend.activations(width: c.headCount * c.headDimension)
+        keys = try backend.activations(width: c.kvHeadCount * c.headDimension)
+        values = try backend.activations(width: c.kvHeadCount * c.headDimension)
+        attention = try backend.activations(width: c.headCount * c.headDimension)
+        gate = try backend.activations(width: c.feedForwardLength)
+        up = try backend.activations(width: c.feedForwardLength)
     }
 
     /// A backend for a model with configuration `c`, scratch sized for its widest activation.

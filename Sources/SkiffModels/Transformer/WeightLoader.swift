@@ -73,8 +73,9 @@ final class WeightLoader {
             let output = try matrix("output.weight", columns: width, rows: vocabulary)
             let range = tokenEmbedding.fileOffset ..< tokenEmbedding.fileOffset + tokenEmbedding.byteCount
             file.file.adviseRandomAccess(range)
-            let embedding = TokenEmbedding.mapped(file.file, offset: tokenEmbedding.fileOffset,
-                                                  rowBytes: skiff_row_bytes(embeddingType, Int64(width)), type: embeddingType, width: width)
+            let source = WeightSource(file: file.file, offset: tokenEmbedding.fileOffset, rowBytes: skiff_row_bytes(embeddingType, Int64(width)),
+                                      rows: vocabulary, columns: width, type: tokenEmbedding.type)
+            let embedding = TokenEmbedding.mapped(source, type: embeddingType)
             return (embedding, output)
         }
         let output = try WeightMatrix(tokenEmbedding, in: file)
@@ -97,15 +98,23 @@ final class WeightLoader {
 /// stay resident), else rows of the mapped file, read with random-access advice.
 enum TokenEmbedding: Sendable {
     case packed(WeightMatrix)
-    case mapped(MappedFile, offset: Int, rowBytes: Int, type: skiff_type, width: Int)
+    case mapped(WeightSource, type: skiff_type)
 
     /// Writes the embedding of `token` into `destination`.
     func embed(_ token: Int32, into destination: UnsafeMutablePointer<Float>) {
         switch self {
         case .packed(let matrix):
             skiff_packed_row(matrix.matrix, Int64(token), destination)
-        case .mapped(let file, let offset, let rowBytes, let type, let width):
-            skiff_dequantize_row(type, file.bytes.baseAddress! + offset + Int(token) * rowBytes, destination, Int64(width))
+        case .mapped(let source, let type):
+            skiff_dequantize_row(type, source.bytes.baseAddress! + Int(token) * source.rowBytes, destination, Int64(source.columns))
+        }
+    }
+
+    /// The table's rows in the model file.
+    var source: WeightSource {
+        switch self {
+        case .packed(let matrix): matrix.source
+        case .mapped(let source, _): source
         }
     }
 }

@@ -1,0 +1,552 @@
+import Foundation
+import SkiffGGUF
+import SkiffHyperparameters
+import SkiffVulkan
+
+/// The Vulkan backend: Skiff's compute shaders (`SkiffVulkan`) on one Vulkan device. Weights are copied to
+/// device memory once, in their GGUF block layouts, the first time an operation uses them; activations and the
+/// paged KV cache live in device memory. Every operation of a forward pass is recorded into one command
+/// buffer, run when `logits` asks for its result; only the logits come back to the host.
+///
+/// Each step's small inputs (token ids, cache slots, block tables, RoPE's cosines and sines, norm weights and
+/// biases: kilobytes) are written by the host into mapped memory the shaders read. Models with recurrent layers
+/// (Mamba-2, Llamba) are refused: their kernels exist on the CPU only.
+final class VulkanBackend: ComputeBackend {
+    /// A batch's rows of `width` floats in device memory.
+    final class Activations {
+        let buffer: DeviceBuffer
+        let width: Int
+
+        init(buffer: DeviceBuffer, width: Int) {
+            self.buffer = buffer
+            self.width = width
+        }
+    }
+
+    /// A weight matrix in device memory, and the shaders that compute with its type.
+    private struct DeviceMatrix {
+        let buffer: DeviceBuffer
+        let rows: Int
+        let columns: Int
+        let rowBytes: Int
+        let matvec: ComputePipeline
+        let matmul: ComputePipeline
+        let dequantize: ComputePipeline
+    }
+
+    /// One layer's keys and values in device memory (IEEE half, slot-major: block × block size + position).
+    private struct CacheLayer {
+        let group: Int
+        let keys: DeviceBuffer
+        let values: DeviceBuffer
+        /// KV heads × head dimension.
+        let width: Int
+    }
+
+    /// The shaders every model uses.
+    private struct Pipelines {
+        let rmsNorm, rope, kvStore, attention, swiglu, geglu, add, addBias: ComputePipeline
+
+        init(_ device: VulkanDevice) throws(VulkanError) {
+            rmsNorm = try device.pipeline("rms_norm")
+            rope = try device.pipeline("rope")
+            kvStore = try device.pipeline("kv_store")
+            attention = try device.pipeline("attention")
+            swiglu = try device.pipeline("swiglu")
+            geglu = try device.pipeline("geglu")
+            add = try device.pipeline("add")
+            addBias = try device.pipeline("add_bias")
+        }
+    }
+
+    /// The most tokens the matrix-vector shader takes before the tiled one is faster.
+    private static let matrixVectorTokens = 16
+    /// Rows of logits computed and read back per submission.
+    private static let logitRowsPerSubmission = 64
+
+    let device: VulkanDevice
+    let maxBatchTokens: Int
+    private let stream: CommandStream
+    private let pipelines: Pipelines
+    private let groups: [CacheLayout.BlockGroup]
+    private let blockSize: Int
+    private let blockCount: Int
+    private let layers: [CacheLayer?]
+    private let inputs: StepInputs
+    private var weights: [ObjectIdentifier: DeviceMatrix] = [:]
+    private var embeddingTables: [Int: DeviceMatrix] = [:]
+    /// The current batch, and where its inputs are: token ids, and per block group each token's cache slot and
+    /// attention range (block table offset, context length, first position).
+    private var batch = ForwardBatch()
+    private var tokenIds: StepInputs.Region!
+    private var groupInputs: [(slots: StepInputs.Region, ranges: StepInputs.Region)] = []
+    private var blockTables: StepInputs.Region!
+    /// This step's RoPE tables, by the frequencies they were made from.
+    private var ropeTables: [(frequencies: [Float], region: StepInputs.Region)] = []
+    private var headInput: Activations?
+    private var logitBuffer: DeviceBuffer?
+
+    init(options: RunnerOptions, layout: CacheLayout, widestActivation: Int) throws(ModelError) {
+        guard case .vulkan(let index) = options.device else {
+            preconditionFailure("a Vulkan backend made for device \(options.device)")
+        }
+        guard options.maxBatchTokens > 0 else {
+            throw ModelError(.invalidHyperparameter, "the batch size must be at least one token")
+        }
+        guard !layout.hasRecurrentLayers else {
+            throw ModelError(.unsupportedArchitecture, "this model has state-space (recurrent) layers, whose kernels run on the CPU only so far; use --device cpu")
+        }
+        guard options.blockSize > 0, options.cacheBlocks > 0 else {
+            throw ModelError(.invalidHyperparameter, "a KV cache needs at least one block of at least one token")
+        }
+        do throws(VulkanError) {
+            device = try VulkanDevice(index: index)
+            stream = try CommandStream(device: device)
+            pipelines = try Pipelines(device)
+            inputs = try StepInputs(device: device)
+        } catch {
+            throw ModelError(error)
+        }
+        maxBatchTokens = options.maxBatchTokens
+        groups = layout.blockGroups
+        blockSize = options.blockSize
+        blockCount = options.cacheBlocks
+        let (shapes, layerSlots) = try KVCacheStorage.slots(of: layout)
+        var slotBuffers: [(keys: DeviceBuffer, values: DeviceBuffer)] = []
+        for (slot, shape) in shapes.enumerated() {
+            let bytes = options.cacheBlocks * options.blockSize * shape.kvHeads * shape.headDimension * KVCacheStorage.bytesPerElement
+            do throws(VulkanError) {
+                slotBuffers.append((try device.buffer(byteCount: bytes, hostVisible: false, purpose: "the KV cache's keys (slot \(slot))"),
+                                    try device.buffer(byteCount: bytes, hostVisible: false, purpose: "the KV cache's values (slot \(slot))")))
+            } catch {
+                throw ModelError(error)
+            }
+        }
+        layers = layerSlots.map { entry in
+            entry.map { entry in
+                CacheLayer(group: entry.group, keys: slotBuffers[entry.slot].keys, values: slotBuffers[entry.slot].values,
+                           width: shapes[entry.slot].kvHeads * shapes[entry.slot].headDimension)
+            }
+        }
+    }
+
+    func activations(width: Int) throws(ModelError) -> Activations {
+        do throws(VulkanError) {
+            return Activations(buffer: try device.buffer(byteCount: maxBatchTokens * width * 4, hostVisible: false, purpose: "activations"),
+                               width: width)
+        } catch {
+            throw ModelError(error)
+        }
+    }
+
+    func begin(_ batch: ForwardBatch, vocabularySize: Int) throws(ModelError) {
+        try batch.check(maxTokens: maxBatchTokens, vocabularySize: vocabularySize, groups: groups, blockSize: blockSize, blockCount: blockCount)
+        self.batch = batch
+        try wrap { () throws(VulkanError) in
+            try inputs.reset()
+            ropeTables = []
+            tokenIds = try inputs.write(batch.tokens)
+            // Block tables flattened, each sequence's tables at an offset; each token's slot and attention range per group.
+            var flat: [Int32] = []
+            var offsets: [[Int]] = []
+            for sequenceTables in batch.blockTables {
+                offsets.append(sequenceTables.map { table in
+                    defer { flat += table }
+                    return flat.count
+                })
+            }
+            blockTables = try inputs.write(flat.isEmpty ? [0] : flat)
+            groupInputs = try groups.enumerated().map { g, group throws(VulkanError) in
+                var slots: [Int32] = []
+                var ranges: [Int32] = []
+                for i in 0 ..< batch.count {
+                    let s = Int(batch.sequences[i])
+                    let position = Int(batch.positions[i])
+                    let table = batch.blockTables[s][g]
+                    slots.append(table[position / blockSize] * Int32(blockSize) + Int32(position % blockSize))
+                    let first = group.window.map { max(0, position + 1 - $0) } ?? 0
+                    ranges += [Int32(offsets[s][g]), Int32(position + 1), Int32(first)]
+                }
+                return (try inputs.write(slots), try inputs.write(ranges))
+            }
+        }
+    }
+
+    /// Records `pipeline` over `groups` workgroups, followed by a barrier unless `barrier` is false (dispatches
+    /// that write different buffers from the same inputs).
+    private func dispatch(_ pipeline: ComputePipeline, _ constants: PushConstants, groups x: Int, _ y: Int = 1, barrier: Bool = true) {
+        stream.dispatch(pipeline, constants, groups: x, y)
+        if barrier { stream.barrier() }
+    }
+
+    func embed(_ embedding: TokenEmbedding, into x: Activations, scale: Float) throws(ModelError) {
+        let table: DeviceMatrix
+        switch embedding {
+        case .packed(let matrix): table = try deviceMatrix(matrix)
+        case .mapped(let source, _):
+            if let known = embeddingTables[source.offset] {
+                table = known
+            } else {
+                table = try upload(source, name: "token_embd.weight")
+                embeddingTables[source.offset] = table
+            }
+        }
+        var c = PushConstants()
+        c.address(table.buffer)
+        c.address(tokenIds.buffer, offset: tokenIds.offset)
+        c.address(x.buffer)
+        c.uint(table.rowBytes)
+        c.uint(table.columns)
+        c.uint(batch.count)
+        c.uint(x.width)
+        c.float(scale)
+        dispatch(table.dequantize, c, groups: (table.columns / 8 + 63) / 64, batch.count)
+    }
+
+    func rmsNorm(_ x: Activations, weight: [Float], groups: Int, epsilon: Float, into out: Activations) {
+        guard let w = vector(weight) else { return }
+        var c = PushConstants()
+        c.address(x.buffer)
+        c.address(w.buffer, offset: w.offset)
+        c.address(out.buffer)
+        c.uint(weight.count)
+        c.uint(groups)
+        c.uint(x.width)
+        c.uint(out.width)
+        c.float(epsilon)
+        dispatch(pipelines.rmsNorm, c, groups: batch.count * groups)
+    }
+
+    func matmuls(_ products: [(WeightMatrix, Activations)], input: Activations) throws(ModelError) {
+        for (i, (w, out)) in products.enumerated() {
+            try product(w, input: input, rows: batch.count, into: out.buffer, offset: 0, stride: out.width, accumulate: false,
+                        barrier: i == products.count - 1)
+        }
+    }
+
+    func matmul(_ w: WeightMatrix, input: Activations, into out: Activations, accumulate: Bool) throws(ModelError) {
+        try product(w, input: input, rows: batch.count, into: out.buffer, offset: 0, stride: out.width, accumulate: accumulate, barrier: true)
+    }
+
+    private func product(_ w: WeightMatrix, input: Activations, rows tokens: Int, into out: DeviceBuffer, offset: Int, stride: Int,
+                         accumulate: Bool, barrier: Bool) throws(ModelError) {
+        let m = try deviceMatrix(w)
+        var c = PushConstants()
+        c.address(m.buffer)
+        c.address(input.buffer)
+        c.address(out, offset: offset)
+        c.uint(m.rowBytes)
+        c.uint(m.columns)
+        c.uint(m.rows)
+        c.uint(tokens)
+        c.uint(input.width)
+        c.uint(stride)
+        c.uint(accumulate ? 1 : 0)
+        if tokens <= Self.matrixVectorTokens {
+            dispatch(m.matvec, c, groups: (m.rows + 7) / 8, (tokens + 7) / 8, barrier: barrier)
+        } else {
+            dispatch(m.matmul, c, groups: (m.rows + 63) / 64, (tokens + 63) / 64, barrier: barrier)
+        }
+    }
+
+    func addBias(_ bias: [Float], to x: Activations) {
+        guard let b = vector(bias) else { return }
+        elementwise(pipelines.addBias, x, b.buffer, b.offset, width: x.width)
+    }
+
+    func rope(_ x: Activations, heads: Int, headDimension: Int, inverseFrequencies: [Float], neox: Bool) {
+        guard let table = ropeTable(inverseFrequencies) else { return }
+        var c = PushConstants()
+        c.address(x.buffer)
+        c.address(table.buffer, offset: table.offset)
+        c.uint(heads)
+        c.uint(headDimension)
+        c.uint(inverseFrequencies.count)
+        c.uint(x.width)
+        c.uint(neox ? 1 : 0)
+        dispatch(pipelines.rope, c, groups: (heads * inverseFrequencies.count + 63) / 64, batch.count)
+    }
+
+    /// Each token's cosines and sines of its position times `frequencies` (computed as the CPU kernel computes
+    /// them), made once per step for each set of frequencies.
+    private func ropeTable(_ frequencies: [Float]) -> StepInputs.Region? {
+        if let known = ropeTables.first(where: { $0.frequencies == frequencies }) { return known.region }
+        var table = [Float](repeating: 0, count: 2 * batch.count * frequencies.count)
+        for i in 0 ..< batch.count {
+            let position = Float(batch.positions[i])
+            for (j, frequency) in frequencies.enumerated() {
+                let theta = position * frequency
+                table[2 * (i * frequencies.count + j)] = cos(theta)
+                table[2 * (i * frequencies.count + j) + 1] = sin(theta)
+            }
+        }
+        guard let region = record({ () throws(VulkanError) in try inputs.write(table) }) else { return nil }
+        ropeTables.append((frequencies, region))
+        return region
+    }
+
+    func storeKeysAndValues(layer: Int, keys: Activations, values: Activations) {
+        guard let cache = layers[layer] else { preconditionFailure("layer \(layer) has no KV cache") }
+        let slots = groupInputs[cache.group].slots
+        var c = PushConstants()
+        c.address(keys.buffer)
+        c.address(values.buffer)
+        c.address(cache.keys)
+        c.address(cache.values)
+        c.address(slots.buffer, offset: slots.offset)
+        c.uint(cache.width)
+        c.uint(keys.width)
+        c.uint(values.width)
+        dispatch(pipelines.kvStore, c, groups: (cache.width + 63) / 64, batch.count)
+    }
+
+    func attend(layer: Int, queries: Activations, heads: Int, headDimension: Int, scale: Float, into out: Activations) throws(ModelError) {
+        guard let cache = layers[layer] else { preconditionFailure("layer \(layer) has no KV cache") }
+        guard headDimension <= 512, heads % (cache.width / headDimension) == 0 else {
+            throw ModelError(.unsupportedTensor, "the attention shader takes heads of at most 512 values, query heads a multiple of KV heads; this model has \(heads) heads of \(headDimension)")
+        }
+        let ranges = groupInputs[cache.group].ranges
+        var c = PushConstants()
+        c.address(queries.buffer)
+        c.address(out.buffer)
+        c.address(cache.keys)
+        c.address(cache.values)
+        c.address(blockTables.buffer, offset: blockTables.offset)
+        c.address(ranges.buffer, offset: ranges.offset)
+        c.uint(heads)
+        c.uint(cache.width / headDimension)
+        c.uint(headDimension)
+        c.uint(blockSize)
+        c.uint(queries.width)
+        c.uint(out.width)
+        c.float(scale)
+        dispatch(pipelines.attention, c, groups: heads, batch.count)
+    }
+
+    func convolve(layer: Int, _ x: Activations, column: Int, channels: Int, weight: [Float], bias: [Float]?, silu: Bool) throws(ModelError) {
+        throw Self.recurrentLayersRefused
+    }
+
+    func copyState(from source: Int, to destination: Int) throws(ModelError) {
+        throw Self.recurrentLayersRefused
+    }
+
+    func scan(layer: Int, _ input: Activations, _ scan: SelectiveScan, into y: Activations) throws(ModelError) {
+        throw Self.recurrentLayersRefused
+    }
+
+    func gatedGroupNorm(_ y: Activations, gate: Activations, column: Int, weight: [Float], groups: Int, epsilon: Float) {
+        preconditionFailure(Self.recurrentLayersRefused.message)
+    }
+
+    func gate(_ y: Activations, by gate: Activations, column: Int, bias: [Float]?) {
+        preconditionFailure(Self.recurrentLayersRefused.message)
+    }
+
+    private static let recurrentLayersRefused = ModelError(.unsupportedArchitecture, "state-space layers run on the CPU only so far; use --device cpu")
+
+    func swiglu(gate: Activations, up: Activations) {
+        elementwise(pipelines.swiglu, gate, up.buffer, 0, width: gate.width)
+    }
+
+    func geglu(gate: Activations, up: Activations) {
+        elementwise(pipelines.geglu, gate, up.buffer, 0, width: gate.width)
+    }
+
+    func add(_ y: Activations, into x: Activations) {
+        elementwise(pipelines.add, x, y.buffer, 0, width: x.width)
+    }
+
+    /// a = f(a, b) over the batch's rows of `a`.
+    private func elementwise(_ pipeline: ComputePipeline, _ a: Activations, _ b: DeviceBuffer, _ bOffset: Int, width: Int) {
+        let count = batch.count * a.width
+        var c = PushConstants()
+        c.address(a.buffer)
+        c.address(b, offset: bOffset)
+        c.uint(count)
+        c.uint(width)
+        let groups = (count + 63) / 64
+        dispatch(pipeline, c, groups: min(groups, 65535), (groups + 65534) / 65535)
+    }
+
+    func logits(_ x: Activations, norm: [Float], epsilon: Float, output: WeightMatrix, bias: [Float]?) throws(ModelError) -> [Float] {
+        let rows = batch.logitIndices.count
+        guard rows > 0 else {
+            try wrap { () throws(VulkanError) in try stream.submitAndWait() }
+            return []
+        }
+        let head = try deviceMatrix(output)
+        let d = x.width
+        let perSubmission = min(Self.logitRowsPerSubmission, maxBatchTokens)
+        if headInput?.width != d { headInput = try activations(width: d) }
+        let normed = headInput!
+        let vocabulary = head.rows
+        if logitBuffer == nil {
+            logitBuffer = try wrap { () throws(VulkanError) in
+                try device.buffer(byteCount: perSubmission * vocabulary * 4, hostVisible: true, purpose: "logits")
+            }
+        }
+        let out = logitBuffer!
+        var logits = [Float](repeating: 0, count: rows * vocabulary)
+        var start = 0
+        while start < rows {
+            let count = min(perSubmission, rows - start)
+            for j in 0 ..< count {
+                stream.copy(from: x.buffer, offset: batch.logitIndices[start + j] * d * 4, to: normed.buffer, offset: j * d * 4, byteCount: d * 4)
+            }
+            stream.barrier()
+            guard let w = vector(norm) else { break }
+            var c = PushConstants()
+            c.address(normed.buffer)
+            c.address(w.buffer, offset: w.offset)
+            c.address(normed.buffer)
+            c.uint(d)
+            c.uint(1)
+            c.uint(d)
+            c.uint(d)
+            c.float(epsilon)
+            dispatch(pipelines.rmsNorm, c, groups: count)
+            try product(output, input: normed, rows: count, into: out, offset: 0, stride: vocabulary, accumulate: false, barrier: true)
+            if let bias, let b = vector(bias) {
+                var c = PushConstants()
+                c.address(out)
+                c.address(b.buffer, offset: b.offset)
+                c.uint(count * vocabulary)
+                c.uint(vocabulary)
+                let groups = (count * vocabulary + 63) / 64
+                dispatch(pipelines.addBias, c, groups: min(groups, 65535), (groups + 65534) / 65535)
+            }
+            try wrap { () throws(VulkanError) in try stream.submitAndWait() }
+            logits.withUnsafeMutableBytes { logits in
+                (logits.baseAddress! + start * vocabulary * 4).copyMemory(from: out.mapped!, byteCount: count * vocabulary * 4)
+            }
+            start += count
+        }
+        try inputs.failure.map { error throws(ModelError) in throw ModelError(error) }
+        return logits
+    }
+
+    /// A step input vector (norm weights, a bias) in mapped memory.
+    private func vector(_ values: [Float]) -> StepInputs.Region? {
+        record { () throws(VulkanError) in try inputs.write(values) }
+    }
+
+    /// Runs `body`, whose failure is kept to be thrown when the pass is run (`logits`): the operations that only
+    /// record do not throw.
+    private func record(_ body: () throws(VulkanError) -> StepInputs.Region) -> StepInputs.Region? {
+        do {
+            return try body()
+        } catch {
+            inputs.failure = inputs.failure ?? error
+            return nil
+        }
+    }
+
+    private func wrap<T>(_ body: () throws(VulkanError) -> T) throws(ModelError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw ModelError(error)
+        }
+    }
+
+    /// The device copy of `w`, made on first use.
+    private func deviceMatrix(_ w: WeightMatrix) throws(ModelError) -> DeviceMatrix {
+        if let known = weights[ObjectIdentifier(w)] { return known }
+        let m = try upload(w.source, name: "a weight matrix")
+        weights[ObjectIdentifier(w)] = m
+        return m
+    }
+
+    /// Copies `source`'s rows to device memory and makes the pipelines of its type; the file's pages are released
+    /// again after the copy.
+    private func upload(_ source: WeightSource, name: String) throws(ModelError) -> DeviceMatrix {
+        guard let suffix = Self.shaderSuffix(source.type) else {
+            throw ModelError(.unsupportedTensor, "\(name) is \(source.type), which the Vulkan shaders do not compute with")
+        }
+        guard source.columns % 32 == 0 else {
+            throw ModelError(.unsupportedTensor, "\(name) has rows of \(source.columns) values; the Vulkan shaders need a multiple of 32")
+        }
+        return try wrap { () throws(VulkanError) in
+            let bytes = source.bytes
+            let buffer = try device.buffer(byteCount: bytes.count, hostVisible: false, purpose: name)
+            try device.upload(bytes, to: buffer)
+            source.file.release(source.offset ..< source.offset + bytes.count)
+            return DeviceMatrix(buffer: buffer, rows: source.rows, columns: source.columns, rowBytes: source.rowBytes,
+                                matvec: try device.pipeline("matvec_" + suffix), matmul: try device.pipeline("matmul_" + suffix),
+                                dequantize: try device.pipeline("dequantize_" + suffix))
+        }
+    }
+
+    /// The shader variants' name for a weight type (Shaders/dequant.glsl), or nil for a type they lack.
+    static func shaderSuffix(_ type: GGMLType) -> String? {
+        switch type {
+        case .f32: "f32"
+        case .f16: "f16"
+        case .bf16: "bf16"
+        case .q4_0: "q4_0"
+        case .q4_1: "q4_1"
+        case .q5_0: "q5_0"
+        case .q5_1: "q5_1"
+        case .q8_0: "q8_0"
+        case .iq4_NL: "iq4_nl"
+        case .q2_K: "q2_k"
+        case .q3_K: "q3_k"
+        case .q4_K: "q4_k"
+        case .q5_K: "q5_k"
+        case .q6_K: "q6_k"
+        case .iq4_XS: "iq4_xs"
+        default: nil
+        }
+    }
+}
+
+/// A step's small inputs in mapped device-visible memory, written by the host while the step is recorded: a bump
+/// allocator over chunks that grows (never moving what was written) and is made one chunk large enough at the
+/// next step's start.
+final class StepInputs {
+    /// Where some bytes of this step's inputs are.
+    struct Region {
+        let buffer: DeviceBuffer
+        let offset: Int
+    }
+
+    private let device: VulkanDevice
+    private var chunks: [DeviceBuffer]
+    private var used = 0
+    private var total = 0
+    /// The first failure of a write in this step, thrown when the step runs.
+    var failure: VulkanError?
+
+    init(device: VulkanDevice) throws(VulkanError) {
+        self.device = device
+        chunks = [try device.buffer(byteCount: 1 << 20, hostVisible: true, purpose: "step inputs")]
+    }
+
+    /// Starts a step: what the last one wrote is free again.
+    func reset() throws(VulkanError) {
+        if chunks.count > 1 {
+            chunks = [try device.buffer(byteCount: max(total, chunks.reduce(0) { $0 + $1.byteCount }), hostVisible: true, purpose: "step inputs")]
+        }
+        used = 0
+        total = 0
+        failure = nil
+    }
+
+    /// Copies `values` in, 16-byte aligned, and says where they are.
+    func write<T: BitwiseCopyable>(_ values: [T]) throws(VulkanError) -> Region {
+        let bytes = values.count * MemoryLayout<T>.stride
+        used = (used + 15) & ~15
+        if used + bytes > chunks.last!.byteCount {
+            chunks.append(try device.buffer(byteCount: max(bytes, chunks.last!.byteCount * 2), hostVisible: true, purpose: "step inputs"))
+            used = 0
+        }
+        let buffer = chunks.last!
+        if bytes > 0 { values.withUnsafeBytes { (buffer.mapped! + used).copyMemory(from: $0.baseAddress!, byteCount: bytes) } }
+        defer {
+            used += bytes
+            total += (bytes + 15) & ~15
+        }
+        return Region(buffer: buffer, offset: used)
+    }
+}

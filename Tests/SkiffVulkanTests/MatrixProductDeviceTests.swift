@@ -1,0 +1,77 @@
+import CSkiffKernels
+import Foundation
+import GGUFTestSupport
+import SkiffGGUF
+import SkiffHyperparameters
+@testable import SkiffModels
+import Testing
+
+/// The device's matrix products for every weight type the CPU kernels take, against the exact product in
+/// double precision of the weights as `skiff_dequantize_row` reads them (itself checked bit for bit against
+/// llama.cpp's definitions): the output head's path (token embedding, RMSNorm, product, bias) for 3 tokens
+/// (the matrix-vector shader) and for 37 (the tiled one), over 40 rows, which fill neither shader's tiles.
+@Suite(.serialized) struct MatrixProductDeviceTests {
+    static let types = GGMLType.allCases.filter { kernelType(for: $0) != nil }
+    static let columns = 512
+    static let rows = 40
+
+    /// The largest difference allowed, relative to the largest output: float sums in other orders.
+    static let tolerance = 1e-4
+
+    @Test(arguments: types, [3, 37])
+    func productMatchesTheExactOne(type: GGMLType, tokens: Int) throws {
+        var rng = SplitMix64(state: UInt64(type.rawValue * 100 + UInt32(tokens)))
+        let skiffType = try #require(kernelType(for: type))
+        let weights = randomRows(skiffType, rows: Self.rows, columns: Self.columns, using: &rng)
+        let inputs = (0 ..< tokens * Self.columns).map { _ in Float.random(in: -1 ... 1, using: &rng) }
+        let bias = (0 ..< Self.rows).map { _ in Float.random(in: -0.5 ... 0.5, using: &rng) }
+        var builder = GGUFBuilder()
+        builder.tensors = [
+            .init(name: "x", dimensions: [UInt64(Self.columns), UInt64(tokens)], typeID: GGMLType.f32.rawValue,
+                  data: inputs.withUnsafeBytes { Array($0) }),
+            .init(name: "w", dimensions: [UInt64(Self.columns), UInt64(Self.rows)], typeID: type.rawValue, data: weights),
+        ]
+        let file = try builder.file()
+        let loader = WeightLoader(file: file)
+        let w = try loader.matrix("w", columns: Self.columns, rows: Self.rows)
+        let x = try loader.matrix("x", columns: Self.columns, rows: tokens)
+
+        var options = RunnerOptions(threads: 1, maxBatchTokens: 64, cacheBlocks: 1, blockSize: 16, stateSlots: 0)
+        options.device = .vulkan(index: try VulkanTestDevice.index())
+        let layout = CacheLayout(layers: [])
+        let backend = try VulkanBackend(options: options, layout: layout, widestActivation: Self.columns)
+        var batch = ForwardBatch()
+        let s = batch.addSequence(blockTables: layout.blockGroups.map { _ in [0, 0, 0] }, stateSlot: -1)
+        for t in 0 ..< tokens { batch.add(token: Int32(t), position: Int32(t), sequence: s, wantsLogits: true) }
+        try backend.begin(batch, vocabularySize: tokens)
+        let activations = try backend.activations(width: Self.columns)
+        try backend.embed(.packed(x), into: activations, scale: 1)
+        let ones = [Float](repeating: 1, count: Self.columns)
+        let got = try backend.logits(activations, norm: ones, epsilon: 1e-6, output: w, bias: bias)
+
+        // The exact answer: the dequantized weights times each normed input row, plus the bias.
+        var dequantized = [Float](repeating: 0, count: Self.rows * Self.columns)
+        let rowBytes = weights.count / Self.rows
+        weights.withUnsafeBytes { bytes in
+            for r in 0 ..< Self.rows {
+                dequantized.withUnsafeMutableBufferPointer {
+                    skiff_dequantize_row(skiffType, bytes.baseAddress! + r * rowBytes, $0.baseAddress! + r * Self.columns, Int64(Self.columns))
+                }
+            }
+        }
+        var expected: [Double] = []
+        for t in 0 ..< tokens {
+            let row = inputs[t * Self.columns ..< (t + 1) * Self.columns].map(Double.init)
+            let scale = 1 / ((row.reduce(0) { $0 + $1 * $1 } / Double(Self.columns) + 1e-6).squareRoot())
+            for r in 0 ..< Self.rows {
+                var sum = Double(bias[r])
+                for c in 0 ..< Self.columns { sum += Double(dequantized[r * Self.columns + c]) * row[c] * scale }
+                expected.append(sum)
+            }
+        }
+        #expect(got.count == expected.count)
+        let largest = expected.map(abs).max() ?? 1
+        let worst = zip(got, expected).map { abs(Double($0) - $1) }.max() ?? .infinity
+        #expect(worst <= Self.tolerance * largest, "\(type), \(tokens) tokens: largest difference \(worst), largest output \(largest)")
+    }
+}
