@@ -55,13 +55,25 @@ const uint BLOCK_VALUES = 256, BLOCK_BYTES = 136;
 #error "a TYPE_* macro names the weights' type"
 #endif
 
-// Values 8g ... 8g+7 of the row at byte offset `row` of weights `w`.
+// The 8 bytes from an even byte offset, read as four 16-bit words (a quarter of the loads of bytes one by one).
+void bytes8(Shorts s, uint byte_offset, out uint q[8]) {
+    uint word = byte_offset >> 1;
+    for (uint i = 0; i < 4; i++) {
+        uint w = uint(s.v[word + i]);
+        q[2 * i] = w & 255u;
+        q[2 * i + 1] = w >> 8;
+    }
+}
+
+// Values 8g ... 8g+7 of the row at byte offset `row` of weights `b`. Every run's bytes start at an even offset.
 void dequant8(Bytes b, uint row, uint g, out float v[8]) {
     Shorts s = Shorts(b);
     uint first = 8 * g;
 #if defined(TYPE_F32)
-    Floats f = Floats(b);
-    for (uint i = 0; i < 8; i++) v[i] = f.v[(row >> 2) + first + i];
+    Vec4s f = Vec4s(b);
+    uint at = (row >> 4) + (first >> 2);
+    vec4 lo = f.v[at], hi = f.v[at + 1];
+    v[0] = lo.x; v[1] = lo.y; v[2] = lo.z; v[3] = lo.w; v[4] = hi.x; v[5] = hi.y; v[6] = hi.z; v[7] = hi.w;
 #elif defined(TYPE_F16)
     for (uint i = 0; i < 8; i++) v[i] = half_at(s, row + 2 * (first + i));
 #elif defined(TYPE_BF16)
@@ -69,23 +81,24 @@ void dequant8(Bytes b, uint row, uint g, out float v[8]) {
 #else
     uint block = row + (first / BLOCK_VALUES) * BLOCK_BYTES;
     uint e = first % BLOCK_VALUES;  // the run's first value within its block
+    uint q[8];
 #if defined(TYPE_Q4_0) || defined(TYPE_Q4_1) || defined(TYPE_IQ4_NL)
 #if defined(TYPE_Q4_1)
-    const uint quants = block + 4;
+    bytes8(s, block + 4 + e % 16, q);
     float d = half_at(s, block), m = half_at(s, block + 2);
 #else
-    const uint quants = block + 2;
+    bytes8(s, block + 2 + e % 16, q);
     float d = half_at(s, block), m = 0;
 #endif
     uint shift = e < 16 ? 0 : 4;
     for (uint i = 0; i < 8; i++) {
-        uint q = (byte_at(b, quants + (e + i) % 16) >> shift) & 15u;
+        uint x = (q[i] >> shift) & 15u;
 #if defined(TYPE_Q4_0)
-        v[i] = d * (float(q) - 8.0);
+        v[i] = d * (float(x) - 8.0);
 #elif defined(TYPE_IQ4_NL)
-        v[i] = d * iq4_values[q];
+        v[i] = d * iq4_values[x];
 #else
-        v[i] = d * float(q) + m;
+        v[i] = d * float(x) + m;
 #endif
     }
 #elif defined(TYPE_Q5_0) || defined(TYPE_Q5_1)
@@ -96,19 +109,21 @@ void dequant8(Bytes b, uint row, uint g, out float v[8]) {
     float d = half_at(s, block), m = 0;
     const uint high = block + 2;
 #endif
-    uint qh = byte_at(b, high) | (byte_at(b, high + 1) << 8) | (byte_at(b, high + 2) << 16) | (byte_at(b, high + 3) << 24);
+    uint qh = uint(s.v[high >> 1]) | (uint(s.v[(high >> 1) + 1]) << 16);
+    bytes8(s, high + 4 + e % 16, q);
     uint shift = e < 16 ? 0 : 4;
     for (uint i = 0; i < 8; i++) {
-        uint q = ((byte_at(b, high + 4 + (e + i) % 16) >> shift) & 15u) | (((qh >> (e + i)) & 1u) << 4);
+        uint x = ((q[i] >> shift) & 15u) | (((qh >> (e + i)) & 1u) << 4);
 #if defined(TYPE_Q5_0)
-        v[i] = d * (float(q) - 16.0);
+        v[i] = d * (float(x) - 16.0);
 #else
-        v[i] = d * float(q) + m;
+        v[i] = d * float(x) + m;
 #endif
     }
 #elif defined(TYPE_Q8_0)
     float d = half_at(s, block);
-    for (uint i = 0; i < 8; i++) v[i] = d * float(int8_t(b.v[block + 2 + e + i]));
+    bytes8(s, block + 2 + e, q);
+    for (uint i = 0; i < 8; i++) v[i] = d * float(int(q[i] << 24) >> 24);
 #elif defined(TYPE_Q2_K) || defined(TYPE_Q3_K)
     // 128-value halves n, each of 4 shifts j, each of two 16-value parts.
     uint n = e / 128, j = (e % 128) / 32, part = (e % 32) / 16, l = e % 16;
@@ -117,21 +132,18 @@ void dequant8(Bytes b, uint row, uint g, out float v[8]) {
     float d = half_at(s, block + 80), dmin = half_at(s, block + 82);
     uint sc = byte_at(b, block + scale_index);
     float scale = d * float(sc & 15u), minimum = dmin * float(sc >> 4);
-    for (uint i = 0; i < 8; i++) {
-        uint q = (byte_at(b, block + 16 + 32 * n + 16 * part + l + i) >> (2 * j)) & 3u;
-        v[i] = scale * float(q) - minimum;
-    }
+    bytes8(s, block + 16 + 32 * n + 16 * part + l, q);
+    for (uint i = 0; i < 8; i++) v[i] = scale * float((q[i] >> (2 * j)) & 3u) - minimum;
 #else
     float d = half_at(s, block + 108);
     uint low = scale_index < 8 ? byte_at(b, block + 96 + scale_index) & 15u : byte_at(b, block + 96 + scale_index - 8) >> 4;
     uint high = (byte_at(b, block + 96 + 8 + scale_index % 4) >> (2 * (scale_index / 4))) & 3u;
     float scale = d * (float(low | (high << 4)) - 32.0);
     uint mask = 1u << (4 * n + j);
-    for (uint i = 0; i < 8; i++) {
-        uint q = (byte_at(b, block + 32 + 32 * n + 16 * part + l + i) >> (2 * j)) & 3u;
-        bool set = (byte_at(b, block + 16 * part + l + i) & mask) != 0;
-        v[i] = scale * (float(q) - (set ? 0.0 : 4.0));
-    }
+    uint h[8];
+    bytes8(s, block + 32 + 32 * n + 16 * part + l, q);
+    bytes8(s, block + 16 * part + l, h);
+    for (uint i = 0; i < 8; i++) v[i] = scale * (float((q[i] >> (2 * j)) & 3u) - ((h[i] & mask) != 0 ? 0.0 : 4.0));
 #endif
 #elif defined(TYPE_Q4_K) || defined(TYPE_Q5_K)
     uint sub = e / 32, l = e % 32;
@@ -140,37 +152,38 @@ void dequant8(Bytes b, uint row, uint g, out float v[8]) {
     scale *= half_at(s, block);
     minimum *= half_at(s, block + 2);
 #if defined(TYPE_Q4_K)
-    const uint quants = block + 16;
+    bytes8(s, block + 16 + 32 * (sub / 2) + l, q);
 #else
-    const uint quants = block + 48;
+    bytes8(s, block + 48 + 32 * (sub / 2) + l, q);
+    uint h[8];
+    bytes8(s, block + 16 + l, h);
 #endif
     for (uint i = 0; i < 8; i++) {
-        uint q = (byte_at(b, quants + 32 * (sub / 2) + l + i) >> (4 * (sub % 2))) & 15u;
+        uint x = (q[i] >> (4 * (sub % 2))) & 15u;
 #if defined(TYPE_Q5_K)
-        q |= ((byte_at(b, block + 16 + l + i) >> sub) & 1u) << 4;
+        x |= ((h[i] >> sub) & 1u) << 4;
 #endif
-        v[i] = scale * float(q) - minimum;
+        v[i] = scale * float(x) - minimum;
     }
 #elif defined(TYPE_Q6_K)
     uint n = e / 128, r = e % 128, quadrant = r / 32, l = r % 32;
     float scale = half_at(s, block + 208) * float(int8_t(b.v[block + 192 + 8 * n + l / 16 + 2 * quadrant]));
-    uint low = block + 64 * n + (quadrant & 1u) * 32 + l;
-    uint high = block + 128 + 32 * n + l;
+    uint h[8];
+    bytes8(s, block + 64 * n + (quadrant & 1u) * 32 + l, q);
+    bytes8(s, block + 128 + 32 * n + l, h);
     uint shift = quadrant >= 2 ? 4 : 0;
     for (uint i = 0; i < 8; i++) {
-        uint q = ((byte_at(b, low + i) >> shift) & 15u) | (((byte_at(b, high + i) >> (2 * quadrant)) & 3u) << 4);
-        v[i] = scale * (float(q) - 32.0);
+        uint x = ((q[i] >> shift) & 15u) | (((h[i] >> (2 * quadrant)) & 3u) << 4);
+        v[i] = scale * (float(x) - 32.0);
     }
 #elif defined(TYPE_IQ4_XS)
     uint sub = e / 32, l = e % 32;
     uint low = (byte_at(b, block + 4 + sub / 2) >> (4 * (sub % 2))) & 15u;
     uint high = ((uint(s.v[(block + 2) >> 1]) >> (2 * sub)) & 3u);
     float scale = half_at(s, block) * (float(low | (high << 4)) - 32.0);
+    bytes8(s, block + 8 + 16 * sub + l % 16, q);
     uint shift = l < 16 ? 0 : 4;
-    for (uint i = 0; i < 8; i++) {
-        uint q = (byte_at(b, block + 8 + 16 * sub + (l + i) % 16) >> shift) & 15u;
-        v[i] = scale * iq4_values[q];
-    }
+    for (uint i = 0; i < 8; i++) v[i] = scale * iq4_values[(q[i] >> shift) & 15u];
 #endif
 #endif
 }
