@@ -65,7 +65,7 @@ let package = Package(
         // tensors and the forward pass.
         .target(
             name: "SkiffModels",
-            dependencies: ["SkiffGGUF", "SkiffHyperparameters", "CSkiffKernels", "SkiffVulkan"],
+            dependencies: ["SkiffGGUF", "SkiffHyperparameters", "CSkiffKernels", "SkiffVulkan", "CVulkan"],
             swiftSettings: swiftSettings
         ),
 

@@ -38,11 +38,25 @@ package final class CommandStream {
         dispatchCount = 0
     }
 
-    /// Runs `pipeline` over `groups` workgroups with `constants`.
-    package func dispatch(_ pipeline: ComputePipeline, _ constants: PushConstants, groups x: Int, _ y: Int = 1, _ z: Int = 1) {
+    /// Runs `pipeline` over `groups` workgroups with `constants` and the texel buffers it reads (`texels`, binding
+    /// by binding).
+    package func dispatch(_ pipeline: ComputePipeline, _ constants: PushConstants, texels: [VkBufferView] = [], groups x: Int, _ y: Int = 1,
+                          _ z: Int = 1) {
+        precondition(texels.count == pipeline.texelBuffers, "\(pipeline.name) reads \(pipeline.texelBuffers) texel buffers, not \(texels.count)")
         guard x > 0, y > 0, z > 0 else { return }
         begin()
         device.f.cmdBindPipeline(commands, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.pipeline)
+        if !texels.isEmpty {
+            let views: [VkBufferView?] = texels
+            views.withUnsafeBufferPointer { views in
+                var writes = (0 ..< views.count).map { binding in
+                    VkWriteDescriptorSet(sType: VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, pNext: nil, dstSet: nil, dstBinding: UInt32(binding),
+                                         dstArrayElement: 0, descriptorCount: 1, descriptorType: VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+                                         pImageInfo: nil, pBufferInfo: nil, pTexelBufferView: views.baseAddress! + binding)
+                }
+                device.f.cmdPushDescriptorSet(commands, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.layout, 0, UInt32(writes.count), &writes)
+            }
+        }
         constants.bytes.withUnsafeBytes { bytes in
             device.f.cmdPushConstants(commands, pipeline.layout, VK_SHADER_STAGE_COMPUTE_BIT.rawValue, 0, UInt32(bytes.count), bytes.baseAddress)
         }

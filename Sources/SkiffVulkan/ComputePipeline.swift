@@ -1,12 +1,16 @@
 import CVulkan
 import Foundation
 
-/// A compute shader variant made into a pipeline whose only inputs are push constants (buffer addresses and
-/// sizes, at most `PushConstants.capacity` bytes).
+/// A compute shader variant made into a pipeline whose inputs are push constants (buffer addresses and sizes, at
+/// most `PushConstants.capacity` bytes) and, for a shader that reads them, texel buffers (set 0, bindings 0 ...
+/// `texelBuffers - 1`, pushed with each dispatch).
 package final class ComputePipeline {
     package let name: String
+    /// Texel buffers the shader reads.
+    package let texelBuffers: Int
     let pipeline: VkPipeline
     let layout: VkPipelineLayout
+    private let setLayout: VkDescriptorSetLayout?
     private let device: VulkanDevice
 
     init(name: String, on device: VulkanDevice) throws(VulkanError) {
@@ -23,14 +27,35 @@ package final class ComputePipeline {
         try check(moduleResult, "vkCreateShaderModule (\(name))")
         defer { f.destroyShaderModule(device.device, module, nil) }
 
+        let texelBuffers = ShaderBinaries.texelBuffers[name] ?? 0
+        var setLayout: VkDescriptorSetLayout?
+        if texelBuffers > 0 {
+            var bindings = (0 ..< texelBuffers).map { binding in
+                VkDescriptorSetLayoutBinding(binding: UInt32(binding), descriptorType: VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, descriptorCount: 1,
+                                             stageFlags: VK_SHADER_STAGE_COMPUTE_BIT.rawValue, pImmutableSamplers: nil)
+            }
+            let result = bindings.withUnsafeMutableBufferPointer { bindings in
+                var info = VkDescriptorSetLayoutCreateInfo(sType: VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, pNext: nil,
+                                                           flags: VK_DESCRIPTOR_SET_LAYOUT_CREATE_PUSH_DESCRIPTOR_BIT_KHR.rawValue,
+                                                           bindingCount: UInt32(bindings.count), pBindings: bindings.baseAddress)
+                return f.createDescriptorSetLayout(device.device, &info, nil, &setLayout)
+            }
+            try check(result, "vkCreateDescriptorSetLayout (\(name))")
+        }
         var range = VkPushConstantRange(stageFlags: VK_SHADER_STAGE_COMPUTE_BIT.rawValue, offset: 0, size: UInt32(PushConstants.capacity))
         var layout: VkPipelineLayout?
         let layoutResult = withUnsafePointer(to: &range) { range in
-            var layoutInfo = VkPipelineLayoutCreateInfo(sType: VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO, pNext: nil, flags: 0, setLayoutCount: 0,
-                                                        pSetLayouts: nil, pushConstantRangeCount: 1, pPushConstantRanges: range)
-            return f.createPipelineLayout(device.device, &layoutInfo, nil, &layout)
+            withUnsafePointer(to: &setLayout) { setLayouts in
+                var layoutInfo = VkPipelineLayoutCreateInfo(sType: VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO, pNext: nil, flags: 0,
+                                                            setLayoutCount: texelBuffers > 0 ? 1 : 0, pSetLayouts: setLayouts,
+                                                            pushConstantRangeCount: 1, pPushConstantRanges: range)
+                return f.createPipelineLayout(device.device, &layoutInfo, nil, &layout)
+            }
         }
-        try check(layoutResult, "vkCreatePipelineLayout (\(name))")
+        guard layoutResult == VK_SUCCESS else {
+            if let setLayout { f.destroyDescriptorSetLayout(device.device, setLayout, nil) }
+            throw VulkanError.call("vkCreatePipelineLayout (\(name))", layoutResult)
+        }
         var pipeline: VkPipeline?
         let result = "main".withCString { entry in
             var info = VkComputePipelineCreateInfo(
@@ -42,9 +67,12 @@ package final class ComputePipeline {
         }
         guard result == VK_SUCCESS, let pipeline, let layout else {
             f.destroyPipelineLayout(device.device, layout, nil)
+            if let setLayout { f.destroyDescriptorSetLayout(device.device, setLayout, nil) }
             throw VulkanError.call("vkCreateComputePipelines (\(name))", result)
         }
         self.name = name
+        self.texelBuffers = texelBuffers
+        self.setLayout = setLayout
         self.pipeline = pipeline
         self.layout = layout
         self.device = device
@@ -53,6 +81,7 @@ package final class ComputePipeline {
     deinit {
         device.f.destroyPipeline(device.device, pipeline, nil)
         device.f.destroyPipelineLayout(device.device, layout, nil)
+        if let setLayout { device.f.destroyDescriptorSetLayout(device.device, setLayout, nil) }
     }
 }
 

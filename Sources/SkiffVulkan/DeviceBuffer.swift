@@ -14,8 +14,9 @@ package final class DeviceBuffer {
 
     init(device: VulkanDevice, byteCount: Int, memoryType: UInt32, mapped map: Bool, purpose: String) throws(VulkanError) {
         let f = device.f
-        let size = VkDeviceSize(max(byteCount, 16))
+        let size = VkDeviceSize(max((byteCount + 15) & ~15, 16))
         let usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT.rawValue | VK_BUFFER_USAGE_SHADER_DEVICE_ADDRESS_BIT.rawValue
+            | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT.rawValue
             | VK_BUFFER_USAGE_TRANSFER_SRC_BIT.rawValue | VK_BUFFER_USAGE_TRANSFER_DST_BIT.rawValue
         var info = VkBufferCreateInfo(sType: VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, pNext: nil, flags: 0, size: size, usage: usage,
                                       sharingMode: VK_SHARING_MODE_EXCLUSIVE, queueFamilyIndexCount: 0, pQueueFamilyIndices: nil)
@@ -52,7 +53,24 @@ package final class DeviceBuffer {
         address = f.getBufferDeviceAddress(device.device, &addressInfo)
     }
 
+    /// Views of the buffer as texel buffers of 16-byte texels (four 32-bit words), by format, made on first use.
+    private var views: [UInt32: VkBufferView] = [:]
+
+    /// The buffer as a texel buffer of 16-byte texels in `format` (R32G32B32A32_UINT or _SFLOAT) from its first byte,
+    /// as many as the device allows in one view.
+    package func texelView(_ format: VkFormat) throws(VulkanError) -> VkBufferView {
+        if let view = views[format.rawValue] { return view }
+        let texels = min((byteCount + 15) / 16, device.maxTexelBufferElements)
+        var info = VkBufferViewCreateInfo(sType: VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO, pNext: nil, flags: 0, buffer: buffer, format: format,
+                                          offset: 0, range: VkDeviceSize(texels * 16))
+        var view: VkBufferView?
+        try check(device.f.createBufferView(device.device, &info, nil, &view), "vkCreateBufferView")
+        views[format.rawValue] = view!
+        return view!
+    }
+
     deinit {
+        for view in views.values { device.f.destroyBufferView(device.device, view, nil) }
         device.f.destroyBuffer(device.device, buffer, nil)
         device.f.freeMemory(device.device, memory, nil)
     }

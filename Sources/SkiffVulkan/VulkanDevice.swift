@@ -17,7 +17,12 @@ package final class VulkanDevice {
     let hostVisibleType: UInt32
     /// Whether device-local memory can be mapped (unified memory, or a resizable BAR): then no staging copies.
     let deviceLocalIsMappable: Bool
+    /// The most elements a texel buffer view may span.
+    package let maxTexelBufferElements: Int
     private let commandPool: VkCommandPool
+
+    /// The extension the shaders' texel buffers are bound through: descriptors pushed with each dispatch, no pools.
+    static let pushDescriptorExtension = "VK_KHR_push_descriptor"
     private var pipelines: [String: ComputePipeline] = [:]
     private var staging: DeviceBuffer?
 
@@ -60,8 +65,10 @@ package final class VulkanDevice {
                        ("16-bit integers in shaders", features.features.shaderInt16),
                        ("subgroup arithmetic in compute shaders", info.subgroupArithmetic ? 1 : 0)]
             .filter { $0.1 == 0 }.map(\.0)
-        guard missing.isEmpty else {
-            throw VulkanError(.unsupportedDevice, "Vulkan device \(index) (\(info.name)) lacks \(missing.joined(separator: ", ")), which Skiff's shaders need; use --device cpu")
+        let extensions = try library.extensions(of: physical)
+        let missingAll = missing + (extensions.contains(Self.pushDescriptorExtension) ? [] : [Self.pushDescriptorExtension])
+        guard missingAll.isEmpty else {
+            throw VulkanError(.unsupportedDevice, "Vulkan device \(index) (\(info.name)) lacks \(missingAll.joined(separator: ", ")), which Skiff's shaders need; use --device cpu")
         }
         var enabled11 = VkPhysicalDeviceVulkan11Features()
         enabled11.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES
@@ -96,11 +103,16 @@ package final class VulkanDevice {
                         var queueInfo = VkDeviceQueueCreateInfo(sType: VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, pNext: nil, flags: 0,
                                                                 queueFamilyIndex: UInt32(family), queueCount: 1, pQueuePriorities: priority)
                         return withUnsafePointer(to: &queueInfo) { queueInfo in
-                            var deviceInfo = VkDeviceCreateInfo(sType: VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, pNext: UnsafeRawPointer(enabled),
-                                                                flags: 0, queueCreateInfoCount: 1, pQueueCreateInfos: queueInfo,
-                                                                enabledLayerCount: 0, ppEnabledLayerNames: nil, enabledExtensionCount: 0,
-                                                                ppEnabledExtensionNames: nil, pEnabledFeatures: nil)
-                            return library.createDevice(physical, &deviceInfo, nil, &created)
+                            return Self.pushDescriptorExtension.withCString { name in
+                                var names: UnsafePointer<CChar>? = name
+                                return withUnsafePointer(to: &names) { names in
+                                    var deviceInfo = VkDeviceCreateInfo(sType: VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, pNext: UnsafeRawPointer(enabled),
+                                                                        flags: 0, queueCreateInfoCount: 1, pQueueCreateInfos: queueInfo,
+                                                                        enabledLayerCount: 0, ppEnabledLayerNames: nil, enabledExtensionCount: 1,
+                                                                        ppEnabledExtensionNames: names, pEnabledFeatures: nil)
+                                    return library.createDevice(physical, &deviceInfo, nil, &created)
+                                }
+                            }
                         }
                     }
                 }
@@ -116,6 +128,9 @@ package final class VulkanDevice {
         guard let queue else { throw VulkanError(.failed, "vkGetDeviceQueue returned no queue") }
         self.queue = queue
 
+        var properties = VkPhysicalDeviceProperties()
+        library.getPhysicalDeviceProperties(physical, &properties)
+        maxTexelBufferElements = Int(properties.limits.maxTexelBufferElements)
         var memory = VkPhysicalDeviceMemoryProperties()
         library.getPhysicalDeviceMemoryProperties(physical, &memory)
         let types = withUnsafeBytes(of: memory.memoryTypes) { Array($0.bindMemory(to: VkMemoryType.self).prefix(Int(memory.memoryTypeCount))) }
@@ -243,6 +258,11 @@ struct DeviceFunctions {
     let resetFences: PFN_vkResetFences
     let waitForFences: PFN_vkWaitForFences
     let queueSubmit: PFN_vkQueueSubmit
+    let createDescriptorSetLayout: PFN_vkCreateDescriptorSetLayout
+    let destroyDescriptorSetLayout: PFN_vkDestroyDescriptorSetLayout
+    let createBufferView: PFN_vkCreateBufferView
+    let destroyBufferView: PFN_vkDestroyBufferView
+    let cmdPushDescriptorSet: PFN_vkCmdPushDescriptorSetKHR
 
     init(_ device: VkDevice, _ library: VulkanLibrary) throws(VulkanError) {
         func load<F>(_ name: String) throws(VulkanError) -> F {
@@ -286,5 +306,10 @@ struct DeviceFunctions {
         resetFences = try load("vkResetFences")
         waitForFences = try load("vkWaitForFences")
         queueSubmit = try load("vkQueueSubmit")
+        createDescriptorSetLayout = try load("vkCreateDescriptorSetLayout")
+        destroyDescriptorSetLayout = try load("vkDestroyDescriptorSetLayout")
+        createBufferView = try load("vkCreateBufferView")
+        destroyBufferView = try load("vkDestroyBufferView")
+        cmdPushDescriptorSet = try load("vkCmdPushDescriptorSetKHR")
     }
 }

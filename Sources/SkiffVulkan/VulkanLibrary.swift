@@ -15,6 +15,7 @@ final class VulkanLibrary: @unchecked Sendable {
     let getPhysicalDeviceMemoryProperties: PFN_vkGetPhysicalDeviceMemoryProperties
     let getPhysicalDeviceQueueFamilyProperties: PFN_vkGetPhysicalDeviceQueueFamilyProperties
     let createDevice: PFN_vkCreateDevice
+    let enumerateDeviceExtensionProperties: PFN_vkEnumerateDeviceExtensionProperties
     let getDeviceProcAddr: PFN_vkGetDeviceProcAddr
 
     /// The process's library and instance, or why there is none.
@@ -61,7 +62,19 @@ final class VulkanLibrary: @unchecked Sendable {
         getPhysicalDeviceMemoryProperties = try global("vkGetPhysicalDeviceMemoryProperties", instance)
         getPhysicalDeviceQueueFamilyProperties = try global("vkGetPhysicalDeviceQueueFamilyProperties", instance)
         createDevice = try global("vkCreateDevice", instance)
+        enumerateDeviceExtensionProperties = try global("vkEnumerateDeviceExtensionProperties", instance)
         getDeviceProcAddr = try global("vkGetDeviceProcAddr", instance)
+    }
+
+    /// The names of the extensions `device` supports.
+    func extensions(of device: VkPhysicalDevice) throws(VulkanError) -> Set<String> {
+        var count: UInt32 = 0
+        try check(enumerateDeviceExtensionProperties(device, nil, &count, nil), "vkEnumerateDeviceExtensionProperties")
+        var properties = [VkExtensionProperties](repeating: VkExtensionProperties(), count: Int(count))
+        try check(enumerateDeviceExtensionProperties(device, nil, &count, &properties), "vkEnumerateDeviceExtensionProperties")
+        return Set(properties.prefix(Int(count)).map { p in
+            withUnsafeBytes(of: p.extensionName) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        })
     }
 
     /// The physical devices, in the loader's order (the N of `--device vulkan:N`).

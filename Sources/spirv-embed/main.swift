@@ -3,24 +3,30 @@ import Foundation
 // spirv-embed GLSLC SHADER_DIRECTORY OUTPUT.swift
 //
 // Compiles every compute shader in SHADER_DIRECTORY (`*.comp`) with glslc and writes OUTPUT.swift, an enum
-// holding each SPIR-V module as base64 text, keyed by name. A shader compiled several ways declares each way on
-// a line of its own, `//! variant NAME DEFINE[=VALUE] ...`; a shader with no such line is compiled once, named
-// after its file. Run by the CompileShaders build plugin; a compile error fails the build with glslc's message.
+// holding each SPIR-V module as base64 text, keyed by name, and how many texel buffers (set 0, bindings 0 ...
+// N-1) each reads. A shader compiled several ways declares each way on a line of its own,
+// `//! variant NAME DEFINE[=VALUE] ...`; a shader with no such line is compiled once, named after its file. A
+// shader that reads texel buffers says how many on a line `//! texel-buffers N`. Run by the CompileShaders build
+// plugin; a compile error fails the build with glslc's message.
 
 struct Variant {
     let name: String
     let source: URL
     let defines: [String]
+    let texelBuffers: Int
 }
 
 func variants(of source: URL) throws -> [Variant] {
     let text = try String(contentsOf: source, encoding: .utf8)
-    let declared = text.split(separator: "\n").compactMap { line -> Variant? in
-        let words = line.split(separator: " ")
+    let lines = text.split(separator: "\n").map { $0.split(separator: " ") }
+    let texelBuffers = lines.first { $0.count == 3 && $0[0] == "//!" && $0[1] == "texel-buffers" }.flatMap { Int($0[2]) } ?? 0
+    let declared = lines.compactMap { words -> Variant? in
         guard words.count >= 3, words[0] == "//!", words[1] == "variant" else { return nil }
-        return Variant(name: String(words[2]), source: source, defines: words.dropFirst(3).map(String.init))
+        return Variant(name: String(words[2]), source: source, defines: words.dropFirst(3).map(String.init), texelBuffers: texelBuffers)
     }
-    return declared.isEmpty ? [Variant(name: source.deletingPathExtension().lastPathComponent, source: source, defines: [])] : declared
+    return declared.isEmpty
+        ? [Variant(name: source.deletingPathExtension().lastPathComponent, source: source, defines: [], texelBuffers: texelBuffers)]
+        : declared
 }
 
 func compile(_ variant: Variant, glslc: String, includes: URL, scratch: URL) -> Result<Data, CompileFailure> {
@@ -75,8 +81,11 @@ do {
     var swift = """
         // Generated at build time by spirv-embed from Shaders/*.comp (glslc). Not in the repository.
 
-        /// Each compute shader's SPIR-V, base64-encoded, by variant name.
+        /// Each compute shader's SPIR-V, base64-encoded, by variant name, and the texel buffers it reads.
         enum ShaderBinaries {
+            static let texelBuffers: [String: Int] = [
+        \(all.map { "        \"\($0.name)\": \($0.texelBuffers),\n" }.joined())    ]
+
             static let spirv: [String: String] = [
 
         """

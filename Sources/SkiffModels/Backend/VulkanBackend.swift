@@ -1,6 +1,7 @@
 import Foundation
 import SkiffGGUF
 import SkiffHyperparameters
+import CVulkan
 import SkiffVulkan
 
 /// The Vulkan backend: Skiff's compute shaders (`SkiffVulkan`) on one Vulkan device. Weights are copied to
@@ -26,6 +27,8 @@ final class VulkanBackend: ComputeBackend {
     /// A weight matrix in device memory, and the shaders that compute with its type.
     private struct DeviceMatrix {
         let buffer: DeviceBuffer
+        /// The buffer as the shaders read it: a texel buffer of 32-bit words.
+        let words: VkBufferView
         let rows: Int
         let columns: Int
         let rowBytes: Int
@@ -174,8 +177,9 @@ final class VulkanBackend: ComputeBackend {
 
     /// Records `pipeline` over `groups` workgroups, followed by a barrier unless `barrier` is false (dispatches
     /// that write different buffers from the same inputs).
-    private func dispatch(_ pipeline: ComputePipeline, _ constants: PushConstants, groups x: Int, _ y: Int = 1, barrier: Bool = true) {
-        stream.dispatch(pipeline, constants, groups: x, y)
+    private func dispatch(_ pipeline: ComputePipeline, _ constants: PushConstants, texels: [VkBufferView] = [], groups x: Int, _ y: Int = 1,
+                          barrier: Bool = true) {
+        stream.dispatch(pipeline, constants, texels: texels, groups: x, y)
         if barrier { stream.barrier() }
     }
 
@@ -192,7 +196,6 @@ final class VulkanBackend: ComputeBackend {
             }
         }
         var c = PushConstants()
-        c.address(table.buffer)
         c.address(tokenIds.buffer, offset: tokenIds.offset)
         c.address(x.buffer)
         c.uint(table.rowBytes)
@@ -200,7 +203,7 @@ final class VulkanBackend: ComputeBackend {
         c.uint(batch.count)
         c.uint(x.width)
         c.float(scale)
-        dispatch(table.dequantize, c, groups: (table.columns / 8 + 63) / 64, batch.count)
+        dispatch(table.dequantize, c, texels: [table.words], groups: (table.columns / 8 + 63) / 64, batch.count)
     }
 
     func rmsNorm(_ x: Activations, weight: [Float], groups: Int, epsilon: Float, into out: Activations) {
@@ -231,9 +234,8 @@ final class VulkanBackend: ComputeBackend {
     private func product(_ w: WeightMatrix, input: Activations, rows tokens: Int, into out: DeviceBuffer, offset: Int, stride: Int,
                          accumulate: Bool, barrier: Bool) throws(ModelError) {
         let m = try deviceMatrix(w)
+        let inputTexels = try wrap { () throws(VulkanError) in try input.buffer.texelView(VK_FORMAT_R32G32B32A32_SFLOAT) }
         var c = PushConstants()
-        c.address(m.buffer)
-        c.address(input.buffer)
         c.address(out, offset: offset)
         c.uint(m.rowBytes)
         c.uint(m.columns)
@@ -243,9 +245,9 @@ final class VulkanBackend: ComputeBackend {
         c.uint(stride)
         c.uint(accumulate ? 1 : 0)
         if tokens <= Self.matrixVectorTokens {
-            dispatch(m.matvec, c, groups: (m.rows + 7) / 8, (tokens + 7) / 8, barrier: barrier)
+            dispatch(m.matvec, c, texels: [m.words, inputTexels], groups: (m.rows + 7) / 8, (tokens + 7) / 8, barrier: barrier)
         } else {
-            dispatch(m.matmul, c, groups: (m.rows + 63) / 64, (tokens + 63) / 64, barrier: barrier)
+            dispatch(m.matmul, c, texels: [m.words, inputTexels], groups: (m.rows + 63) / 64, (tokens + 63) / 64, barrier: barrier)
         }
     }
 
@@ -464,6 +466,9 @@ final class VulkanBackend: ComputeBackend {
         guard let suffix = Self.shaderSuffix(source.type) else {
             throw ModelError(.unsupportedTensor, "\(name) is \(source.type), which the Vulkan shaders do not compute with")
         }
+        guard source.rows * source.rowBytes / 4 <= device.maxTexelBufferElements else {
+            throw ModelError(.unsupportedTensor, "\(name) is \(source.rows * source.rowBytes >> 20) MiB, more than one texel buffer of this device spans (\(device.maxTexelBufferElements / (1 << 18)) MiB)")
+        }
         guard source.columns % 32 == 0 else {
             throw ModelError(.unsupportedTensor, "\(name) has rows of \(source.columns) values; the Vulkan shaders need a multiple of 32")
         }
@@ -472,7 +477,7 @@ final class VulkanBackend: ComputeBackend {
             let buffer = try device.buffer(byteCount: bytes.count, hostVisible: false, purpose: name)
             try device.upload(bytes, to: buffer)
             source.file.release(source.offset ..< source.offset + bytes.count)
-            return DeviceMatrix(buffer: buffer, rows: source.rows, columns: source.columns, rowBytes: source.rowBytes,
+            return DeviceMatrix(buffer: buffer, words: try buffer.texelView(VK_FORMAT_R32_UINT), rows: source.rows, columns: source.columns, rowBytes: source.rowBytes,
                                 matvec: try device.pipeline("matvec_" + suffix), matmul: try device.pipeline("matmul_" + suffix),
                                 dequantize: try device.pipeline("dequantize_" + suffix))
         }

@@ -1,4 +1,5 @@
 #version 450
+//! texel-buffers 1
 //! variant dequantize_f32 TYPE_F32
 //! variant dequantize_f16 TYPE_F16
 //! variant dequantize_bf16 TYPE_BF16
@@ -20,7 +21,6 @@
 
 layout(local_size_x = 64) in;
 layout(push_constant) uniform Parameters {
-    Bytes w;
     Ints ids;
     Floats y;
     uint row_bytes;
@@ -34,6 +34,6 @@ void main() {
     uint g = gl_GlobalInvocationID.x, i = gl_WorkGroupID.y;
     if (8 * g >= p.columns || i >= p.rows) return;
     float v[8];
-    dequant8(p.w, uint(p.ids.v[i]) * p.row_bytes, g, v);
+    dequant8(uint(p.ids.v[i]) * p.row_bytes, g, v);
     for (uint k = 0; k < 8; k++) p.y.v[i * p.y_stride + 8 * g + k] = v[k] * p.scale;
 }

@@ -1,4 +1,5 @@
 #version 450
+//! texel-buffers 2
 //! variant matmul_f32 TYPE_F32
 //! variant matmul_f16 TYPE_F16
 //! variant matmul_bf16 TYPE_BF16
@@ -20,11 +21,11 @@
 #include "common.glsl"
 #include "dequant.glsl"
 
+layout(set = 0, binding = 1) uniform samplerBuffer x_texels;
+
 const uint TM = 64, TN = 64, TK = 32;
 layout(local_size_x = 256) in;
 layout(push_constant) uniform Parameters {
-    Bytes w;
-    Vec4s x;
     Floats y;
     uint row_bytes;
     uint columns;
@@ -49,7 +50,7 @@ void main() {
             uint lr = id / 4, run = id % 4;
             float v[8];
             if (row0 + lr < p.rows) {
-                dequant8(p.w, (row0 + lr) * p.row_bytes, k0 / 8 + run, v);
+                dequant8((row0 + lr) * p.row_bytes, k0 / 8 + run, v);
             } else {
                 [[unroll]] for (uint k = 0; k < 8; k++) v[k] = 0.0;
             }
@@ -57,7 +58,7 @@ void main() {
         }
         [[unroll]] for (uint q = 0; q < 2; q++) {
             uint index = id + 256 * q, lt = index / 8, c4 = index % 8;
-            vec4 value = token0 + lt < p.tokens ? p.x.v[((token0 + lt) * p.x_stride + k0) / 4 + c4] : vec4(0.0);
+            vec4 value = token0 + lt < p.tokens ? texelFetch(x_texels, int(((token0 + lt) * p.x_stride + k0) / 4 + c4)) : vec4(0.0);
             xs[lt][4 * c4] = value.x;
             xs[lt][4 * c4 + 1] = value.y;
             xs[lt][4 * c4 + 2] = value.z;

@@ -1,4 +1,5 @@
 #version 450
+//! texel-buffers 2
 //! variant matvec_f32 TYPE_F32
 //! variant matvec_f16 TYPE_F16
 //! variant matvec_bf16 TYPE_BF16
@@ -22,11 +23,11 @@
 #include "common.glsl"
 #include "dequant.glsl"
 
+layout(set = 0, binding = 1) uniform samplerBuffer x_texels;
+
 const uint ROWS = 8, TOKENS = 8;
 layout(local_size_x = 64) in;
 layout(push_constant) uniform Parameters {
-    Bytes w;
-    Vec4s x;
     Floats y;
     uint row_bytes;
     uint columns;
@@ -47,11 +48,11 @@ void main() {
         [[unroll]] for (uint t = 0; t < TOKENS; t++) acc[t] = 0.0;
         for (uint g = gl_SubgroupInvocationID; g < p.columns / 8; g += gl_SubgroupSize) {
             float v[8];
-            dequant8(p.w, r * p.row_bytes, g, v);
+            dequant8(r * p.row_bytes, g, v);
             vec4 w0 = vec4(v[0], v[1], v[2], v[3]), w1 = vec4(v[4], v[5], v[6], v[7]);
             uint base = (t0 * p.x_stride + 8 * g) / 4;
             [[unroll]] for (uint t = 0; t < TOKENS; t++) {
-                if (t < count) acc[t] += dot(p.x.v[base + t * (p.x_stride / 4)], w0) + dot(p.x.v[base + t * (p.x_stride / 4) + 1], w1);
+                if (t < count) acc[t] += dot(texelFetch(x_texels, int(base + t * (p.x_stride / 4))), w0) + dot(texelFetch(x_texels, int(base + t * (p.x_stride / 4) + 1)), w1);
             }
         }
         [[unroll]] for (uint t = 0; t < TOKENS; t++) {
