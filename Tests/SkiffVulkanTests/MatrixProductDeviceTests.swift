@@ -9,7 +9,8 @@ import Testing
 /// The device's matrix products for every weight type the CPU kernels take, against the exact product in
 /// double precision of the weights as `skiff_dequantize_row` reads them (itself checked bit for bit against
 /// llama.cpp's definitions): the output head's path (token embedding, RMSNorm, product, bias) for 3 tokens
-/// (the matrix-vector shader) and for 37 (the tiled one), over 40 rows, which fill neither shader's tiles.
+/// and for 37, through the matrix-vector shader and through the tiled one, over 40 rows, which fill neither
+/// shader's tiles.
 @Suite(.serialized) struct MatrixProductDeviceTests {
     static let types = GGMLType.allCases.filter { kernelType(for: $0) != nil }
     static let columns = 512
@@ -18,8 +19,12 @@ import Testing
     /// The largest difference allowed, relative to the largest output: float sums in other orders.
     static let tolerance = 1e-4
 
-    @Test(arguments: types, [3, 37])
-    func productMatchesTheExactOne(type: GGMLType, tokens: Int) throws {
+    @Test(arguments: types, [false, true])
+    func productMatchesTheExactOne(type: GGMLType, tiled: Bool) throws {
+        for tokens in [3, 37] { try check(type: type, tiled: tiled, tokens: tokens) }
+    }
+
+    func check(type: GGMLType, tiled: Bool, tokens: Int) throws {
         var rng = SplitMix64(state: UInt64(type.rawValue * 100 + UInt32(tokens)))
         let skiffType = try #require(kernelType(for: type))
         let weights = randomRows(skiffType, rows: Self.rows, columns: Self.columns, using: &rng)
@@ -40,6 +45,7 @@ import Testing
         options.device = .vulkan(index: try VulkanTestDevice.index())
         let layout = CacheLayout(layers: [])
         let backend = try VulkanBackend(options: options, layout: layout, widestActivation: Self.columns)
+        backend.tiledFromTokens = tiled ? 1 : .max
         var batch = ForwardBatch()
         let s = batch.addSequence(blockTables: layout.blockGroups.map { _ in [0, 0, 0] }, stateSlot: -1)
         for t in 0 ..< tokens { batch.add(token: Int32(t), position: Int32(t), sequence: s, wantsLogits: true) }
@@ -72,6 +78,6 @@ import Testing
         #expect(got.count == expected.count)
         let largest = expected.map(abs).max() ?? 1
         let worst = zip(got, expected).map { abs(Double($0) - $1) }.max() ?? .infinity
-        #expect(worst <= Self.tolerance * largest, "\(type), \(tokens) tokens: largest difference \(worst), largest output \(largest)")
+        #expect(worst <= Self.tolerance * largest, "\(type), \(tiled ? "tiled" : "matrix-vector"), \(tokens) tokens: largest difference \(worst), largest output \(largest)")
     }
 }
