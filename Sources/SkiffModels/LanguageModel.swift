@@ -14,9 +14,20 @@ public protocol LanguageModel: AnyObject, Sendable {
     var cacheLayout: CacheLayout { get }
     /// Bytes of weights held in memory.
     var weightBytes: Int { get }
+    /// Bytes of activations a runner holds per token of its largest batch (its scratch beside weights and cache),
+    /// the output head's input included.
+    var activationBytesPerToken: Int { get }
     /// A runner of forward passes with its own threads, scratch and paged cache as `options` say. A runner is
     /// driven by one thread at a time.
     func makeRunner(_ options: RunnerOptions) throws(ModelError) -> any ModelRunner
+}
+
+extension LanguageModel {
+    /// Bytes a runner on a Vulkan device holds there besides the weights and the KV cache, for batches of
+    /// `maxBatchTokens` tokens: its activations and the output head's scratch.
+    public func deviceScratchBytes(maxBatchTokens: Int) -> Int {
+        maxBatchTokens * activationBytesPerToken + VulkanBackend.headScratchBytes(vocabularySize: vocabularySize)
+    }
 }
 
 /// Runs forward passes of one model over batches of tokens.

@@ -23,6 +23,9 @@ public struct KVCachePlan: Sendable, Equatable {
         case memoryShare = "share of available memory"
         /// Blocks of no bytes (a model without attention): enough for every running sequence at full context.
         case tokenCount = "token blocks of max-running sequences at full context"
+        /// All of a GPU's budget: `--gpu-memory-utilization` of its memory less the weights and the runtime's
+        /// scratch, as vLLM sizes its cache.
+        case deviceBudget = "gpu-memory-utilization of the device"
     }
 
     /// Bytes of keys and values per token, all layers (what a token costs while inside every window).
@@ -61,11 +64,12 @@ public struct KVCachePlan: Sendable, Equatable {
     /// own, or a `ModelShape`'s read from the file), with steps of at most `stepTokens` tokens, keys and values
     /// of `bytesPerElement` bytes (the engine's `KVCacheStorage.bytesPerElement`) and recurrent state of
     /// `stateBytesPerElement` (`RecurrentStateStorage.bytesPerElement`), `stateSnapshots` prompt states kept
-    /// besides the running sequences'. Throws when it would not hold one full-context sequence, or the states
-    /// do not fit the memory share.
+    /// besides the running sequences'. On a GPU, `deviceBudgetBytes` (what its memory leaves for the cache) is
+    /// all given to blocks. Throws when it would not hold one full-context sequence, or the states do not fit the
+    /// memory share.
     public init(layout: CacheLayout, bytesPerElement: Int, stateBytesPerElement: Int, contextLength: Int, maxRunning: Int,
                 stateSnapshots: Int = 0, stepTokens: Int, explicitBytes: Int?, memoryFraction: Double, availableMemoryBytes: Int?,
-                blockSize: Int = 16) throws(SizingError) {
+                deviceBudgetBytes: Int? = nil, blockSize: Int = 16) throws(SizingError) {
         bytesPerToken = bytesPerElement * layout.kvElementsPerToken
         self.bytesPerElement = bytesPerElement
         let bytesPerBlock = bytesPerElement * layout.kvElementsPerBlockToken * blockSize
@@ -79,7 +83,7 @@ public struct KVCachePlan: Sendable, Equatable {
         let stateElements = layout.stateElementsPerSequence
         stateBytesPerSequence = stateElements * stateBytesPerElement
         stateSlots = stateElements > 0 ? maxRunning + stateSnapshots : 0
-        let share = availableMemoryBytes.map { Int(Double($0) * memoryFraction) }
+        let share = deviceBudgetBytes.map { max($0, 0) } ?? availableMemoryBytes.map { Int(Double($0) * memoryFraction) }
         let stateBytes = stateSlots * stateBytesPerSequence
         if let share, stateBytes > share {
             throw SizingError(.doesNotFit,
@@ -92,6 +96,9 @@ public struct KVCachePlan: Sendable, Equatable {
         } else if let explicitBytes {
             blocks = explicitBytes / bytesPerBlock
             basis = .explicitBytes
+        } else if let share, deviceBudgetBytes != nil {
+            blocks = (share - stateBytes) / bytesPerBlock
+            basis = .deviceBudget
         } else {
             let wanted = blocksPerSequence * maxRunning
             let cap = share.map { ($0 - stateBytes) / bytesPerBlock } ?? .max

@@ -31,8 +31,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The model directory (default: $SKIFF_MODEL_DIR, else ~/.cache/skiff/models).")
     var modelDir: String?
 
-    @Option(name: .shortAndLong, help: "Compute threads (default: one per CPU core) [SKIFF_THREADS].")
+    @Option(name: .shortAndLong, help: "Compute threads of the CPU backend (default: one per CPU core) [SKIFF_THREADS].")
     var threads: Int?
+
+    @Option(help: ArgumentHelp("Where to compute: auto (the first Vulkan GPU, else the CPU), cpu, vulkan or vulkan:N [SKIFF_DEVICE].",
+                               valueName: "device"))
+    var device: String?
+
+    @Option(help: "On a GPU, the share of its memory Skiff takes: weights, scratch and, with all the rest, the KV cache (default 0.9, as vLLM's) [SKIFF_GPU_MEMORY_UTILIZATION].")
+    var gpuMemoryUtilization: Double?
 
     @Option(help: ArgumentHelp("The chat template: chatml, gemma, llama3 or a Jinja file (default: the model file's, else the built-in one whose turn markers its vocabulary has) [SKIFF_CHAT_TEMPLATE].",
                                valueName: "name|file"))
@@ -71,7 +78,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("ctx"), help: "Context per sequence in tokens (default: the model's) [SKIFF_CTX].")
     var contextLength: Int?
 
-    @Option(help: "KV cache size in bytes (default: --max-running sequences at full context, capped by --kv-cache-memory-fraction) [SKIFF_KV_CACHE_BYTES].")
+    @Option(help: "KV cache size in bytes (default on the CPU: --max-running sequences at full context, capped by --kv-cache-memory-fraction; on a GPU: what --gpu-memory-utilization leaves) [SKIFF_KV_CACHE_BYTES].")
     var kvCacheBytes: Int?
 
     @Option(help: "The largest share of available memory the KV cache takes by default (default 0.5) [SKIFF_KV_CACHE_MEMORY_FRACTION].")
@@ -134,21 +141,36 @@ struct ServeCommand: AsyncParsableCommand {
         let load: @Sendable () throws -> InferenceEngine = { [modelOptions] in
             let loaded = try modelOptions.load(quiet: settings.jsonLogs)
             let context = min(settings.contextLength ?? loaded.contextLength, loaded.contextLength)
+            // On a GPU the cache takes what --gpu-memory-utilization of its memory leaves after the weights and the
+            // runner's scratch (vLLM's rule); on the CPU, a share of the memory the kernel reports available.
+            var deviceBudget: Int?
+            if let memory = settings.device.memoryBytes {
+                let usable = Int(Double(memory) * settings.gpuMemoryUtilization)
+                let scratch = loaded.network.deviceScratchBytes(maxBatchTokens: settings.maxStepTokens)
+                deviceBudget = usable - loaded.weightBytes - scratch
+                logger.info("device memory", metadata: [
+                    "device": "\(settings.device.summary)", "memory_bytes": "\(memory)",
+                    "gpu_memory_utilization": "\(settings.gpuMemoryUtilization)", "usable_bytes": "\(usable)",
+                    "weights_bytes": "\(loaded.weightBytes)", "scratch_bytes": "\(scratch)", "cache_budget_bytes": "\(deviceBudget!)",
+                ])
+            }
             let plan = try KVCachePlan(
                 layout: loaded.cacheLayout, bytesPerElement: KVCacheStorage.bytesPerElement, stateBytesPerElement: RecurrentStateStorage.bytesPerElement, contextLength: context, maxRunning: settings.maxRunning,
                 stateSnapshots: settings.noPrefixCache ? 0 : settings.stateSnapshots, stepTokens: settings.maxStepTokens,
                 explicitBytes: settings.kvCacheBytes, memoryFraction: settings.kvCacheMemoryFraction,
-                availableMemoryBytes: KVCachePlan.availableMemoryBytes())
+                availableMemoryBytes: KVCachePlan.availableMemoryBytes(), deviceBudgetBytes: deviceBudget)
             logger.info("\(plan.summary)", metadata: [
                 "kv.bytes_per_token": "\(plan.bytesPerToken)", "kv.blocks": "\(plan.blocks)", "kv.block_size": "\(plan.blockSize)",
                 "kv.bytes": "\(plan.bytes)", "kv.full_context_sequences": "\(plan.fullContextSequences)",
                 "state.bytes_per_sequence": "\(plan.stateBytesPerSequence)", "state.slots": "\(plan.stateSlots)",
             ])
-            let engine = try InferenceEngine(model: loaded, configuration: EngineConfiguration(
+            var configuration = EngineConfiguration(
                 threads: settings.threads, maxStepTokens: settings.maxStepTokens, maxRunning: settings.maxRunning,
                 maxWaiting: settings.maxWaiting, contextLength: context, cacheBlocks: plan.blocks,
                 blockSize: plan.blockSize, prefixCaching: !settings.noPrefixCache, stateSnapshots: settings.stateSnapshots,
-                residentCache: true))
+                residentCache: true)
+            configuration.device = settings.device
+            let engine = try InferenceEngine(model: loaded, configuration: configuration)
             logger.info("model", metadata: ["architecture": "\(loaded.architecture)", "chat_template": "\(loaded.chatTemplateOrigin)"])
             let recommendation = loaded.samplingRecommendation
             let sampling = recommendation.defaults(overriddenBy: settings.sampling)
@@ -164,7 +186,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
             logger.info("model loaded", metadata: [
                 "model": "\(loaded.name)", "served_model_name": "\(settings.servedModelName)", "context": "\(context)",
-                "threads": "\(settings.threads)", "max_running": "\(settings.maxRunning)", "max_waiting": "\(settings.maxWaiting)",
+                "device": "\(settings.device.summary)", "threads": "\(settings.threads)", "max_running": "\(settings.maxRunning)", "max_waiting": "\(settings.maxWaiting)",
                 "prefix_cache": "\(engine.prefixCaching)", "api_keys": "\(settings.apiKeys.count)",
             ])
             return engine
@@ -186,6 +208,8 @@ struct ServeCommand: AsyncParsableCommand {
     private struct Settings {
         var model: String
         var threads: Int
+        var device: ComputeDevice
+        var gpuMemoryUtilization: Double
         var host: String
         var port: Int
         var servedModelName: String
@@ -222,6 +246,13 @@ struct ServeCommand: AsyncParsableCommand {
             }
             model = try value(c.model, "SKIFF_MODEL") ?? ModelCatalog.builtIn.defaultEntry.name
             threads = try value(c.threads, "SKIFF_THREADS") ?? ComputePool.defaultThreadCount
+            let deviceName = try value(c.device, "SKIFF_DEVICE") ?? "auto"
+            do {
+                device = try ComputeDevice.named(deviceName)
+            } catch {
+                throw ValidationError(error.message)
+            }
+            gpuMemoryUtilization = try value(c.gpuMemoryUtilization, "SKIFF_GPU_MEMORY_UTILIZATION") ?? 0.9
             chatTemplate = try value(c.chatTemplate, "SKIFF_CHAT_TEMPLATE")
             _ = try ModelOptions.chatTemplateChoice(chatTemplate)
             host = try value(c.host, "SKIFF_HOST") ?? "127.0.0.1"
@@ -278,6 +309,9 @@ struct ServeCommand: AsyncParsableCommand {
             guard contextLength.map({ $0 >= 16 }) ?? true else { throw ValidationError("--ctx must be at least 16") }
             guard kvCacheMemoryFraction > 0, kvCacheMemoryFraction <= 0.95 else {
                 throw ValidationError("--kv-cache-memory-fraction must be in (0, 0.95]")
+            }
+            guard gpuMemoryUtilization > 0, gpuMemoryUtilization <= 1 else {
+                throw ValidationError("--gpu-memory-utilization must be in (0, 1]")
             }
             guard gracePeriod >= 0 else { throw ValidationError("--grace-period must be 0 or more") }
             guard requestTimeout >= 0 else { throw ValidationError("--request-timeout must be 0 (no limit) or more") }

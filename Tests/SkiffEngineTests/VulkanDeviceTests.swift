@@ -1,3 +1,4 @@
+import GGUFTestSupport
 import SkiffEngine
 import SkiffModels
 import Testing
@@ -11,7 +12,11 @@ import Testing
 
     /// The CPU path's greedy tokens on the correctness prompts (`GreedyGenerationTests`' fixture) whose first eight
     /// steps have a clear top-2 margin in the reference: three prompts, eight tokens each.
-    @Test func greedyTokensMatchTheCPUPath() throws {
+    @Test func greedyTokensMatchTheCPUPath() async throws {
+        try await runBlocking(Self.compareGreedyTokens)
+    }
+
+    static func compareGreedyTokens() throws {
         let model = try TestModel.load()
         let device = try ComputeDevice.named("vulkan")
         var compared = 0
@@ -37,7 +42,11 @@ import Testing
 
     /// Perplexity within 0.5 % of the CPU path's, over four 96-token chunks of English. (The CPU quantizes
     /// activations to int8 for its products; the device keeps them in floats. Measured: −0.11 %, 39.36 against 39.41.)
-    @Test func perplexityMatchesTheCPUPath() throws {
+    @Test func perplexityMatchesTheCPUPath() async throws {
+        try await runBlocking(Self.comparePerplexity)
+    }
+
+    static func comparePerplexity() throws {
         let model = try TestModel.load()
         let device = try ComputeDevice.named("vulkan")
         let text = """

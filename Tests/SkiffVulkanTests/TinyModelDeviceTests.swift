@@ -35,7 +35,7 @@ import Testing
         return steps
     }
 
-    func compare(_ architecture: String, allF32: Bool, tolerance: Float) throws {
+    static func compare(_ architecture: String, allF32: Bool, tolerance: Float) throws {
         let file = try TinyModel.build(architecture: architecture, allF32: allF32).file()
         let model = try ModelArchitectures.load(file)
         var options = RunnerOptions(threads: 1, maxBatchTokens: 64, cacheBlocks: 8, blockSize: 16, stateSlots: 0)
@@ -53,13 +53,13 @@ import Testing
     /// Every weight F32: the CPU and the device compute the same sums in other orders. (Measured: at most 1.3e-4,
     /// gemma3's last decode step.)
     @Test(arguments: transformers)
-    func f32WeightsMatchTheCPU(architecture: String) throws {
-        try compare(architecture, allF32: true, tolerance: 1e-3)
+    func f32WeightsMatchTheCPU(architecture: String) async throws {
+        try await runBlocking { try Self.compare(architecture, allF32: true, tolerance: 1e-3) }
     }
 
     /// The test models' Q8_0 and F16 weights: the CPU quantizes activations to int8 for them, the device does not.
     @Test(arguments: transformers)
-    func quantizedWeightsMatchTheCPU(architecture: String) throws {
-        try compare(architecture, allF32: false, tolerance: 0.02)
+    func quantizedWeightsMatchTheCPU(architecture: String) async throws {
+        try await runBlocking { try Self.compare(architecture, allF32: false, tolerance: 0.02) }
     }
 }

@@ -39,6 +39,8 @@ final class Gemma3: LanguageModel {
 
     var contextLength: Int { configuration.contextLength }
     var vocabularySize: Int { configuration.vocabularySize }
+    /// The block's activations, the post-norm branch and the head's input.
+    var activationBytesPerToken: Int { 4 * (BlockActivations<CPUBackend>.widths(configuration).reduce(0, +) + 2 * configuration.embeddingLength) }
 
     /// Loads and repacks the weights of `file`; `progress` gets (blocks done, blocks + 1).
     init(file: GGUFFile, hyperparameters h: ModelHyperparameters, progress: (Int, Int) -> Void) throws(ModelError) {

@@ -33,6 +33,8 @@ final class Llamba: LanguageModel {
     let vocabularySize: Int
     let cacheLayout: CacheLayout
     let weightBytes: Int
+    /// x, its norm, the projection, y, the MLP's gate and up, and the head's input.
+    var activationBytesPerToken: Int { 4 * (3 * embeddingLength + projectionWidth + innerSize + 2 * feedForwardLength) }
     let embeddingLength: Int
     let innerSize: Int
     let feedForwardLength: Int

@@ -25,6 +25,8 @@ final class Mamba2: LanguageModel {
     let vocabularySize: Int
     let cacheLayout: CacheLayout
     let weightBytes: Int
+    /// x, its norm, the projection, y, and the head's input.
+    var activationBytesPerToken: Int { 4 * (3 * embeddingLength + projectionWidth + innerSize) }
     let embeddingLength: Int
     let innerSize: Int
     /// Width of a row of the input projection: z, then xBC (the convolution's channels), then dt.

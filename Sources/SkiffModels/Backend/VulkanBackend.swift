@@ -69,6 +69,12 @@ final class VulkanBackend: ComputeBackend {
     /// Rows of logits computed and read back per submission.
     private static let logitRowsPerSubmission = 64
 
+    /// Bytes of the output head's scratch on the device: its rows of logits read back at once, and the first chunk
+    /// of step inputs.
+    static func headScratchBytes(vocabularySize: Int) -> Int {
+        logitRowsPerSubmission * vocabularySize * 4 + StepInputs.initialBytes
+    }
+
     let device: VulkanDevice
     let maxBatchTokens: Int
     private let stream: CommandStream
@@ -526,9 +532,12 @@ final class StepInputs {
     /// The first failure of a write in this step, thrown when the step runs.
     var failure: VulkanError?
 
+    /// Bytes of the first chunk.
+    static let initialBytes = 1 << 20
+
     init(device: VulkanDevice) throws(VulkanError) {
         self.device = device
-        chunks = [try device.buffer(byteCount: 1 << 20, hostVisible: true, purpose: "step inputs")]
+        chunks = [try device.buffer(byteCount: Self.initialBytes, hostVisible: true, purpose: "step inputs")]
     }
 
     /// Starts a step: what the last one wrote is free again.

@@ -7,14 +7,17 @@ struct BlockActivations<Backend: ComputeBackend> {
     let x, normed, queries, keys, values, attention, gate, up: Backend.Activations
 
     init(_ backend: Backend, _ c: TransformerConfiguration) throws(ModelError) {
-        x = try backend.activations(width: c.embeddingLength)
-        normed = try backend.activations(width: c.embeddingLength)
-        queries = try backend.activations(width: c.headCount * c.headDimension)
-        keys = try backend.activations(width: c.kvHeadCount * c.headDimension)
-        values = try backend.activations(width: c.kvHeadCount * c.headDimension)
-        attention = try backend.activations(width: c.headCount * c.headDimension)
-        gate = try backend.activations(width: c.feedForwardLength)
-        up = try backend.activations(width: c.feedForwardLength)
+        let w = Self.widths(c)
+        (x, normed, queries, keys, values) = (try backend.activations(width: w[0]), try backend.activations(width: w[1]),
+                                              try backend.activations(width: w[2]), try backend.activations(width: w[3]),
+                                              try backend.activations(width: w[4]))
+        (attention, gate, up) = (try backend.activations(width: w[5]), try backend.activations(width: w[6]), try backend.activations(width: w[7]))
+    }
+
+    /// The widths of the activations above, in their order.
+    static func widths(_ c: TransformerConfiguration) -> [Int] {
+        let d = c.embeddingLength, q = c.headCount * c.headDimension, kv = c.kvHeadCount * c.headDimension
+        return [d, d, q, kv, kv, q, c.feedForwardLength, c.feedForwardLength]
     }
 
     /// A backend for a model with configuration `c`, scratch sized for its widest activation.
