@@ -111,9 +111,10 @@ final class ServeProcess: Sendable {
     /// What the process wrote to standard error so far.
     var standardError: String { errors.text.withLock { $0 } }
 
-    /// The port from the server's "listening" log line (waits at most 60 s).
+    /// The port from the server's "listening" log line (waits at most 300 s: a deadline only for a hang, on a machine
+    /// whose cores other suites keep busy).
     func listeningPort() async throws -> Int {
-        for _ in 0 ..< 600 {
+        for _ in 0 ..< 3000 {
             let text = standardError
             if let line = text.split(separator: "\n").first(where: { $0.contains("listening") && $0.contains("port=") }),
                let range = line.range(of: #"port=(\d+)"#, options: .regularExpression),

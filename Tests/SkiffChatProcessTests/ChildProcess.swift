@@ -54,18 +54,19 @@ final class ChildProcess {
     var pid: Int32 { process.processIdentifier }
     var isRunning: Bool { process.isRunning }
 
-    /// Waits until the output has a match for `pattern` and returns its first capture group.
-    func waitFor(_ pattern: String, timeout: Duration = .seconds(60)) async throws -> String {
+    /// Waits until the output has a match for `pattern` and returns its first capture group. The output is read once
+    /// more after the deadline, so a wait that a busy machine kept from running past it still sees what was printed.
+    func waitFor(_ pattern: String, timeout: Duration = .seconds(300)) async throws -> String {
         let regex = try NSRegularExpression(pattern: pattern)
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
+        while true {
             let text = output
             if let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
                 let range = Range(match.range(at: match.numberOfRanges > 1 ? 1 : 0), in: text)
             {
                 return String(text[range])
             }
-            guard process.isRunning else { break }
+            guard process.isRunning, ContinuousClock.now < deadline else { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw Failure(description: "\(name) did not print /\(pattern)/ within \(timeout); its output:\n\(output.suffix(4000))")

@@ -271,9 +271,10 @@ func withChatApp(
             let user = try #require(try await state.store.user(named: SessionMiddleware.localUserName))
             var answer: Message?
             let deadline = ContinuousClock.now + .seconds(120)
-            while ContinuousClock.now < deadline {
+            while true {
                 answer = try await state.store.messages(conversationID: id, userID: user.id)?.last
                 if answer?.state == .stopped, await standIn.log.cancelledStreams == 1 { break }
+                guard ContinuousClock.now < deadline else { break }
                 try await Task.sleep(for: .milliseconds(20))
             }
             #expect(answer?.state == .stopped)
