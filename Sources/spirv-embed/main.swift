@@ -60,6 +60,10 @@ guard arguments.count == 4 else {
     exit(2)
 }
 let (glslc, directory, output) = (arguments[1], URL(filePath: arguments[2]), URL(filePath: arguments[3]))
+guard FileManager.default.isExecutableFile(atPath: glslc) else {
+    FileHandle.standardError.write(Data("error: glslc, the GLSL to SPIR-V compiler, is not installed: apt-get install glslc libvulkan-dev (make run and make test install it)\n".utf8))
+    exit(1)
+}
 do {
     let sources = try FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)
         .filter { $0.pathExtension == "comp" }
