@@ -195,11 +195,11 @@ package final class VulkanDevice {
         let chunk = 64 << 20
         if staging == nil { staging = try self.buffer(byteCount: chunk, hostVisible: true, purpose: "staging uploads") }
         let staging = staging!
+        let stream = try CommandStream(device: self)
         var done = 0
         while done < bytes.count {
             let count = min(chunk, bytes.count - done)
             staging.mapped!.copyMemory(from: bytes.baseAddress! + done, byteCount: count)
-            let stream = try CommandStream(device: self)
             stream.copy(from: staging, offset: 0, to: buffer, offset: offset + done, byteCount: count)
             try stream.submitAndWait()
             done += count

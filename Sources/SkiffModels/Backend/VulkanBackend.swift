@@ -32,9 +32,8 @@ final class VulkanBackend: ComputeBackend {
         let rows: Int
         let columns: Int
         let rowBytes: Int
-        let matvec: ComputePipeline
-        let matmul: ComputePipeline
-        let dequantize: ComputePipeline
+        /// The type's name in the shader variants (`matvec_q4_1`); each variant is made on first use.
+        let type: String
     }
 
     /// One layer's keys and values in device memory (IEEE half, slot-major: block × block size + position).
@@ -212,21 +211,27 @@ final class VulkanBackend: ComputeBackend {
         c.uint(batch.count)
         c.uint(x.width)
         c.float(scale)
-        dispatch(table.dequantize, c, texels: [table.words], groups: (table.columns / 8 + 63) / 64, batch.count)
+        dispatch(try pipeline("dequantize_" + table.type), c, texels: [table.words], groups: (table.columns / 8 + 63) / 64, batch.count)
     }
 
     func rmsNorm(_ x: Activations, weight: [Float], groups: Int, epsilon: Float, into out: Activations) {
         guard let w = vector(weight) else { return }
+        normRows(x, weight: w, width: weight.count, groups: groups, rows: batch.count, epsilon: epsilon, into: out)
+    }
+
+    /// RMSNorm of `rows` rows of `x`, each `groups` slices of `width` values, with the step input `weight`.
+    private func normRows(_ x: Activations, weight: StepInputs.Region, width: Int, groups: Int, rows: Int, epsilon: Float,
+                          into out: Activations) {
         var c = PushConstants()
         c.address(x.buffer)
-        c.address(w.buffer, offset: w.offset)
+        c.address(weight.buffer, offset: weight.offset)
         c.address(out.buffer)
-        c.uint(weight.count)
+        c.uint(width)
         c.uint(groups)
         c.uint(x.width)
         c.uint(out.width)
         c.float(epsilon)
-        dispatch(pipelines.rmsNorm, c, groups: batch.count * groups)
+        dispatch(pipelines.rmsNorm, c, groups: rows * groups)
     }
 
     func matmuls(_ products: [(WeightMatrix, Activations)], input: Activations) throws(ModelError) {
@@ -254,15 +259,15 @@ final class VulkanBackend: ComputeBackend {
         c.uint(stride)
         c.uint(accumulate ? 1 : 0)
         if tokens < tiledFromTokens {
-            dispatch(m.matvec, c, texels: [m.words, inputTexels], groups: (m.rows + 7) / 8, (tokens + 7) / 8, barrier: barrier)
+            dispatch(try pipeline("matvec_" + m.type), c, texels: [m.words, inputTexels], groups: (m.rows + 7) / 8, (tokens + 7) / 8, barrier: barrier)
         } else {
-            dispatch(m.matmul, c, texels: [m.words, inputTexels], groups: (m.rows + 63) / 64, (tokens + 63) / 64, barrier: barrier)
+            dispatch(try pipeline("matmul_" + m.type), c, texels: [m.words, inputTexels], groups: (m.rows + 63) / 64, (tokens + 63) / 64, barrier: barrier)
         }
     }
 
     func addBias(_ bias: [Float], to x: Activations) {
         guard let b = vector(bias) else { return }
-        elementwise(pipelines.addBias, x, b.buffer, b.offset, width: x.width)
+        elementwise(pipelines.addBias, x.buffer, count: batch.count * x.width, width: x.width, b.buffer, b.offset)
     }
 
     func rope(_ x: Activations, heads: Int, headDimension: Int, inverseFrequencies: [Float], neox: Bool) {
@@ -357,22 +362,21 @@ final class VulkanBackend: ComputeBackend {
     private static let recurrentLayersRefused = ModelError(.unsupportedArchitecture, "state-space layers run on the CPU only so far; use --device cpu")
 
     func swiglu(gate: Activations, up: Activations) {
-        elementwise(pipelines.swiglu, gate, up.buffer, 0, width: gate.width)
+        elementwise(pipelines.swiglu, gate.buffer, count: batch.count * gate.width, width: gate.width, up.buffer, 0)
     }
 
     func geglu(gate: Activations, up: Activations) {
-        elementwise(pipelines.geglu, gate, up.buffer, 0, width: gate.width)
+        elementwise(pipelines.geglu, gate.buffer, count: batch.count * gate.width, width: gate.width, up.buffer, 0)
     }
 
     func add(_ y: Activations, into x: Activations) {
-        elementwise(pipelines.add, x, y.buffer, 0, width: x.width)
+        elementwise(pipelines.add, x.buffer, count: batch.count * x.width, width: x.width, y.buffer, 0)
     }
 
-    /// a = f(a, b) over the batch's rows of `a`.
-    private func elementwise(_ pipeline: ComputePipeline, _ a: Activations, _ b: DeviceBuffer, _ bOffset: Int, width: Int) {
-        let count = batch.count * a.width
+    /// a = f(a, b) over the first `count` values of `a`, rows of `width` (for a bias, b's length).
+    private func elementwise(_ pipeline: ComputePipeline, _ a: DeviceBuffer, count: Int, width: Int, _ b: DeviceBuffer, _ bOffset: Int) {
         var c = PushConstants()
-        c.address(a.buffer)
+        c.address(a)
         c.address(b, offset: bOffset)
         c.uint(count)
         c.uint(width)
@@ -399,34 +403,18 @@ final class VulkanBackend: ComputeBackend {
         }
         let out = logitBuffer!
         var logits = [Float](repeating: 0, count: rows * vocabulary)
+        let w = vector(norm)
+        let b = bias.flatMap(vector)
         var start = 0
-        while start < rows {
+        while start < rows, let w {
             let count = min(perSubmission, rows - start)
             for j in 0 ..< count {
                 stream.copy(from: x.buffer, offset: batch.logitIndices[start + j] * d * 4, to: normed.buffer, offset: j * d * 4, byteCount: d * 4)
             }
             stream.barrier()
-            guard let w = vector(norm) else { break }
-            var c = PushConstants()
-            c.address(normed.buffer)
-            c.address(w.buffer, offset: w.offset)
-            c.address(normed.buffer)
-            c.uint(d)
-            c.uint(1)
-            c.uint(d)
-            c.uint(d)
-            c.float(epsilon)
-            dispatch(pipelines.rmsNorm, c, groups: count)
+            normRows(normed, weight: w, width: d, groups: 1, rows: count, epsilon: epsilon, into: normed)
             try product(output, input: normed, rows: count, into: out, offset: 0, stride: vocabulary, accumulate: false, barrier: true)
-            if let bias, let b = vector(bias) {
-                var c = PushConstants()
-                c.address(out)
-                c.address(b.buffer, offset: b.offset)
-                c.uint(count * vocabulary)
-                c.uint(vocabulary)
-                let groups = (count * vocabulary + 63) / 64
-                dispatch(pipelines.addBias, c, groups: min(groups, 65535), (groups + 65534) / 65535)
-            }
+            if let b { elementwise(pipelines.addBias, out, count: count * vocabulary, width: vocabulary, b.buffer, b.offset) }
             try wrap { () throws(VulkanError) in try stream.submitAndWait() }
             logits.withUnsafeMutableBytes { logits in
                 (logits.baseAddress! + start * vocabulary * 4).copyMemory(from: out.mapped!, byteCount: count * vocabulary * 4)
@@ -461,6 +449,11 @@ final class VulkanBackend: ComputeBackend {
         }
     }
 
+    /// The pipeline of shader variant `name`, made on first use.
+    private func pipeline(_ name: String) throws(ModelError) -> ComputePipeline {
+        try wrap { () throws(VulkanError) in try device.pipeline(name) }
+    }
+
     /// The device copy of `w`, made on first use.
     private func deviceMatrix(_ w: WeightMatrix) throws(ModelError) -> DeviceMatrix {
         if let known = weights[ObjectIdentifier(w)] { return known }
@@ -469,8 +462,7 @@ final class VulkanBackend: ComputeBackend {
         return m
     }
 
-    /// Copies `source`'s rows to device memory and makes the pipelines of its type; the file's pages are released
-    /// again after the copy.
+    /// Copies `source`'s rows to device memory; the file's pages are released again after the copy.
     private func upload(_ source: WeightSource, name: String) throws(ModelError) -> DeviceMatrix {
         guard let suffix = Self.shaderSuffix(source.type) else {
             throw ModelError(.unsupportedTensor, "\(name) is \(source.type), which the Vulkan shaders do not compute with")
@@ -486,9 +478,8 @@ final class VulkanBackend: ComputeBackend {
             let buffer = try device.buffer(byteCount: bytes.count, hostVisible: false, purpose: name)
             try device.upload(bytes, to: buffer)
             source.file.release(source.offset ..< source.offset + bytes.count)
-            return DeviceMatrix(buffer: buffer, words: try buffer.texelView(VK_FORMAT_R32_UINT), rows: source.rows, columns: source.columns, rowBytes: source.rowBytes,
-                                matvec: try device.pipeline("matvec_" + suffix), matmul: try device.pipeline("matmul_" + suffix),
-                                dequantize: try device.pipeline("dequantize_" + suffix))
+            return DeviceMatrix(buffer: buffer, words: try buffer.texelView(VK_FORMAT_R32_UINT), rows: source.rows, columns: source.columns,
+                                rowBytes: source.rowBytes, type: suffix)
         }
     }
 
