@@ -187,7 +187,7 @@ let package = Package(
             name: "skiff",
             dependencies: [
                 "SkiffEngine", "SkiffModelFile", "SkiffModels", "SkiffModelStore", "SkiffServer", "SkiffBench", "SkiffSizing",
-                "SkiffConvert",
+                "SkiffConvert", "SkiffGGUF", "SkiffHyperparameters",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -240,7 +240,7 @@ let package = Package(
         .testTarget(
             name: "SkiffServerTests",
             dependencies: [
-                "SkiffServer", "SkiffEngine", "SkiffModelFile", "PythonTestSupport",
+                "SkiffServer", "SkiffEngine", "SkiffModelFile", "SkiffModels", "PythonTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],

@@ -22,6 +22,11 @@ public final class LoadedModel: Sendable {
     public let chatTemplateOrigin: String
     /// The sampling settings the file recommends (`general.sampling.*`), if any.
     public let samplingRecommendation: SamplingRecommendation
+    /// Bytes of the file's tensors as stored: what a GPU holds of the weights, which are uploaded in their GGUF
+    /// layouts (and what `skiff plan` counts for a GGUF file).
+    public let storedWeightBytes: Int
+    /// What a runner holds on a GPU besides the weights and the KV cache.
+    public let deviceScratch: DeviceScratch
 
     /// Loads the model at `path` with the chat template `template` chooses. `progress` gets (work done, total)
     /// while weights are repacked.
@@ -44,9 +49,11 @@ public final class LoadedModel: Sendable {
                                                                   tokenizer: tokenizer)
         do {
             network = try ModelArchitectures.load(file, progress: progress)
+            deviceScratch = try ModelArchitectures.deviceScratch(of: file)
         } catch {
             throw ModelFileError(error)
         }
+        storedWeightBytes = file.tensors.reduce(0) { $0 + $1.byteCount }
         architecture = file.architecture ?? ""
         let fileName = path.split(separator: "/").last.map(String.init) ?? path
         name = file.metadata.string("general.name") ?? fileName

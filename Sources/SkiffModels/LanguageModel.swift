@@ -14,20 +14,14 @@ public protocol LanguageModel: AnyObject, Sendable {
     var cacheLayout: CacheLayout { get }
     /// Bytes of weights held in memory.
     var weightBytes: Int { get }
+    /// Loads the weights of `file`, whose hyper-parameters are `hyperparameters`; `progress` gets (work done, total).
+    init(file: GGUFFile, hyperparameters: ModelHyperparameters, progress: (Int, Int) -> Void) throws(ModelError)
     /// Bytes of activations a runner holds per token of its largest batch (its scratch beside weights and cache),
-    /// the output head's input included.
-    var activationBytesPerToken: Int { get }
+    /// the output head's input included, for a model of hyper-parameters `h`.
+    static func activationBytesPerToken(_ h: ModelHyperparameters) throws(ModelError) -> Int
     /// A runner of forward passes with its own threads, scratch and paged cache as `options` say. A runner is
     /// driven by one thread at a time.
     func makeRunner(_ options: RunnerOptions) throws(ModelError) -> any ModelRunner
-}
-
-extension LanguageModel {
-    /// Bytes a runner on a Vulkan device holds there besides the weights and the KV cache, for batches of
-    /// `maxBatchTokens` tokens: its activations and the output head's scratch.
-    public func deviceScratchBytes(maxBatchTokens: Int) -> Int {
-        maxBatchTokens * activationBytesPerToken + VulkanBackend.headScratchBytes(vocabularySize: vocabularySize)
-    }
 }
 
 /// Runs forward passes of one model over batches of tokens.
@@ -44,19 +38,11 @@ public protocol ModelRunner: AnyObject {
 
 /// The architectures Skiff runs, keyed by `general.architecture`.
 public enum ModelArchitectures {
-    /// Loads the weights of a file whose hyper-parameters have been read; `progress` gets (tensors done, total).
-    public typealias Loader = @Sendable (GGUFFile, ModelHyperparameters, (Int, Int) -> Void) throws(ModelError) -> any LanguageModel
-
     /// Every architecture, by its `general.architecture` name: Gemma 3's, Llamba's and Mamba-2's files, and the
     /// llama family's (`Llama.variants`).
-    public static let all: [String: Loader] = {
-        let llama: Loader = { file, h, progress throws(ModelError) in try Llama(file: file, hyperparameters: h, progress: progress) }
-        var all: [String: Loader] = [
-            "gemma3": { file, h, progress throws(ModelError) in try Gemma3(file: file, hyperparameters: h, progress: progress) },
-            "llamba": { file, h, progress throws(ModelError) in try Llamba(file: file, hyperparameters: h, progress: progress) },
-            "mamba2": { file, h, progress throws(ModelError) in try Mamba2(file: file, hyperparameters: h, progress: progress) },
-        ]
-        for name in Llama.variants.keys { all[name] = llama }
+    static let all: [String: any LanguageModel.Type] = {
+        var all: [String: any LanguageModel.Type] = ["gemma3": Gemma3.self, "llamba": Llamba.self, "mamba2": Mamba2.self]
+        for name in Llama.variants.keys { all[name] = Llama.self }
         return all
     }()
 
@@ -67,18 +53,30 @@ public enum ModelArchitectures {
     /// - Throws: `ModelError` `.unsupportedArchitecture` naming the architectures there are, or what the
     ///   hyper-parameters or the loader refuse.
     public static func load(_ file: GGUFFile, progress: (Int, Int) -> Void = { _, _ in }) throws(ModelError) -> any LanguageModel {
+        let (model, hyperparameters) = try architecture(of: file)
+        return try model.init(file: file, hyperparameters: hyperparameters, progress: progress)
+    }
+
+    /// What a runner of `file`'s model holds on a GPU besides its weights and KV cache, from the file's
+    /// hyper-parameters alone (no weight is read): `skiff serve` and `skiff plan` size the cache with it.
+    public static func deviceScratch(of file: GGUFFile) throws(ModelError) -> DeviceScratch {
+        let (model, h) = try architecture(of: file)
+        let perToken = try model.activationBytesPerToken(h)
+        return DeviceScratch(bytesPerToken: perToken, fixedBytes: VulkanBackend.headScratchBytes(vocabularySize: h.vocabularySize ?? 0))
+    }
+
+    /// The architecture of `file` and its hyper-parameters.
+    private static func architecture(of file: GGUFFile) throws(ModelError) -> (any LanguageModel.Type, ModelHyperparameters) {
         guard let architecture = file.architecture else {
             throw ModelError(.invalidHyperparameter, "the model file has no general.architecture key")
         }
-        guard let loader = all[architecture] else {
+        guard let model = all[architecture] else {
             throw ModelError(.unsupportedArchitecture, "architecture '\(architecture)' is not supported; Skiff runs \(names.joined(separator: ", "))")
         }
-        let hyperparameters: ModelHyperparameters
         do {
-            hyperparameters = try ModelHyperparameters(file: file)
+            return (model, try ModelHyperparameters(file: file))
         } catch {
             throw ModelError(.invalidHyperparameter, error.message)
         }
-        return try loader(file, hyperparameters, progress)
     }
 }

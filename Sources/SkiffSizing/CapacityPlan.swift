@@ -25,7 +25,8 @@ public struct CapacityPlan: Sendable, Equatable, Codable {
         public var experts: Int?
         /// Experts per token (MoE).
         public var expertsPerToken: Int?
-        /// Why Skiff's own engine cannot run this model (`ServingEngine.skiffRefusal(for:)`); nil when it can.
+        /// Why Skiff's own engine cannot serve this model on this hardware (`ServingEngine.skiffRefusal(for:on:)`); nil
+        /// when it can.
         public var skiffEngineRefusal: String?
     }
 
@@ -148,7 +149,7 @@ public struct CapacityPlan: Sendable, Equatable, Codable {
     public var nodes: Int?
     /// What the user must know.
     public var warnings: [String]
-    /// The engine that serves this plan (`ServingEngine.choose`): vLLM on GPUs, Skiff's engine on `cpu` for a model it
-    /// runs; nil on `cpu` for a model it does not run (then `model.skiffEngineRefusal` says why).
+    /// The engine that serves this plan (`ServingEngine.choose`, or as asked): Skiff's engine where it serves the
+    /// model, else vLLM on GPUs; nil on `cpu` for a model it does not run (then `model.skiffEngineRefusal` says why).
     public var engine: ServingEngine?
 }

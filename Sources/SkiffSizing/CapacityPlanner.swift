@@ -1,4 +1,5 @@
 import Foundation
+import SkiffHyperparameters
 
 /// Answers `skiff plan`: fits a model to hardware (tensor-parallel within a node, pipeline stages across
 /// nodes), counts the requests that fit, and, given a workload, the replicas, nodes, warm nodes, autoscaler
@@ -18,12 +19,20 @@ public struct CapacityPlanner: Sendable {
         public var cachePrecision: CachePrecision = .fp16
         /// Tokens per request at most.
         public var contextLength: Int
-        /// Share of device memory the server may use (vLLM's `gpu_memory_utilization`).
+        /// The engine that serves the plan: `ServingEngine.choose` unless set. Skiff's engine on a GPU plans one GPU
+        /// per replica, as it computes on one.
+        public var engine: ServingEngine?
+        /// Share of device memory the server may use (`--gpu-memory-utilization` of both engines).
         public var memoryUtilization: Double = 0.9
-        /// Bytes kept free per device on top of everything else.
-        public var safetyMarginBytes: Int = 512 << 20
-        /// Runtime overhead per device; nil estimates it (see `estimatedOverheadBytes`).
+        /// Bytes kept free per device on top of everything else; nil: 512 MiB, or none for Skiff's engine on a GPU,
+        /// which allocates there only what it accounts for (`skiff serve` keeps no other margin).
+        public var safetyMarginBytes: Int?
+        /// Runtime overhead per device; nil estimates it (see `estimatedOverheadBytes`), or for Skiff's engine on a GPU
+        /// takes `deviceScratch`.
         public var overheadBytes: Int?
+        /// What Skiff's runner holds on a GPU besides weights and cache, for a GGUF file (`ModelArchitectures.deviceScratch`
+        /// in the engine): with it, a plan's cache budget is the one `skiff serve --device vulkan` logs at start-up.
+        public var deviceScratch: DeviceScratch?
         /// A cache budget per device that replaces the computed one (to compare with a running server).
         public var cacheBytes: Int?
         /// Tokens one engine step computes at most (vLLM's `max_num_batched_tokens`).
@@ -50,7 +59,8 @@ public struct CapacityPlanner: Sendable {
         /// How fast the load can grow, requests per second per minute; nil means from zero to peak in 10 minutes.
         public var rampRequestsPerSecondPerMinute: Double?
 
-        /// Creates a request with the defaults of the serving runtime (vLLM on GPUs, Skiff on `cpu`).
+        /// Creates a request with the defaults of the engine that serves it (`ServingEngine.choose`): steps of
+        /// `skiff serve`'s 512 tokens or vLLM's 2048, 16 sequences on `cpu` and 256 on a GPU.
         public init(model: ModelShape, hardware: HardwareTarget, catalog: HardwareCatalog, weightPrecision: WeightPrecision?,
                     contextLength: Int) {
             self.model = model
@@ -58,17 +68,19 @@ public struct CapacityPlanner: Sendable {
             self.catalog = catalog
             self.weightPrecision = weightPrecision
             self.contextLength = contextLength
-            maxStepTokens = hardware.isCPU ? 512 : 2048
+            engine = ServingEngine.choose(model: model, hardware: hardware)
+            maxStepTokens = engine == .vllm ? 2048 : 512
             maxRunning = hardware.isCPU ? 16 : 256
         }
+
+        /// Whether Skiff's engine computes this plan on a GPU.
+        var skiffOnGPU: Bool { engine == .skiff && !hardware.isCPU }
     }
 
-    /// The cache accounting of `r`'s model on its hardware: recurrent state as the engine there keeps it (Skiff's
-    /// on CPUs, vLLM's on GPUs).
+    /// The cache accounting of `r`'s model on its hardware: recurrent state as the engine that serves it keeps it.
     static func cacheAccounting(_ r: Request) -> CacheAccounting {
-        let engine: ServingEngine = r.hardware.isCPU ? .skiff : .vllm
-        return CacheAccounting(model: r.model, precision: r.cachePrecision, stateBytesPerElement: engine.stateBytesPerElement,
-                               stepTokens: r.maxStepTokens)
+        CacheAccounting(model: r.model, precision: r.cachePrecision, stateBytesPerElement: (r.engine ?? .skiff).stateBytesPerElement,
+                        stepTokens: r.maxStepTokens)
     }
 
     /// Plans for `request`. Throws when the model fits no parallel layout of the hardware, naming the smallest
@@ -88,10 +100,17 @@ public struct CapacityPlanner: Sendable {
         if r.hardware.isCPU, r.cacheBytes == nil {
             warnings.append("cpu: memory is what the kernel reports available now (before the model is loaded)")
         }
-        let engine = ServingEngine.choose(model: r.model, hardware: r.hardware)
-        let refusal = ServingEngine.skiffRefusal(for: r.model)
+        let engine = r.engine
+        let refusal = ServingEngine.skiffRefusal(for: r.model, on: r.hardware)
         if engine == nil, let refusal {
             warnings.append("cpu: \(refusal), so no engine the chart offers serves this model on CPUs (vLLM runs on GPUs only)")
+        }
+        if engine == .vllm, let refusal {
+            warnings.append("vLLM serves this plan: \(refusal)")
+        }
+        if r.skiffOnGPU {
+            warnings.append("Skiff's engine's speed on GPUs is not measured yet: step times are the GPU's roofline at the efficiencies "
+                + "assumed for vLLM (docs/performance.md); its memory arithmetic is the one `skiff serve --device vulkan` logs")
         }
         if r.contextLength > r.model.contextLength {
             warnings.append("the context \(r.contextLength) is longer than the \(r.model.contextLength) tokens the model was trained for")
@@ -132,6 +151,16 @@ public struct CapacityPlanner: Sendable {
         (onGPU ? 1 << 30 : 0) + maxStepTokens * model.hiddenSize * 32 / tensorParallel
     }
 
+    /// The overhead per device of `r`'s engine: what was given, Skiff's runner's scratch on a GPU (from the file, else
+    /// estimated as 16 hidden-sized 32-bit vectors per step token and 64 MiB for the head), or the estimate above.
+    static func overheadBytes(_ r: Request, tensorParallel: Int) -> Int {
+        if let given = r.overheadBytes { return given }
+        if r.skiffOnGPU {
+            return r.deviceScratch?.bytes(maxBatchTokens: r.maxStepTokens) ?? r.maxStepTokens * r.model.hiddenSize * 64 + (64 << 20)
+        }
+        return estimatedOverheadBytes(model: r.model, maxStepTokens: r.maxStepTokens, tensorParallel: tensorParallel, onGPU: !r.hardware.isCPU)
+    }
+
     /// The memory plan of the first layout that holds at least one full-context request: one GPU, then
     /// tensor parallelism of 2, 4, 8 over one node's GPUs (the heads must divide), then pipeline stages of
     /// a full node each.
@@ -144,7 +173,7 @@ public struct CapacityPlanner: Sendable {
     }
 
     static func layouts(_ r: Request) -> [(tp: Int, pp: Int)] {
-        guard case .whole = r.hardware.sharing, let gpu = r.hardware.gpu else { return [(1, 1)] }
+        guard case .whole = r.hardware.sharing, let gpu = r.hardware.gpu, !r.skiffOnGPU else { return [(1, 1)] }
         let perNode = r.catalog.instances(carrying: gpu).map(\.gpus).max() ?? 8
         let heads = max(r.model.headCount, 1)
         let tps = [1, 2, 4, 8].filter { $0 <= perNode && heads % $0 == 0 }
@@ -153,9 +182,10 @@ public struct CapacityPlanner: Sendable {
     }
 
     static func memoryPlan(_ r: Request, weights: Int, cache: CacheAccounting, memoryBytes: Int, tp: Int, pp: Int) -> MemoryPlan {
-        let overhead = r.overheadBytes ?? estimatedOverheadBytes(model: r.model, maxStepTokens: r.maxStepTokens, tensorParallel: tp, onGPU: !r.hardware.isCPU)
+        let overhead = overheadBytes(r, tensorParallel: tp)
+        let margin = r.safetyMarginBytes ?? (r.skiffOnGPU ? 0 : 512 << 20)
         var plan = MemoryPlan(deviceMemoryBytes: memoryBytes, memoryUtilization: r.memoryUtilization, weightsBytes: weights,
-                              overheadBytes: overhead, safetyMarginBytes: r.safetyMarginBytes, tensorParallel: tp, pipelineStages: pp,
+                              overheadBytes: overhead, safetyMarginBytes: margin, tensorParallel: tp, pipelineStages: pp,
                               contextLength: r.contextLength, meanRequestTokens: r.workload?.meanRequestTokens, cache: cache,
                               kvHeadCount: r.model.kvHeadCount)
         if let explicit = r.cacheBytes {
@@ -184,7 +214,9 @@ public struct CapacityPlanner: Sendable {
         let need = weights + cache.bytesPerSequence(tokens: r.contextLength)
         var text = "\(r.model.name) does not fit \(r.hardware.name): its weights take \(gib(weights)) and one request of "
             + "\(r.contextLength) tokens \(gib(cache.bytesPerSequence(tokens: r.contextLength)))"
-        if r.hardware.gpu != nil, case .whole = r.hardware.sharing {
+        if r.skiffOnGPU {
+            text += " on one GPU, which Skiff's engine computes on (--engine vllm spreads a replica over several)"
+        } else if r.hardware.gpu != nil, case .whole = r.hardware.sharing {
             text += " even over \(layouts(r).last.map { "\($0.tp * $0.pp) GPUs (tp \($0.tp) × pp \($0.pp))" } ?? "")"
         } else {
             text += " in \(gib(Int(Double(r.hardware.memoryBytes) * r.memoryUtilization))) usable"

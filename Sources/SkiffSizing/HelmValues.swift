@@ -1,15 +1,15 @@
 /// The Helm values a plan implies, in the keys of the chart in `deploy/helm/skiff` (its `values.yaml` and
 /// `values.schema.json`), so that `helm install -f` takes them as they are:
 ///
-/// - `model.engine`: the plan's `engine` (`ServingEngine.choose`): `vllm` on GPUs, since Skiff's own engine computes
-///   on the CPU only; `skiff` on `cpu`, only for a model Skiff's engine runs. A `cpu` plan for a model it does not run
-///   has no values: the chart runs vLLM on GPUs only, so `values(for:)` throws, saying why;
-/// - `model.replicaCount`; `model.gpu.{enabled, resourceName, count, nodeSelector}` (the GPU or MIG resource,
-///   the tensor-parallel degree, the instance type as a node label merged with the chart's own selector);
-///   on `cpu`, `enabled: false` and no other GPU key (the chart refuses GPU settings with engine `skiff`);
+/// - `model.engine`: the plan's `engine` (`ServingEngine.choose`, or as asked): `skiff` where Skiff's engine serves
+///   the model (on `cpu`, or on one GPU through Vulkan), else `vllm` on GPUs. A `cpu` plan for a model Skiff's engine
+///   does not run has no values: the chart runs vLLM on GPUs only, so `values(for:)` throws, saying why;
+/// - `model.replicaCount`; `model.gpu.{enabled, resourceName, count, memoryUtilization, nodeSelector}` (the GPU or MIG
+///   resource, the tensor-parallel degree, the memory share both engines size their cache from, the instance type as
+///   a node label merged with the chart's own selector); on `cpu`, `enabled: false` and no other GPU key;
 /// - `model.gpu.warmNodes`: the plan's warm nodes, kept up by the chart's placeholder pods (GPU plans with a fleet);
-/// - `model.server.{contextLength, maxRunning, kvCacheBytes}` (`kvCacheBytes` on `cpu` only: vLLM sizes its cache
-///   from `model.vllm.gpuMemoryUtilization`); pipeline stages go to `model.vllm.extraArgs`;
+/// - `model.server.{contextLength, maxRunning, kvCacheBytes}` (`kvCacheBytes` on `cpu` only: on a GPU both engines
+///   give the cache what `model.gpu.memoryUtilization` leaves); pipeline stages go to `model.vllm.extraArgs`;
 /// - `autoscaling.{enabled, mode, minReplicas, maxReplicas, metric, targetConcurrentRequestsPerPod,
 ///   targetQueuedRequestsPerPod}`: the plan's recommendation, scaling on running + waiting requests per pod
 ///   (`metric: concurrency`), with the queue-depth target beside it for `metric: waiting`. On GPUs the warm
@@ -39,11 +39,13 @@ public enum HelmValues {
                 + "\(plan.model.skiffEngineRefusal ?? "Skiff's engine does not run it"), and the chart runs vLLM on GPUs only; "
                 + "plan for a GPU (--gpu l4, --gpu l40s, ...) to get values for vLLM")
         }
-        let onGPU = engine == .vllm
+        let onGPU = plan.gpu != nil
         var gpu: [Node.Entry]
         if onGPU {
             gpu = [("enabled", nil, .scalar("true")), ("resourceName", nil, .scalar(quoted(plan.gpuResourceName))),
-                   ("count", "GPUs per replica (vLLM's --tensor-parallel-size)", .scalar("\(plan.tensorParallel)"))]
+                   ("count", engine == .vllm ? "GPUs per replica (vLLM's --tensor-parallel-size)" : "Skiff's engine computes on one GPU",
+                    .scalar("\(plan.tensorParallel)")),
+                   ("memoryUtilization", nil, .scalar("\(plan.memoryUtilization)"))]
             if let instance = plan.fleet?.instanceType {
                 gpu.append(("nodeSelector", nil, .map([("node.kubernetes.io/instance-type", nil, .scalar(quoted(instance)))])))
             }
@@ -53,7 +55,7 @@ public enum HelmValues {
                     .scalar("\(fleet.warmNodes)")))
             }
         } else {
-            gpu = [("enabled", "Skiff's engine computes on the CPU only: no GPU", .scalar("false"))]
+            gpu = [("enabled", "Skiff's engine on the CPU: no GPU", .scalar("false"))]
         }
         var server: [Node.Entry] = [
             ("contextLength", nil, .scalar("\(plan.contextLength)")),
@@ -61,15 +63,13 @@ public enum HelmValues {
         ]
         if !onGPU { server.append(("kvCacheBytes", nil, .scalar("\(plan.cacheBudgetBytes)"))) }
         var model: [Node.Entry] = [
-            ("engine", onGPU ? "Skiff's own engine computes on the CPU only; GPUs are served by vLLM" : nil, .scalar(engine.rawValue)),
+            ("engine", engine == .vllm ? plan.model.skiffEngineRefusal.map { "vLLM: \($0)" } : nil, .scalar(engine.rawValue)),
             ("replicaCount", "replicas when autoscaling is off: the peak's", .scalar("\(plan.fleet?.replicas ?? plan.replicas ?? 1)")),
             ("gpu", nil, .map(gpu)),
             ("server", nil, .map(server)),
         ]
-        if onGPU {
-            var vllm: [Node.Entry] = [("gpuMemoryUtilization", nil, .scalar("\(plan.memoryUtilization)"))]
-            if plan.pipelineStages > 1 { vllm.append(("extraArgs", nil, .list([quoted("--pipeline-parallel-size=\(plan.pipelineStages)")]))) }
-            model.append(("vllm", nil, .map(vllm)))
+        if plan.pipelineStages > 1 {
+            model.append(("vllm", nil, .map([("extraArgs", nil, .list([quoted("--pipeline-parallel-size=\(plan.pipelineStages)")]))])))
         }
         var root: [Node.Entry] = [("model", nil, .map(model))]
         if let fleet = plan.fleet {

@@ -3,14 +3,16 @@ import SkiffGGUF
 /// The engine that serves a plan in the Helm chart (`model.engine`), and the one place sizing states which
 /// models Skiff's own engine runs.
 ///
-/// Skiff's engine computes on the CPU only, so a plan for a GPU is served by vLLM; a plan for `cpu` is served
-/// by Skiff's engine if it runs the model. Sizing links no engine code, so the rule is restated here from what
+/// Skiff's engine serves a model it runs on `cpu`, and on one whole or time-sliced GPU through Vulkan when the model
+/// has no state-space layers (its Vulkan kernels are the transformer's); vLLM serves the rest on GPUs (MIG slices,
+/// where NVIDIA's driver offers no Vulkan, and models Skiff's engine does not run there). Sizing links no engine
+/// code, so the rule is restated here from what
 /// the engine checks when it loads a file (`ModelArchitectures.all`, the kernels'
 /// tensor types and the attention kernels' head sizes in `SkiffModels`); `SkiffSizingTests` keeps the
 /// architectures equal to the engine's own list. The engine checks more at load time (RoPE scaling, the
 /// tokenizer's pre-tokenizer) than a shape holds; this rule does not promise those.
 public enum ServingEngine: String, Sendable, Codable, Equatable {
-    /// Skiff's own engine (`skiff serve`), on CPUs.
+    /// Skiff's own engine (`skiff serve`), on CPUs or one GPU.
     case skiff
     /// vLLM's OpenAI-compatible server, on NVIDIA GPUs.
     case vllm
@@ -54,10 +56,24 @@ public enum ServingEngine: String, Sendable, Codable, Equatable {
         return nil
     }
 
-    /// The engine for `model` on `hardware`: vLLM on a GPU (whole, MIG or time-sliced), Skiff's engine on `cpu`
-    /// when it runs the model, nil on `cpu` when it does not (the chart runs vLLM on GPUs only).
+    /// Why Skiff's engine cannot serve `model` on `hardware`, in words a user can act on; nil when it can. On a GPU
+    /// it also needs a model without state-space layers and a device with Vulkan (not a MIG slice).
+    public static func skiffRefusal(for model: ModelShape, on hardware: HardwareTarget) -> String? {
+        if let refusal = skiffRefusal(for: model) { return refusal }
+        guard !hardware.isCPU else { return nil }
+        if model.stateSpace != nil {
+            return "\(model.name) has state-space (Mamba-2) layers, which Skiff's engine computes on CPUs only"
+        }
+        if case .mig = hardware.sharing {
+            return "Skiff's engine computes on GPUs through Vulkan, which NVIDIA's driver does not offer on MIG slices"
+        }
+        return nil
+    }
+
+    /// The engine for `model` on `hardware`: Skiff's engine wherever it serves the model (`skiffRefusal(for:on:)`),
+    /// else vLLM on a GPU, and nil on `cpu` (the chart runs vLLM on GPUs only).
     public static func choose(model: ModelShape, hardware: HardwareTarget) -> ServingEngine? {
-        if !hardware.isCPU { return .vllm }
-        return skiffRefusal(for: model) == nil ? .skiff : nil
+        if skiffRefusal(for: model, on: hardware) == nil { return .skiff }
+        return hardware.isCPU ? nil : .vllm
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SkiffModelStore
+import SkiffModels
 import SkiffSizing
 
 /// `skiff plan`: GPU memory → max concurrency → replicas → nodes, for one model.
@@ -44,16 +45,19 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "The share of device memory the server uses.")
     var gpuMemoryUtilization: Double = 0.9
 
-    @Option(help: "GiB kept free per device on top of weights, overhead and cache.")
-    var safetyMarginGib: Double = 0.5
+    @Option(help: "The engine that serves the plan: skiff or vllm (default: Skiff's engine where it serves the model, else vLLM).")
+    var engine: String?
 
-    @Option(help: "Runtime overhead per device in GiB (default: estimated from the step size).")
+    @Option(help: "GiB kept free per device on top of weights, overhead and cache (default 0.5; 0 for Skiff's engine on a GPU).")
+    var safetyMarginGib: Double?
+
+    @Option(help: "Runtime overhead per device in GiB (default: Skiff's runner's scratch on a GPU, read from a GGUF file; else estimated from the step size).")
     var overheadGib: Double?
 
     @Option(help: "Use exactly this cache budget in bytes per device (as `skiff serve --kv-cache-bytes` does).")
     var kvCacheBytes: Int?
 
-    @Option(help: "Tokens one engine step computes (default 2048 on GPUs, as vLLM; 512 on cpu, as skiff serve).")
+    @Option(help: "Tokens one engine step computes (default 512, as skiff serve; 2048 with vLLM).")
     var maxStepTokens: Int?
 
     @Option(help: "Sequences a replica runs at once (default 256 on GPUs; 16 on cpu).")
@@ -127,10 +131,20 @@ struct PlanCommand: ParsableCommand {
         let contextLength = try SizingInputs.context(context, model: inputs.model)
         var request = CapacityPlanner.Request(model: inputs.model, hardware: hardware, catalog: inputs.catalog,
                                               weightPrecision: weightPrecision, contextLength: contextLength)
+        if let engine {
+            guard let chosen = ServingEngine(rawValue: engine.lowercased()) else { throw ValidationError("--engine must be skiff or vllm") }
+            if chosen == .skiff, let refusal = ServingEngine.skiffRefusal(for: inputs.model, on: hardware) {
+                throw ValidationError("--engine skiff: \(refusal)")
+            }
+            if chosen == .vllm, hardware.isCPU { throw ValidationError("--engine vllm needs a GPU (--gpu l4, --gpu h100, ...)") }
+            request.engine = chosen
+            request.maxStepTokens = chosen == .vllm ? 2048 : 512
+        }
         request.cachePrecision = cachePrecision
         request.memoryUtilization = gpuMemoryUtilization
-        request.safetyMarginBytes = Int(safetyMarginGib * Double(1 << 30))
+        request.safetyMarginBytes = safetyMarginGib.map { Int($0 * Double(1 << 30)) }
         request.overheadBytes = overheadGib.map { Int($0 * Double(1 << 30)) }
+        request.deviceScratch = inputs.deviceScratch
         request.cacheBytes = kvCacheBytes
         if let maxStepTokens { request.maxStepTokens = maxStepTokens }
         if let maxRunning { request.maxRunning = maxRunning }

@@ -16,8 +16,8 @@ enum PlanTable {
         row("", layers)
         row("hardware", "\(p.hardware) (\(p.gpuResourceName))")
         let engine = switch p.engine {
-        case .vllm: "vllm (Skiff's own engine computes on the CPU only)"
-        case .skiff: "skiff"
+        case .vllm: "vllm"
+        case .skiff: p.gpu == nil ? "skiff" : "skiff (--device vulkan, one GPU per replica)"
         case nil: "none: Skiff's engine does not run this model, and vLLM needs a GPU (see the warning)"
         }
         row("engine", engine)

@@ -146,12 +146,12 @@ struct ServeCommand: AsyncParsableCommand {
             var deviceBudget: Int?
             if let memory = settings.device.memoryBytes {
                 let usable = Int(Double(memory) * settings.gpuMemoryUtilization)
-                let scratch = loaded.network.deviceScratchBytes(maxBatchTokens: settings.maxStepTokens)
-                deviceBudget = usable - loaded.weightBytes - scratch
+                let scratch = loaded.deviceScratch.bytes(maxBatchTokens: settings.maxStepTokens)
+                deviceBudget = usable - loaded.storedWeightBytes - scratch
                 logger.info("device memory", metadata: [
                     "device": "\(settings.device.summary)", "memory_bytes": "\(memory)",
                     "gpu_memory_utilization": "\(settings.gpuMemoryUtilization)", "usable_bytes": "\(usable)",
-                    "weights_bytes": "\(loaded.weightBytes)", "scratch_bytes": "\(scratch)", "cache_budget_bytes": "\(deviceBudget!)",
+                    "weights_bytes": "\(loaded.storedWeightBytes)", "scratch_bytes": "\(scratch)", "cache_budget_bytes": "\(deviceBudget!)",
                 ])
             }
             let plan = try KVCachePlan(

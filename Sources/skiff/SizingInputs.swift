@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
+import SkiffGGUF
+import SkiffHyperparameters
 import SkiffModelStore
+import SkiffModels
 import SkiffSizing
 
 /// The inputs `skiff plan` and `skiff simulate` share: the model's shape, the catalog, the hardware.
@@ -9,6 +12,8 @@ struct SizingInputs {
     var catalog: HardwareCatalog
     /// Whether the model came from a config.json (so its precision defaults to bf16).
     var fromConfig: Bool
+    /// What Skiff's runner holds on a GPU besides weights and cache, for a GGUF file of an architecture it runs.
+    var deviceScratch: DeviceScratch?
 
     static var builtInCatalogJSON: String {
         let encoder = JSONEncoder()
@@ -38,6 +43,7 @@ struct SizingInputs {
             let path = try ModelStore(explicitPath: modelDir).resolve(name).path
             model = try ModelShape(ggufPath: path)
             fromConfig = false
+            deviceScratch = try? ModelArchitectures.deviceScratch(of: GGUFFile(path: path))
         }
         catalog = HardwareCatalog.builtIn
         if let file {

@@ -3,8 +3,11 @@ import Testing
 
 /// `skiff serve --device vulkan` on the machine's Vulkan device (lavapipe under `make test`): the KV cache takes
 /// what `--gpu-memory-utilization` of the device's memory leaves after the weights and the scratch, as its
-/// start-up log says, and 16 concurrent streams give exactly the tokens each gives alone.
+/// start-up log says and as `skiff plan` computes it for a GPU of that memory, and 16 concurrent streams give
+/// exactly the tokens each gives alone.
 @Suite struct ServeDeviceTests {
+    let cli = CommandLineTests()
+
     static let prompts = (0 ..< 16).map { "Item \($0 + 1) on the list of things to bring to the beach is" }
 
     @Test func sixteenConcurrentStreamsGiveTheTokensEachGivesAlone() async throws {
@@ -30,6 +33,21 @@ import Testing
             .flatMap { Double($0.split(separator: " ").last ?? "") })
         let blockBytes = 16 * 23040.0
         #expect(cacheBytes <= budget && cacheBytes > budget - blockBytes && cacheBytes.truncatingRemainder(dividingBy: blockBytes) == 0)
+
+        // `skiff plan` for a GPU with this device's memory, at the server's settings, gives the cache the same bytes.
+        let memoryText = try #require(line.range(of: #"memory_bytes=\d+"#, options: .regularExpression).map { line[$0].split(separator: "=")[1] })
+        let catalog = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-device-catalog-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: catalog) }
+        try Data("""
+            {"gpus": [{"name": "this-device", "memory_bytes": \(memoryText), "memory_bandwidth_gbps": 100, "bf16_tflops": 1}], "instances": []}
+            """.utf8).write(to: catalog)
+        let planned = try cli.skiff(["plan", "--catalog", catalog.path, "--gpu", "this-device", "--gpu-memory-utilization", "0.5",
+                                     "--context", "256", "--max-step-tokens", "128", "--max-running", "16", "--json"])
+        #expect(planned.status == 0, "\(planned.stderr)")
+        let plan = try #require(try JSONSerialization.jsonObject(with: Data(planned.stdout.utf8)) as? [String: Any])
+        #expect(plan["engine"] as? String == "skiff")
+        #expect((plan["cache_budget_bytes"] as? NSNumber)?.doubleValue == budget, "plan \(plan), log \(line)")
+        #expect((plan["cache_blocks"] as? NSNumber)?.doubleValue == cacheBytes / blockBytes, "plan \(plan)")
 
         func complete(_ prompt: String) async throws -> String {
             let body = try JSONSerialization.data(withJSONObject: ["prompt": prompt, "max_tokens": 2, "temperature": 0, "ignore_eos": true])

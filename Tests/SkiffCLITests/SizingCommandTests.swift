@@ -14,8 +14,8 @@ import Testing
         #expect((object["max_concurrency"] as? Int ?? 0) > 0)
     }
 
-    /// `--helm-values` names Skiff's engine only for a model it runs: the default model on `cpu`; a GPU plan is vLLM's,
-    /// and a `cpu` plan for a model Skiff's engine does not run has no values (the plan is still printed).
+    /// `--helm-values` names Skiff's engine where it serves the model: the default model on `cpu`; a config.json's model
+    /// on a GPU is vLLM's, and a `cpu` plan for a model Skiff's engine does not run has no values (the plan is still printed).
     @Test func helmValuesNameSkiffOnlyForAModelItRuns() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-helm-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -20,7 +20,7 @@ import Testing
         storedTensorTypes: [.q4_1, .f32, .q8_0])
 
     /// Plans that exercise every branch of the values: one GPU with a fleet, tensor and pipeline parallelism,
-    /// a MIG slice, and the CPU target with a model Skiff's engine runs.
+    /// a MIG slice (all vLLM's), the CPU target with a model Skiff's engine runs, and it on a GPU with a fleet.
     func plans() throws -> [(String, CapacityPlan)] {
         var l4 = CapacityPlanner.Request(model: try fixtureModel("llama-3.1-8b"), hardware: .whole(try catalog.gpu(named: "l4")),
                                          catalog: catalog, weightPrecision: .bf16, contextLength: 8192)
@@ -34,8 +34,11 @@ import Testing
                                           catalog: catalog, weightPrecision: nil, contextLength: 4096)
         cpu.workload = Workload(peakRequestsPerSecond: 2, promptTokensMean: 200, promptTokensP95: 400, outputTokensMean: 100,
                                 outputTokensP95: 200, timeToFirstTokenP95Seconds: 2, timePerOutputTokenSeconds: 0.1)
+        var skiffGPU = CapacityPlanner.Request(model: Self.smolLM2, hardware: .whole(try catalog.gpu(named: "l4")),
+                                               catalog: catalog, weightPrecision: nil, contextLength: 8192)
+        skiffGPU.workload = workload
         return [("l4", try CapacityPlanner.plan(l4)), ("405b", try CapacityPlanner.plan(big)), ("mig", try CapacityPlanner.plan(mig)),
-                ("cpu", try CapacityPlanner.plan(cpu))]
+                ("cpu", try CapacityPlanner.plan(cpu)), ("skiff-gpu", try CapacityPlanner.plan(skiffGPU))]
     }
 
     @Test func everyKeyIsInTheChartSchemaWithItsType() throws {
@@ -51,9 +54,11 @@ import Testing
     @Test func valuesCarryThePlan() throws {
         let all = Dictionary(uniqueKeysWithValues: try plans())
         let l4 = try #require(all["l4"]), big = try #require(all["405b"]), mig = try #require(all["mig"]), cpu = try #require(all["cpu"])
+        let skiffGPU = try #require(all["skiff-gpu"])
         let l4Values = try HelmValues.yaml(for: l4, command: "skiff plan")
         #expect(l4.engine == .vllm)
-        #expect(l4Values.contains("  engine: vllm\n"))
+        #expect(l4Values.contains("is described by a config.json, not a GGUF file: Skiff's engine loads GGUF files only\n  engine: vllm\n"))
+        #expect(l4Values.contains("    memoryUtilization: 0.9\n"))
         let l4Fleet = try #require(l4.fleet)
         #expect(l4Fleet.warmNodes >= 1)
         #expect(l4Values.contains("    warmNodes: \(l4Fleet.warmNodes)\n"))
@@ -79,22 +84,35 @@ import Testing
         #expect(cpuValues.contains("    enabled: false\n"))
         #expect(cpuValues.contains("    kvCacheBytes: \(cpu.cacheBudgetBytes)\n"))
         // Skiff's engine uses no GPU: no GPU key beyond `enabled: false`, no warm GPU nodes.
-        for key in ["resourceName", "count:", "warmNodes", "nodeSelector", "\n  vllm:", "gpuMemoryUtilization"] {
+        for key in ["resourceName", "count:", "warmNodes", "nodeSelector", "\n  vllm:", "memoryUtilization"] {
             #expect(!cpuValues.contains(key), "cpu values carry \(key)")
         }
+        // Skiff's engine on a GPU: one GPU per replica, the memory share, warm nodes, no vLLM key.
+        let skiffValues = try HelmValues.yaml(for: skiffGPU, command: "skiff plan")
+        #expect(skiffGPU.engine == .skiff && skiffGPU.tensorParallel == 1)
+        #expect(skiffValues.contains("  engine: skiff\n"))
+        #expect(skiffValues.contains("    enabled: true\n") && skiffValues.contains("    # Skiff's engine computes on one GPU\n    count: 1\n"))
+        #expect(skiffValues.contains("    memoryUtilization: 0.9\n") && skiffValues.contains("    warmNodes: "))
+        #expect(!skiffValues.contains("\n  vllm:") && !skiffValues.contains("kvCacheBytes"))
+        #expect(skiffGPU.warnings.contains { $0.contains("not measured") }, "\(skiffGPU.warnings)")
         #expect(cpuValues.contains("  minReplicas: \(max(cpu.fleet?.warmReplicas ?? 1, 1))\n"))
     }
 
-    /// `engine: skiff` only for a model Skiff's engine runs: a GPU plan is vLLM's whatever the model, and a `cpu`
-    /// plan for a model the engine refuses has no values (the chart runs vLLM on GPUs only).
-    @Test func skiffOnlyForAModelSkiffRuns() throws {
+    /// `engine: skiff` where Skiff's engine serves the model: a model it runs on `cpu` or a whole GPU, but not on a
+    /// MIG slice (no Vulkan there); vLLM on GPUs otherwise, and no values for a `cpu` plan the engine refuses (the
+    /// chart runs vLLM on GPUs only).
+    @Test func skiffWhereItServesTheModel() throws {
         let cpu = try HardwareTarget.cpu(memoryBytes: 64 << 30, measured: CPUProfile.defaultModel.stepTime)
         func plan(_ model: ModelShape, on hardware: HardwareTarget, precision: WeightPrecision? = nil) throws -> CapacityPlan {
             try CapacityPlanner.plan(.init(model: model, hardware: hardware, catalog: catalog, weightPrecision: precision, contextLength: 4096))
         }
         #expect(try plan(Self.smolLM2, on: cpu).engine == .skiff)
-        #expect(try plan(Self.smolLM2, on: .whole(try catalog.gpu(named: "l4"))).engine == .vllm)
+        #expect(try plan(Self.smolLM2, on: .whole(try catalog.gpu(named: "l4"))).engine == .skiff)
         #expect(try plan(Self.smolLM2, on: .whole(try catalog.gpu(named: "l4"))).model.skiffEngineRefusal == nil)
+        #expect(try plan(Self.smolLM2, on: .timeSliced(try catalog.gpu(named: "l4"), replicas: 2)).engine == .skiff)
+        let onMIG = try plan(Self.smolLM2, on: try .mig(try catalog.gpu(named: "h100"), profile: "1g.10gb"))
+        #expect(onMIG.engine == .vllm)
+        #expect(onMIG.warnings.contains { $0.contains("vLLM serves this plan") && $0.contains("MIG") }, "\(onMIG.warnings)")
 
         var lowBits = Self.smolLM2
         lowBits.storedTensorTypes = [.iq2_XXS, .q6_K, .f32]
@@ -147,7 +165,11 @@ import Testing
             #expect(result.status == 0, "\(name): helm template failed: \(result.stderr)")
             if plan.gpu != nil {
                 #expect(result.stdout.contains("\(plan.gpuResourceName): \(plan.tensorParallel)"), "\(name): GPU request missing")
-                #expect(result.stdout.contains("--tensor-parallel-size=\(plan.tensorParallel)"), "\(name)")
+                if plan.engine == .vllm {
+                    #expect(result.stdout.contains("--tensor-parallel-size=\(plan.tensorParallel)"), "\(name)")
+                } else {
+                    #expect(result.stdout.contains("value: vulkan") && result.stdout.contains("skiff.dev/engine: skiff"), "\(name)")
+                }
                 #expect(result.stdout.contains("key: nvidia.com/gpu"), "\(name): no GPU toleration")
             } else {
                 #expect(!result.stdout.contains("nvidia.com"), "\(name): engine skiff requests, tolerates or selects a GPU")

@@ -40,7 +40,10 @@ final class Gemma3: LanguageModel {
     var contextLength: Int { configuration.contextLength }
     var vocabularySize: Int { configuration.vocabularySize }
     /// The block's activations, the post-norm branch and the head's input.
-    var activationBytesPerToken: Int { 4 * (BlockActivations<CPUBackend>.widths(configuration).reduce(0, +) + 2 * configuration.embeddingLength) }
+    static func activationBytesPerToken(_ h: ModelHyperparameters) throws(ModelError) -> Int {
+        let c = try TransformerConfiguration(h)
+        return 4 * (BlockActivations<CPUBackend>.widths(c).reduce(0, +) + 2 * c.embeddingLength)
+    }
 
     /// Loads and repacks the weights of `file`; `progress` gets (blocks done, blocks + 1).
     init(file: GGUFFile, hyperparameters h: ModelHyperparameters, progress: (Int, Int) -> Void) throws(ModelError) {

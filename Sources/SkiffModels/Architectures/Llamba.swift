@@ -34,7 +34,10 @@ final class Llamba: LanguageModel {
     let cacheLayout: CacheLayout
     let weightBytes: Int
     /// x, its norm, the projection, y, the MLP's gate and up, and the head's input.
-    var activationBytesPerToken: Int { 4 * (3 * embeddingLength + projectionWidth + innerSize + 2 * feedForwardLength) }
+    static func activationBytesPerToken(_ h: ModelHyperparameters) throws(ModelError) -> Int {
+        let c = try StateSpaceConfiguration(h)
+        return 4 * (3 * h.embeddingLength + c.projectionWidth + c.mixer.innerSize + 2 * (h.feedForwardLength ?? 0))
+    }
     let embeddingLength: Int
     let innerSize: Int
     let feedForwardLength: Int
@@ -83,7 +86,7 @@ final class Llamba: LanguageModel {
         let d = h.embeddingLength, inner = s.innerSize, n = s.stateSize, heads = s.headCount
         let channels = c.convolutionChannels
         convolutionChannels = channels
-        projectionWidth = channels + inner + heads
+        projectionWidth = c.projectionWidth
         let w = WeightLoader(file: file)
         var layers: [Layer] = []
         for i in 0 ..< h.blockCount {

@@ -26,7 +26,10 @@ final class Mamba2: LanguageModel {
     let cacheLayout: CacheLayout
     let weightBytes: Int
     /// x, its norm, the projection, y, and the head's input.
-    var activationBytesPerToken: Int { 4 * (3 * embeddingLength + projectionWidth + innerSize) }
+    static func activationBytesPerToken(_ h: ModelHyperparameters) throws(ModelError) -> Int {
+        let c = try StateSpaceConfiguration(h)
+        return 4 * (3 * h.embeddingLength + c.projectionWidth + c.mixer.innerSize)
+    }
     let embeddingLength: Int
     let innerSize: Int
     /// Width of a row of the input projection: z, then xBC (the convolution's channels), then dt.
@@ -52,7 +55,7 @@ final class Mamba2: LanguageModel {
 
         let d = h.embeddingLength, inner = s.innerSize, n = s.stateSize, heads = s.headCount
         let channels = c.convolutionChannels
-        let projection = inner + channels + heads
+        let projection = c.projectionWidth
         projectionWidth = projection
         let w = WeightLoader(file: file)
         var layers: [Layer] = []

@@ -40,6 +40,9 @@ struct StateSpaceConfiguration: Sendable {
 
     /// Channels of the convolution: x, then B and C of every group.
     var convolutionChannels: Int { mixer.innerSize + 2 * mixer.groupCount * mixer.stateSize }
+    /// Width of a row of the input projection: z (inner), the convolution's channels and one dt per head, in the
+    /// order each architecture's file has them.
+    var projectionWidth: Int { mixer.innerSize + convolutionChannels + mixer.headCount }
 }
 
 extension WeightLoader {
