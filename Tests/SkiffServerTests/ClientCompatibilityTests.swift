@@ -13,7 +13,7 @@ import Testing
         try await TestServer.with(configure: { $0.apiKeys = [Self.key] }) { (server: TestServer) async throws in
             let output = try await PythonTools.run(bin.appendingPathComponent("python").path, [
                 Self.scripts.appendingPathComponent("openai_client_check.py").path,
-                "http://127.0.0.1:\(server.port)/v1", Self.key, TestServer.servedName,
+                "http://127.0.0.1:\(server.port)/v1", Self.key, TestServer.servedName, "\(TestModel.requestTimeout)",
             ])
             #expect(output.contains("ok"))
         }

@@ -8,6 +8,7 @@ import NIOCore
 import ServiceLifecycle
 import SkiffEngine
 import SkiffModelFile
+import SkiffModels
 import Testing
 @testable import SkiffServer
 
@@ -33,14 +34,40 @@ enum TestModel {
 
     static let contextLength = 1024
 
+    /// The device the suite's engines compute on: `$SKIFF_TEST_DEVICE` (`make test` runs the suite again with
+    /// `vulkan`, on lavapipe), else the CPU.
+    static let device: ComputeDevice = {
+        guard let name = ProcessInfo.processInfo.environment["SKIFF_TEST_DEVICE"] else { return .cpu }
+        do {
+            return try ComputeDevice.named(name)
+        } catch {
+            fatalError("SKIFF_TEST_DEVICE=\(name): \(error)")
+        }
+    }()
+
+    /// How long a request may take before a test calls it hung: generous on the CPU, and ten times that on a
+    /// software Vulkan device (lavapipe decodes about 2 tokens a second, shared by every test's requests).
+    static let requestTimeout: Int64 = device == .cpu ? 120 : 1200
+    /// The suite's HTTP client: one that waits `requestTimeout` for a response's bytes (`HTTPClient.shared` gives up
+    /// reading sooner than a software device answers a long completion).
+    static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(10), read: .seconds(requestTimeout))
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+    /// How long `eventually` waits by default for a state that needs a request or two to finish first.
+    static let settleDeadline: Duration = .seconds(device == .cpu ? 60 : 600)
+
     /// An engine for tests that share it (the engine's gauges then include other tests' requests).
     static let sharedEngine: InferenceEngine? = model.flatMap { try? makeEngine($0) }
 
     static func makeEngine(_ model: LoadedModel, maxRunning: Int = 16, maxWaiting: Int = 64,
                            contextLength: Int = contextLength) throws -> InferenceEngine {
-        try InferenceEngine(model: model, configuration: EngineConfiguration(
+        var configuration = EngineConfiguration(
             threads: 2, maxStepTokens: 256, maxRunning: maxRunning, maxWaiting: maxWaiting, contextLength: contextLength,
-            cacheBlocks: maxRunning * contextLength / 16 + 64, blockSize: 16))
+            cacheBlocks: maxRunning * contextLength / 16 + 64, blockSize: 16)
+        configuration.device = device
+        return try InferenceEngine(model: model, configuration: configuration)
     }
 
     static func engine() throws -> InferenceEngine {
@@ -56,7 +83,7 @@ struct TestServer {
     let group: ServiceGroup
     /// Ends when the server has stopped (its service group returned or threw).
     let stopped: AsyncStream<Void>
-    let client = HTTPClient.shared
+    let client = TestModel.client
 
     static let servedName = "smollm2-test"
 
@@ -107,7 +134,7 @@ struct TestServer {
 
     /// Waits for `/ready` to answer 200 (the model loaded and warmed up); records an issue after 120 s.
     func waitUntilReady() async throws {
-        if try await !eventually(within: .seconds(120), { try await get("/ready").status == 200 }) {
+        if try await !eventually(within: .seconds(TestModel.requestTimeout), { try await get("/ready").status == 200 }) {
             Issue.record("the server did not become ready within 120 s")
         }
     }
@@ -165,7 +192,7 @@ struct TestServer {
             request.headers.add(name: "Content-Type", value: "application/json")
         }
         for (name, value) in headers { request.headers.add(name: name, value: value) }
-        let response = try await client.execute(request, timeout: .seconds(120))
+        let response = try await client.execute(request, timeout: .seconds(TestModel.requestTimeout))
         let buffer = try await response.body.collect(upTo: 16 << 20)
         return Reply(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
                      body: String(buffer: buffer))
@@ -177,7 +204,7 @@ struct TestServer {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
-        return try await client.execute(request, timeout: .seconds(120))
+        return try await client.execute(request, timeout: .seconds(TestModel.requestTimeout))
     }
 
     /// The value of an unlabelled-except-model sample in the `/metrics` exposition.
@@ -192,7 +219,7 @@ struct TestServer {
 /// Asks `condition` every 20 ms until it holds (true), or until `deadline` has passed (false). Tests wait
 /// for what they mean to see this way, never for a fixed time; the deadline only catches a hang, so it is
 /// generous: 60 s by default (a busy machine may take seconds per generation step).
-func eventually(within deadline: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws -> Bool {
+func eventually(within deadline: Duration = TestModel.settleDeadline, _ condition: () async throws -> Bool) async throws -> Bool {
     let end = ContinuousClock.now + deadline
     while true {
         if try await condition() { return true }

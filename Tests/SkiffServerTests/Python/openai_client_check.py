@@ -1,13 +1,13 @@
 """Drives `skiff serve` with the official OpenAI Python client; exits non-zero on the first mismatch.
 
-Usage: openai_client_check.py BASE_URL API_KEY MODEL
+Usage: openai_client_check.py BASE_URL API_KEY MODEL TIMEOUT_SECONDS
 """
 import sys
 
 import openai
 
-base_url, api_key, model = sys.argv[1:4]
-client = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=60)
+base_url, api_key, model, timeout = sys.argv[1:5]
+client = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=float(timeout))
 question = [{"role": "user", "content": "Say hello."}]
 
 
