@@ -44,8 +44,8 @@ import Testing
         var options = RunnerOptions(threads: 1, maxBatchTokens: 64, cacheBlocks: 1, blockSize: 16, stateSlots: 0)
         options.device = .vulkan(index: try VulkanTestDevice.index())
         let layout = CacheLayout(layers: [])
+        options.tiledProductFromTokens = tiled ? 1 : .max
         let backend = try VulkanBackend(options: options, layout: layout, widestActivation: Self.columns)
-        backend.tiledFromTokens = tiled ? 1 : .max
         var batch = ForwardBatch()
         let s = batch.addSequence(blockTables: layout.blockGroups.map { _ in [0, 0, 0] }, stateSlot: -1)
         for t in 0 ..< tokens { batch.add(token: Int32(t), position: Int32(t), sequence: s, wantsLogits: true) }

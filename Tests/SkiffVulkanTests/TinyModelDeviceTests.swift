@@ -6,8 +6,8 @@ import SkiffHyperparameters
 import Testing
 
 /// Each transformer architecture's forward pass on the Vulkan device (lavapipe under `make test`) against the
-/// CPU backend on the same tiny random model: a prompt (the tiled matrix product), then decode steps of two
-/// sequences in one batch (the matrix-vector product), through block tables in a paged cache.
+/// CPU backend on the same tiny random model: a prompt, then decode steps of two sequences in one batch, through
+/// block tables in a paged cache; and a sequence's logits whatever shares its batch.
 @Suite(.serialized) struct TinyModelDeviceTests {
     static let transformers = TinyModel.architectures.filter { $0 != "mamba2" }
 
@@ -55,6 +55,48 @@ import Testing
     @Test(arguments: transformers)
     func f32WeightsMatchTheCPU(architecture: String) async throws {
         try await runBlocking { try Self.compare(architecture, allF32: true, tolerance: 1e-3) }
+    }
+
+    /// A sequence's logits are the same, bit for bit, whichever sequences share its steps, although the two product
+    /// shaders add in different orders: with the tiled one taken from 4 tokens of a sequence, A (a 3-token prompt,
+    /// then one token a step) always takes the matrix-vector shader, alone or beside B's prompt of 21 tokens and
+    /// then chunks of 5. Taken from a step's total instead, A's tokens would go tiled beside B (the check that
+    /// the shaders' sums do differ shows this test can fail).
+    @Test(arguments: ["llama", "gemma3"])
+    func aSequencesLogitsDoNotDependOnItsBatch(architecture: String) async throws {
+        try await runBlocking {
+            let file = try TinyModel.build(architecture: architecture, allF32: false).file()
+            let model = try ModelArchitectures.load(file)
+            let vocabulary = model.vocabularySize, groups = model.cacheLayout.blockGroups.count
+            func logitsOfA(besideB: Bool, tiledFrom: Int) throws -> [[Float]] {
+                var options = RunnerOptions(threads: 1, maxBatchTokens: 64, cacheBlocks: 8, blockSize: 16, stateSlots: 0)
+                options.device = .vulkan(index: try VulkanTestDevice.index())
+                options.tiledProductFromTokens = tiledFrom
+                let runner = try model.makeRunner(options)
+                var steps: [[Float]] = []
+                var positionB = 0
+                for step in 0 ..< 4 {
+                    var batch = ForwardBatch()
+                    let a = batch.addSequence(blockTables: Array(repeating: [3, 0], count: groups), stateSlot: -1)
+                    let tokensA: [Int32] = step == 0 ? [5, 42, 17] : [Int32(step * 7 + 1)]
+                    for (i, t) in tokensA.enumerated() {
+                        batch.add(token: t, position: Int32(step == 0 ? i : 2 + step), sequence: a, wantsLogits: i == tokensA.count - 1)
+                    }
+                    if besideB {
+                        let b = batch.addSequence(blockTables: Array(repeating: [2, 6, 7], count: groups), stateSlot: -1)
+                        for i in 0 ..< (step == 0 ? 21 : 5) {
+                            batch.add(token: Int32((positionB * 11 + 3) % vocabulary), position: Int32(positionB), sequence: b, wantsLogits: i == 0)
+                            positionB += 1
+                        }
+                    }
+                    steps.append(Array(try runner.forward(batch).prefix(vocabulary)))
+                }
+                return steps
+            }
+            let alone = try logitsOfA(besideB: false, tiledFrom: 4)
+            #expect(try logitsOfA(besideB: true, tiledFrom: 4) == alone)
+            #expect(try logitsOfA(besideB: false, tiledFrom: 1) != alone, "the two shaders give the same bits: this test could not fail")
+        }
     }
 
     /// The test models' Q8_0 and F16 weights: the CPU quantizes activations to int8 for them, the device does not.

@@ -16,6 +16,9 @@ public struct RunnerOptions: Sendable, Equatable {
     public var stateSlots: Int
     /// Whether the cache's memory is made resident at once rather than as blocks are first written.
     public var residentCache: Bool
+    /// On a Vulkan device, the fewest tokens of one sequence in a step whose products take the tiled shader (fewer
+    /// take the matrix-vector one); nil: the device's own choice (17 on a GPU, never on a software device).
+    public var tiledProductFromTokens: Int?
 
     /// Creates options.
     public init(threads: Int, maxBatchTokens: Int, cacheBlocks: Int, blockSize: Int, stateSlots: Int, residentCache: Bool = false) {

@@ -61,10 +61,15 @@ final class VulkanBackend: ComputeBackend {
         }
     }
 
-    /// The fewest tokens a product takes the tiled shader for; fewer take the matrix-vector one. On a GPU, 17. On a
-    /// device that runs a workgroup's threads as CPU vector lanes (lavapipe), never: it loads shared memory lane by
-    /// lane, and the matrix-vector shader there is 4.7 times faster for a 64-token prompt (SmolLM2).
-    var tiledFromTokens: Int
+    /// The fewest tokens of one sequence in a step whose products take the tiled shader; fewer take the
+    /// matrix-vector one. On a GPU, 17. On a device that runs a workgroup's threads as CPU vector lanes (lavapipe),
+    /// never: it loads shared memory lane by lane, and the matrix-vector shader there is 4.7 times faster for a
+    /// 64-token prompt (SmolLM2).
+    let tiledFromTokens: Int
+    /// The step's tokens in runs that take one product shader: a sequence's tokens take the tiled one when it has
+    /// `tiledFromTokens` of them in the step, whatever the other sequences have, so a token's sums never depend on
+    /// which sequences share its step (the two shaders add in different orders).
+    private var productRuns: [ProductRun] = []
     /// Rows of logits computed and read back per submission.
     private static let logitRowsPerSubmission = 64
 
@@ -118,7 +123,7 @@ final class VulkanBackend: ComputeBackend {
             throw ModelError(error)
         }
         maxBatchTokens = options.maxBatchTokens
-        tiledFromTokens = device.info.kind == .cpu ? .max : 17
+        tiledFromTokens = options.tiledProductFromTokens ?? (device.info.kind == .cpu ? .max : 17)
         groups = layout.blockGroups
         blockSize = options.blockSize
         blockCount = options.cacheBlocks
@@ -153,6 +158,7 @@ final class VulkanBackend: ComputeBackend {
     func begin(_ batch: ForwardBatch, vocabularySize: Int) throws(ModelError) {
         try batch.check(maxTokens: maxBatchTokens, vocabularySize: vocabularySize, groups: groups, blockSize: blockSize, blockCount: blockCount)
         self.batch = batch
+        productRuns = ProductRun.runs(tiled(batch.sequences))
         try wrap { () throws(VulkanError) in
             try inputs.reset()
             ropeTables = []
@@ -236,32 +242,68 @@ final class VulkanBackend: ComputeBackend {
 
     func matmuls(_ products: [(WeightMatrix, Activations)], input: Activations) throws(ModelError) {
         for (i, (w, out)) in products.enumerated() {
-            try product(w, input: input, rows: batch.count, into: out.buffer, offset: 0, stride: out.width, accumulate: false,
+            try product(w, input: input, runs: productRuns, into: out.buffer, offset: 0, stride: out.width, accumulate: false,
                         barrier: i == products.count - 1)
         }
     }
 
     func matmul(_ w: WeightMatrix, input: Activations, into out: Activations, accumulate: Bool) throws(ModelError) {
-        try product(w, input: input, rows: batch.count, into: out.buffer, offset: 0, stride: out.width, accumulate: accumulate, barrier: true)
+        try product(w, input: input, runs: productRuns, into: out.buffer, offset: 0, stride: out.width, accumulate: accumulate, barrier: true)
     }
 
-    private func product(_ w: WeightMatrix, input: Activations, rows tokens: Int, into out: DeviceBuffer, offset: Int, stride: Int,
+    /// Tokens `first ..< first + count` of a step, whose products take the tiled shader or the matrix-vector one.
+    private struct ProductRun {
+        var first: Int
+        var count: Int
+        var tiled: Bool
+
+        /// The runs of equal flags in `tiled`, one per token.
+        static func runs(_ tiled: some Collection<Bool>) -> [ProductRun] {
+            var runs: [ProductRun] = []
+            for (i, flag) in tiled.enumerated() {
+                if let last = runs.last, last.tiled == flag {
+                    runs[runs.count - 1].count += 1
+                } else {
+                    runs.append(ProductRun(first: i, count: 1, tiled: flag))
+                }
+            }
+            return runs
+        }
+    }
+
+    /// For rows belonging to `sequences` (one entry per row), whether each takes the tiled shader: when its sequence
+    /// has at least `tiledFromTokens` of the rows.
+    private func tiled(_ sequences: [Int32]) -> [Bool] {
+        var rowsOf: [Int32: Int] = [:]
+        for s in sequences { rowsOf[s, default: 0] += 1 }
+        return sequences.map { rowsOf[$0, default: 0] >= tiledFromTokens }
+    }
+
+    /// `w` times the rows of `input` that `runs` name, into the same rows of `out` (from byte `offset`, `stride` values
+    /// apart), each run with its shader; a barrier after the last dispatch when `barrier`.
+    private func product(_ w: WeightMatrix, input: Activations, runs: [ProductRun], into out: DeviceBuffer, offset: Int, stride: Int,
                          accumulate: Bool, barrier: Bool) throws(ModelError) {
         let m = try deviceMatrix(w)
         let inputTexels = try wrap { () throws(VulkanError) in try input.buffer.texelView(VK_FORMAT_R32G32B32A32_SFLOAT) }
-        var c = PushConstants()
-        c.address(out, offset: offset)
-        c.uint(m.rowBytes)
-        c.uint(m.columns)
-        c.uint(m.rows)
-        c.uint(tokens)
-        c.uint(input.width)
-        c.uint(stride)
-        c.uint(accumulate ? 1 : 0)
-        if tokens < tiledFromTokens {
-            dispatch(try pipeline("matvec_" + m.type), c, texels: [m.words, inputTexels], groups: (m.rows + 7) / 8, (tokens + 7) / 8, barrier: barrier)
-        } else {
-            dispatch(try pipeline("matmul_" + m.type), c, texels: [m.words, inputTexels], groups: (m.rows + 63) / 64, (tokens + 63) / 64, barrier: barrier)
+        for (i, run) in runs.enumerated() {
+            var c = PushConstants()
+            c.address(out, offset: offset)
+            c.uint(m.rowBytes)
+            c.uint(m.columns)
+            c.uint(m.rows)
+            c.uint(run.first)
+            c.uint(run.count)
+            c.uint(input.width)
+            c.uint(stride)
+            c.uint(accumulate ? 1 : 0)
+            let last = barrier && i == runs.count - 1
+            if run.tiled {
+                dispatch(try pipeline("matmul_" + m.type), c, texels: [m.words, inputTexels], groups: (m.rows + 63) / 64, (run.count + 63) / 64,
+                         barrier: last)
+            } else {
+                dispatch(try pipeline("matvec_" + m.type), c, texels: [m.words, inputTexels], groups: (m.rows + 7) / 8, (run.count + 7) / 8,
+                         barrier: last)
+            }
         }
     }
 
@@ -405,6 +447,7 @@ final class VulkanBackend: ComputeBackend {
         var logits = [Float](repeating: 0, count: rows * vocabulary)
         let w = vector(norm)
         let b = bias.flatMap(vector)
+        let rowTiled = tiled(batch.logitIndices.map { batch.sequences[$0] })
         var start = 0
         while start < rows, let w {
             let count = min(perSubmission, rows - start)
@@ -413,7 +456,8 @@ final class VulkanBackend: ComputeBackend {
             }
             stream.barrier()
             normRows(normed, weight: w, width: d, groups: 1, rows: count, epsilon: epsilon, into: normed)
-            try product(output, input: normed, rows: count, into: out, offset: 0, stride: vocabulary, accumulate: false, barrier: true)
+            try product(output, input: normed, runs: ProductRun.runs(rowTiled[start ..< start + count]), into: out, offset: 0,
+                        stride: vocabulary, accumulate: false, barrier: true)
             if let b { elementwise(pipelines.addBias, out, count: count * vocabulary, width: vocabulary, b.buffer, b.offset) }
             try wrap { () throws(VulkanError) in try stream.submitAndWait() }
             logits.withUnsafeMutableBytes { logits in

@@ -17,7 +17,7 @@
 //! variant matmul_iq4_xs TYPE_IQ4_XS
 // y = x × wᵀ (or y += x × wᵀ) for many tokens, in 64 × 64 tiles of (rows, tokens): each step of 32 columns
 // dequantizes the tile's weights and loads its inputs into shared memory once, and each of 256 threads
-// computes 4 rows × 4 tokens from there.
+// computes 4 rows × 4 tokens from there. Tokens are those of the run from first_token.
 #include "common.glsl"
 #include "dequant.glsl"
 
@@ -30,6 +30,7 @@ layout(push_constant) uniform Parameters {
     uint row_bytes;
     uint columns;
     uint rows;
+    uint first_token;
     uint tokens;
     uint x_stride;
     uint y_stride;
@@ -58,7 +59,7 @@ void main() {
         }
         [[unroll]] for (uint q = 0; q < 2; q++) {
             uint index = id + 256 * q, lt = index / 8, c4 = index % 8;
-            vec4 value = token0 + lt < p.tokens ? texelFetch(x_texels, int(((token0 + lt) * p.x_stride + k0) / 4 + c4)) : vec4(0.0);
+            vec4 value = token0 + lt < p.tokens ? texelFetch(x_texels, int(((p.first_token + token0 + lt) * p.x_stride + k0) / 4 + c4)) : vec4(0.0);
             xs[lt][4 * c4] = value.x;
             xs[lt][4 * c4 + 1] = value.y;
             xs[lt][4 * c4 + 2] = value.z;
@@ -79,7 +80,7 @@ void main() {
         [[unroll]] for (uint i = 0; i < 4; i++) {
             uint r = row0 + tr + 16 * i;
             if (r < p.rows) {
-                uint o = t * p.y_stride + r;
+                uint o = (p.first_token + t) * p.y_stride + r;
                 p.y.v[o] = acc[i][j] + (p.accumulate != 0 ? p.y.v[o] : 0.0);
             }
         }

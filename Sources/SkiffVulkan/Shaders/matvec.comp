@@ -18,7 +18,7 @@
 // y = x × wᵀ (or y += x × wᵀ) for a few tokens: each weight is read once per 8 tokens. A workgroup computes 8
 // rows, each by one subgroup (several rows per subgroup when subgroups are wider than 8 threads): its threads
 // take the row's runs of 8 values in turn and their sums are added by the subgroup, with no shared memory
-// and no barrier. Workgroups along y take the next 8 tokens.
+// and no barrier. Workgroups along y take the next 8 tokens of the run from first_token.
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #include "common.glsl"
 #include "dequant.glsl"
@@ -32,6 +32,7 @@ layout(push_constant) uniform Parameters {
     uint row_bytes;
     uint columns;
     uint rows;
+    uint first_token;
     uint tokens;
     uint x_stride;
     uint y_stride;
@@ -50,7 +51,7 @@ void main() {
             float v[8];
             dequant8(r * p.row_bytes, g, v);
             vec4 w0 = vec4(v[0], v[1], v[2], v[3]), w1 = vec4(v[4], v[5], v[6], v[7]);
-            uint base = (t0 * p.x_stride + 8 * g) / 4;
+            uint base = ((p.first_token + t0) * p.x_stride + 8 * g) / 4;
             [[unroll]] for (uint t = 0; t < TOKENS; t++) {
                 if (t < count) acc[t] += dot(texelFetch(x_texels, int(base + t * (p.x_stride / 4))), w0) + dot(texelFetch(x_texels, int(base + t * (p.x_stride / 4) + 1)), w1);
             }
@@ -59,7 +60,7 @@ void main() {
             if (t < count) {
                 float sum = subgroupAdd(acc[t]);
                 if (subgroupElect()) {
-                    uint o = (t0 + t) * p.y_stride + r;
+                    uint o = (p.first_token + t0 + t) * p.y_stride + r;
                     p.y.v[o] = sum + (p.accumulate != 0 ? p.y.v[o] : 0.0);
                 }
             }
