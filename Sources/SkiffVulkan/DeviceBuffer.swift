@@ -53,16 +53,21 @@ package final class DeviceBuffer {
         address = f.getBufferDeviceAddress(device.device, &addressInfo)
     }
 
-    /// Views of the buffer as texel buffers of 16-byte texels (four 32-bit words), by format, made on first use.
+    /// Views of the buffer as texel buffers, by format, made on first use.
     private var views: [UInt32: VkBufferView] = [:]
 
-    /// The buffer as a texel buffer of 16-byte texels in `format` (R32G32B32A32_UINT or _SFLOAT) from its first byte,
-    /// as many as the device allows in one view.
+    /// The buffer as a texel buffer in `format` (R32_UINT, R32G32_SFLOAT, R32G32B32A32_UINT or _SFLOAT) from its first
+    /// byte, as many texels as the device allows in one view.
     package func texelView(_ format: VkFormat) throws(VulkanError) -> VkBufferView {
         if let view = views[format.rawValue] { return view }
-        let texels = min((byteCount + 15) / 16, device.maxTexelBufferElements)
+        let texelBytes = switch format {
+        case VK_FORMAT_R32_UINT, VK_FORMAT_R32_SFLOAT: 4
+        case VK_FORMAT_R32G32_UINT, VK_FORMAT_R32G32_SFLOAT: 8
+        default: 16
+        }
+        let texels = min((byteCount + texelBytes - 1) / texelBytes, device.maxTexelBufferElements)
         var info = VkBufferViewCreateInfo(sType: VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO, pNext: nil, flags: 0, buffer: buffer, format: format,
-                                          offset: 0, range: VkDeviceSize(texels * 16))
+                                          offset: 0, range: VkDeviceSize(texels * texelBytes))
         var view: VkBufferView?
         try check(device.f.createBufferView(device.device, &info, nil, &view), "vkCreateBufferView")
         views[format.rawValue] = view!

@@ -19,10 +19,15 @@ package final class VulkanDevice {
     let deviceLocalIsMappable: Bool
     /// The most elements a texel buffer view may span.
     package let maxTexelBufferElements: Int
+    /// Whether shaders may use 8-bit integer dot products (VK_KHR_shader_integer_dot_product, enabled where the
+    /// device has it, accelerated or not: `info.acceleratedInt8DotProduct` says which).
+    package let integerDotProduct: Bool
     private let commandPool: VkCommandPool
 
     /// The extension the shaders' texel buffers are bound through: descriptors pushed with each dispatch, no pools.
     static let pushDescriptorExtension = "VK_KHR_push_descriptor"
+    /// The extension of the integer dot products (`matvec_q8`), enabled where the device has it.
+    static let integerDotProductExtension = "VK_KHR_shader_integer_dot_product"
     private var pipelines: [String: ComputePipeline] = [:]
     private var staging: DeviceBuffer?
 
@@ -81,6 +86,21 @@ package final class VulkanDevice {
         var enabled = VkPhysicalDeviceFeatures2()
         enabled.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2
         enabled.features.shaderInt16 = 1
+        // Integer dot products where the device has them (the extension and its feature).
+        var dot = VkPhysicalDeviceShaderIntegerDotProductFeatures()
+        dot.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES
+        if extensions.contains(Self.integerDotProductExtension) {
+            var query = VkPhysicalDeviceFeatures2()
+            query.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2
+            withUnsafeMutablePointer(to: &dot) { dot in
+                query.pNext = UnsafeMutableRawPointer(dot)
+                library.getPhysicalDeviceFeatures2(physical, &query)
+            }
+            dot.pNext = nil
+        }
+        let withDot = dot.shaderIntegerDotProduct != 0
+        integerDotProduct = withDot
+        let extensionNames = [Self.pushDescriptorExtension] + (withDot ? [Self.integerDotProductExtension] : [])
 
         // A queue family that computes.
         var familyCount: UInt32 = 0
@@ -94,7 +114,9 @@ package final class VulkanDevice {
 
         var priority: Float = 1
         var created: VkDevice?
-        let result = withUnsafeMutablePointer(to: &enabled12) { enabled12 in
+        let result = withUnsafeMutablePointer(to: &dot) { dot in
+          enabled12.pNext = withDot ? UnsafeMutableRawPointer(dot) : nil
+          return withUnsafeMutablePointer(to: &enabled12) { enabled12 in
             enabled11.pNext = UnsafeMutableRawPointer(enabled12)
             return withUnsafeMutablePointer(to: &enabled11) { enabled11 in
                 enabled.pNext = UnsafeMutableRawPointer(enabled11)
@@ -103,20 +125,22 @@ package final class VulkanDevice {
                         var queueInfo = VkDeviceQueueCreateInfo(sType: VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, pNext: nil, flags: 0,
                                                                 queueFamilyIndex: UInt32(family), queueCount: 1, pQueuePriorities: priority)
                         return withUnsafePointer(to: &queueInfo) { queueInfo in
-                            return Self.pushDescriptorExtension.withCString { name in
-                                var names: UnsafePointer<CChar>? = name
-                                return withUnsafePointer(to: &names) { names in
-                                    var deviceInfo = VkDeviceCreateInfo(sType: VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, pNext: UnsafeRawPointer(enabled),
-                                                                        flags: 0, queueCreateInfoCount: 1, pQueueCreateInfos: queueInfo,
-                                                                        enabledLayerCount: 0, ppEnabledLayerNames: nil, enabledExtensionCount: 1,
-                                                                        ppEnabledExtensionNames: names, pEnabledFeatures: nil)
-                                    return library.createDevice(physical, &deviceInfo, nil, &created)
-                                }
+                            let names = extensionNames.map { strdup($0) }
+                            defer { names.forEach { free($0) } }
+                            let pointers = names.map { UnsafePointer<CChar>($0) }
+                            return pointers.withUnsafeBufferPointer { pointers in
+                                var deviceInfo = VkDeviceCreateInfo(sType: VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, pNext: UnsafeRawPointer(enabled),
+                                                                    flags: 0, queueCreateInfoCount: 1, pQueueCreateInfos: queueInfo,
+                                                                    enabledLayerCount: 0, ppEnabledLayerNames: nil,
+                                                                    enabledExtensionCount: UInt32(pointers.count),
+                                                                    ppEnabledExtensionNames: pointers.baseAddress, pEnabledFeatures: nil)
+                                return library.createDevice(physical, &deviceInfo, nil, &created)
                             }
                         }
                     }
                 }
             }
+          }
         }
         try check(result, "vkCreateDevice on \(info.name)")
         guard let created else { throw VulkanError(.failed, "vkCreateDevice returned no device") }

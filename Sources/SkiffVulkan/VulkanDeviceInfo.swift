@@ -42,10 +42,11 @@ package struct VulkanDeviceInfo: Sendable, Equatable {
     /// Whether compute shaders have subgroup arithmetic (subgroupAdd), which the matrix-vector shader uses.
     package var subgroupArithmetic: Bool
 
-    /// One line for logs: "NVIDIA L4 (discrete GPU, 22.5 GiB, Vulkan 1.3.277)".
+    /// One line for logs: "NVIDIA L4 (discrete GPU, 22.5 GiB, Vulkan 1.3.277, int8 dot products)", the last where
+    /// the products of Q4_0, Q4_1 and Q8_0 weights use them.
     package var summary: String {
         let gib = Double(memoryBytes) / Double(1 << 30)
-        return "\(name) (\(kind.rawValue), \((gib * 10).rounded() / 10) GiB, Vulkan \(apiVersion))"
+        return "\(name) (\(kind.rawValue), \((gib * 10).rounded() / 10) GiB, Vulkan \(apiVersion)\(acceleratedInt8DotProduct ? ", int8 dot products" : ""))"
     }
 
     /// Every Vulkan device of this machine, or why there is none to list (no loader, no driver).

@@ -35,12 +35,13 @@ import Testing
         return steps
     }
 
-    static func compare(_ architecture: String, allF32: Bool, tolerance: Float) throws {
+    static func compare(_ architecture: String, allF32: Bool, tolerance: Float, integerDotProducts: Bool? = nil) throws {
         let file = try TinyModel.build(architecture: architecture, allF32: allF32).file()
         let model = try ModelArchitectures.load(file)
         var options = RunnerOptions(threads: 1, maxBatchTokens: 64, cacheBlocks: 8, blockSize: 16, stateSlots: 0)
         let cpu = try Self.run(try model.makeRunner(options), vocabulary: model.vocabularySize, groups: model.cacheLayout.blockGroups.count)
         options.device = .vulkan(index: try VulkanTestDevice.index())
+        options.integerDotProducts = integerDotProducts
         let gpu = try Self.run(try model.makeRunner(options), vocabulary: model.vocabularySize, groups: model.cacheLayout.blockGroups.count)
         #expect(cpu.map(\.count) == gpu.map(\.count))
         for (step, (c, g)) in zip(cpu, gpu).enumerated() {
@@ -99,9 +100,19 @@ import Testing
         }
     }
 
-    /// The test models' Q8_0 and F16 weights: the CPU quantizes activations to int8 for them, the device does not.
+    /// The test models' Q8_0 and F16 weights with the device's 8-bit integer dot products (forced: lavapipe has them,
+    /// not in hardware), which quantize activations to int8 for the Q8_0 products as the CPU does; the F16 ones
+    /// stay in floats on the device, where the CPU quantizes their activations too. (Measured: at most 1.9 %, gemma3's
+    /// last decode step.)
+    @Test(arguments: transformers)
+    func quantizedWeightsWithIntegerDotProductsMatchTheCPU(architecture: String) async throws {
+        try await runBlocking { try Self.compare(architecture, allF32: false, tolerance: 0.03, integerDotProducts: true) }
+    }
+
+    /// The test models' Q8_0 and F16 weights: the CPU quantizes activations to int8 for them, the device's float
+    /// products (where it has no integer dot products in hardware, as lavapipe) do not.
     @Test(arguments: transformers)
     func quantizedWeightsMatchTheCPU(architecture: String) async throws {
-        try await runBlocking { try Self.compare(architecture, allF32: false, tolerance: 0.02) }
+        try await runBlocking { try Self.compare(architecture, allF32: false, tolerance: 0.02, integerDotProducts: false) }
     }
 }

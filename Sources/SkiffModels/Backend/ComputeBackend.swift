@@ -19,6 +19,10 @@ public struct RunnerOptions: Sendable, Equatable {
     /// On a Vulkan device, the fewest tokens of one sequence in a step whose products take the tiled shader (fewer
     /// take the matrix-vector one); nil: the device's own choice (17 on a GPU, never on a software device).
     public var tiledProductFromTokens: Int?
+    /// On a Vulkan device, whether the matrix-vector products of Q4_0, Q4_1 and Q8_0 weights use 8-bit integer dot
+    /// products over activations quantized to int8, as the CPU kernels do; nil: where the device runs them in
+    /// hardware. True on a device without them is refused.
+    public var integerDotProducts: Bool?
 
     /// Creates options.
     public init(threads: Int, maxBatchTokens: Int, cacheBlocks: Int, blockSize: Int, stateSlots: Int, residentCache: Bool = false) {

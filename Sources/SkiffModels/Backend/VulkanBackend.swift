@@ -70,6 +70,15 @@ final class VulkanBackend: ComputeBackend {
     /// `tiledFromTokens` of them in the step, whatever the other sequences have, so a token's sums never depend on
     /// which sequences share its step (the two shaders add in different orders).
     private var productRuns: [ProductRun] = []
+    /// Whether the matrix-vector products of `integerDotTypes` use 8-bit integer dot products (`matvec_q8`) over
+    /// activations quantized by `quantize_q8`: where the device runs them in hardware, or as `RunnerOptions` says.
+    let integerDot: Bool
+    /// The weight types (shader suffixes) with integer dot-product shaders: blocks of 32 values.
+    private static let integerDotTypes: Set<String> = ["q4_0", "q4_1", "q8_0"]
+    /// The widest activation a product takes, which sizes the quantized copy.
+    private let widestActivation: Int
+    /// A product input quantized for the integer dot products: int8 values, and a scale and sum per block of 32.
+    private var quantized: (values: DeviceBuffer, scales: DeviceBuffer)?
     /// Rows of logits computed and read back per submission.
     private static let logitRowsPerSubmission = 64
 
@@ -123,6 +132,11 @@ final class VulkanBackend: ComputeBackend {
             throw ModelError(error)
         }
         maxBatchTokens = options.maxBatchTokens
+        self.widestActivation = widestActivation
+        if options.integerDotProducts == true, !device.integerDotProduct {
+            throw ModelError(.deviceUnavailable, "Vulkan device \(device.info.name) has no 8-bit integer dot products (VK_KHR_shader_integer_dot_product)")
+        }
+        integerDot = device.integerDotProduct && (options.integerDotProducts ?? device.info.acceleratedInt8DotProduct)
         tiledFromTokens = options.tiledProductFromTokens ?? (device.info.kind == .cpu ? .max : 17)
         groups = layout.blockGroups
         blockSize = options.blockSize
@@ -241,14 +255,17 @@ final class VulkanBackend: ComputeBackend {
     }
 
     func matmuls(_ products: [(WeightMatrix, Activations)], input: Activations) throws(ModelError) {
+        var quantizedInput = false
         for (i, (w, out)) in products.enumerated() {
-            try product(w, input: input, runs: productRuns, into: out.buffer, offset: 0, stride: out.width, accumulate: false,
-                        barrier: i == products.count - 1)
+            try product(w, input: input, tokens: batch.count, runs: productRuns, into: out.buffer, offset: 0, stride: out.width, accumulate: false,
+                        barrier: i == products.count - 1, quantizedInput: &quantizedInput)
         }
     }
 
     func matmul(_ w: WeightMatrix, input: Activations, into out: Activations, accumulate: Bool) throws(ModelError) {
-        try product(w, input: input, runs: productRuns, into: out.buffer, offset: 0, stride: out.width, accumulate: accumulate, barrier: true)
+        var quantizedInput = false
+        try product(w, input: input, tokens: batch.count, runs: productRuns, into: out.buffer, offset: 0, stride: out.width,
+                    accumulate: accumulate, barrier: true, quantizedInput: &quantizedInput)
     }
 
     /// Tokens `first ..< first + count` of a step, whose products take the tiled shader or the matrix-vector one.
@@ -279,12 +296,31 @@ final class VulkanBackend: ComputeBackend {
         return sequences.map { rowsOf[$0, default: 0] >= tiledFromTokens }
     }
 
-    /// `w` times the rows of `input` that `runs` name, into the same rows of `out` (from byte `offset`, `stride` values
-    /// apart), each run with its shader; a barrier after the last dispatch when `barrier`.
-    private func product(_ w: WeightMatrix, input: Activations, runs: [ProductRun], into out: DeviceBuffer, offset: Int, stride: Int,
-                         accumulate: Bool, barrier: Bool) throws(ModelError) {
+    /// `w` times the rows of `input` that `runs` name (of its first `tokens` rows), into the same rows of `out` (from
+    /// byte `offset`, `stride` values apart), each run with its shader; a barrier after the last dispatch when
+    /// `barrier`. With integer dot products the input is quantized first unless `quantizedInput` says it already is
+    /// (products of one input in a row).
+    private func product(_ w: WeightMatrix, input: Activations, tokens: Int, runs: [ProductRun], into out: DeviceBuffer, offset: Int,
+                         stride: Int, accumulate: Bool, barrier: Bool, quantizedInput: inout Bool) throws(ModelError) {
         let m = try deviceMatrix(w)
         let inputTexels = try wrap { () throws(VulkanError) in try input.buffer.texelView(VK_FORMAT_R32G32B32A32_SFLOAT) }
+        var dotTexels: [VkBufferView] = []
+        if integerDot, Self.integerDotTypes.contains(m.type), runs.contains(where: { !$0.tiled }) {
+            let q = try quantizedBuffers()
+            if !quantizedInput {
+                var c = PushConstants()
+                c.address(q.values)
+                c.address(q.scales)
+                c.uint(tokens)
+                c.uint(m.columns)
+                c.uint(input.width)
+                dispatch(try pipeline("quantize_q8"), c, texels: [inputTexels], groups: (tokens * m.columns / 32 + 63) / 64)
+                quantizedInput = true
+            }
+            dotTexels = try wrap { () throws(VulkanError) in
+                [m.words, try q.values.texelView(VK_FORMAT_R32G32B32A32_UINT), try q.scales.texelView(VK_FORMAT_R32G32_SFLOAT)]
+            }
+        }
         for (i, run) in runs.enumerated() {
             var c = PushConstants()
             c.address(out, offset: offset)
@@ -300,11 +336,25 @@ final class VulkanBackend: ComputeBackend {
             if run.tiled {
                 dispatch(try pipeline("matmul_" + m.type), c, texels: [m.words, inputTexels], groups: (m.rows + 63) / 64, (run.count + 63) / 64,
                          barrier: last)
+            } else if !dotTexels.isEmpty {
+                dispatch(try pipeline("matvec_q8_" + m.type), c, texels: dotTexels, groups: (m.rows + 7) / 8, (run.count + 7) / 8, barrier: last)
             } else {
                 dispatch(try pipeline("matvec_" + m.type), c, texels: [m.words, inputTexels], groups: (m.rows + 7) / 8, (run.count + 7) / 8,
                          barrier: last)
             }
         }
+    }
+
+    /// The buffers of a quantized product input, made on first use: `maxBatchTokens` rows of `widestActivation` int8
+    /// values, and a scale and sum (two floats) per block of 32.
+    private func quantizedBuffers() throws(ModelError) -> (values: DeviceBuffer, scales: DeviceBuffer) {
+        if let quantized { return quantized }
+        let made = try wrap { () throws(VulkanError) in
+            (try device.buffer(byteCount: maxBatchTokens * widestActivation, hostVisible: false, purpose: "int8 activations"),
+             try device.buffer(byteCount: maxBatchTokens * widestActivation / 32 * 8, hostVisible: false, purpose: "int8 activations' scales"))
+        }
+        quantized = made
+        return made
     }
 
     func addBias(_ bias: [Float], to x: Activations) {
@@ -456,8 +506,9 @@ final class VulkanBackend: ComputeBackend {
             }
             stream.barrier()
             normRows(normed, weight: w, width: d, groups: 1, rows: count, epsilon: epsilon, into: normed)
-            try product(output, input: normed, runs: ProductRun.runs(rowTiled[start ..< start + count]), into: out, offset: 0,
-                        stride: vocabulary, accumulate: false, barrier: true)
+            var quantizedInput = false
+            try product(output, input: normed, tokens: count, runs: ProductRun.runs(rowTiled[start ..< start + count]), into: out, offset: 0,
+                        stride: vocabulary, accumulate: false, barrier: true, quantizedInput: &quantizedInput)
             if let b { elementwise(pipelines.addBias, out, count: count * vocabulary, width: vocabulary, b.buffer, b.offset) }
             try wrap { () throws(VulkanError) in try stream.submitAndWait() }
             logits.withUnsafeMutableBytes { logits in

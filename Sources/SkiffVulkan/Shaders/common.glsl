@@ -12,3 +12,4 @@ layout(buffer_reference, std430, buffer_reference_align = 4) buffer Ints { int v
 layout(buffer_reference, std430, buffer_reference_align = 2) buffer Halves { float16_t v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 2) readonly buffer Shorts { uint16_t v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 1) readonly buffer Bytes { uint8_t v[]; };
+layout(buffer_reference, std430, buffer_reference_align = 8) buffer Vec2s { vec2 v[]; };
