@@ -31,7 +31,7 @@ import Testing
     func integerDotProductsMatchTheCPU(type: GGMLType) async throws {
         try await runBlocking {
             for tokens in [3, 37] {
-                let (file, bias) = try Self.problem(type: type, tokens: tokens)
+                let (file, _, _, bias) = try Self.problem(type: type, tokens: tokens)
                 var options = RunnerOptions(threads: 1, maxBatchTokens: 64, cacheBlocks: 1, blockSize: 16, stateSlots: 0)
                 let cpu = try Self.headProduct(CPUBackend(options: options, layout: CacheLayout(layers: []), widestActivation: Self.columns),
                                                file: file, bias: bias, tokens: tokens)
@@ -48,8 +48,8 @@ import Testing
         }
     }
 
-    /// Random weights `w` of `type` and inputs `x` of `tokens` rows in a GGUF file, and a bias.
-    static func problem(type: GGMLType, tokens: Int) throws -> (GGUFFile, [Float]) {
+    /// Random weights `w` of `type` and inputs `x` of `tokens` rows in a GGUF file (also returned as they are), and a bias.
+    static func problem(type: GGMLType, tokens: Int) throws -> (file: GGUFFile, weights: [UInt8], inputs: [Float], bias: [Float]) {
         var rng = SplitMix64(state: UInt64(type.rawValue * 100 + UInt32(tokens)))
         let skiffType = try #require(kernelType(for: type))
         let weights = randomRows(skiffType, rows: Self.rows, columns: Self.columns, using: &rng)
@@ -61,7 +61,7 @@ import Testing
                   data: inputs.withUnsafeBytes { Array($0) }),
             .init(name: "w", dimensions: [UInt64(Self.columns), UInt64(Self.rows)], typeID: type.rawValue, data: weights),
         ]
-        return (try builder.file(), bias)
+        return (try builder.file(), weights, inputs, bias)
     }
 
     /// The output head's path on `backend`: the rows of `x` as token embeddings, RMSNorm with unit weights, `w`, the bias.
@@ -79,35 +79,14 @@ import Testing
     }
 
     static func check(type: GGMLType, tiled: Bool, tokens: Int) throws {
-        var rng = SplitMix64(state: UInt64(type.rawValue * 100 + UInt32(tokens)))
         let skiffType = try #require(kernelType(for: type))
-        let weights = randomRows(skiffType, rows: Self.rows, columns: Self.columns, using: &rng)
-        let inputs = (0 ..< tokens * Self.columns).map { _ in Float.random(in: -1 ... 1, using: &rng) }
-        let bias = (0 ..< Self.rows).map { _ in Float.random(in: -0.5 ... 0.5, using: &rng) }
-        var builder = GGUFBuilder()
-        builder.tensors = [
-            .init(name: "x", dimensions: [UInt64(Self.columns), UInt64(tokens)], typeID: GGMLType.f32.rawValue,
-                  data: inputs.withUnsafeBytes { Array($0) }),
-            .init(name: "w", dimensions: [UInt64(Self.columns), UInt64(Self.rows)], typeID: type.rawValue, data: weights),
-        ]
-        let file = try builder.file()
-        let loader = WeightLoader(file: file)
-        let w = try loader.matrix("w", columns: Self.columns, rows: Self.rows)
-        let x = try loader.matrix("x", columns: Self.columns, rows: tokens)
-
+        let (file, weights, inputs, bias) = try problem(type: type, tokens: tokens)
         var options = RunnerOptions(threads: 1, maxBatchTokens: 64, cacheBlocks: 1, blockSize: 16, stateSlots: 0)
         options.device = .vulkan(index: try VulkanTestDevice.index())
-        let layout = CacheLayout(layers: [])
         options.tiledProductFromTokens = tiled ? 1 : .max
-        let backend = try VulkanBackend(options: options, layout: layout, widestActivation: Self.columns)
-        var batch = ForwardBatch()
-        let s = batch.addSequence(blockTables: layout.blockGroups.map { _ in [0, 0, 0] }, stateSlot: -1)
-        for t in 0 ..< tokens { batch.add(token: Int32(t), position: Int32(t), sequence: s, wantsLogits: true) }
-        try backend.begin(batch, vocabularySize: tokens)
-        let activations = try backend.activations(width: Self.columns)
-        try backend.embed(.packed(x), into: activations, scale: 1)
-        let ones = [Float](repeating: 1, count: Self.columns)
-        let got = try backend.logits(activations, norm: ones, epsilon: 1e-6, output: w, bias: bias)
+        options.integerDotProducts = false
+        let got = try headProduct(VulkanBackend(options: options, layout: CacheLayout(layers: []), widestActivation: Self.columns),
+                                  file: file, bias: bias, tokens: tokens)
 
         // The exact answer: the dequantized weights times each normed input row, plus the bias.
         var dequantized = [Float](repeating: 0, count: Self.rows * Self.columns)
