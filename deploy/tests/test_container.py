@@ -1,6 +1,7 @@
 """The container images: hadolint, and the skiff image built with podman from a local Debian base,
 run with runc (read-only root, the model directory mounted) and asked for /ready and one chat
-completion over loopback."""
+completion over loopback, on the CPU and on a Vulkan device (Mesa's lavapipe added to the image, as
+the NVIDIA container runtime adds the NVIDIA driver's Vulkan library on a GPU node)."""
 
 from __future__ import annotations
 
@@ -146,33 +147,100 @@ def test_init_container_pull_works_on_a_read_only_root(image, tmp_path):
     assert again.returncode != 0 and "nonexistent" in again.stdout + again.stderr
 
 
-def test_image_serves_ready_and_a_chat_completion(image):
+def start_model_service(image: str, environment: dict[str, str]) -> tuple[str, str]:
+    """Starts `skiff serve` from `image` as the chart runs it (read-only root, no capabilities, the model directory
+    mounted read-only) with `environment` added; returns the container's name and the service's base URL."""
     models = model_dir()
     if not (models / MODEL_FILE).exists():
         pytest.fail(f"{models / MODEL_FILE} is missing: run `skiff pull` first (make test does)")
     port = _free_port()
     name = f"skiff-deploy-test-{port}"
+    variables = [item for key, value in {"SKIFF_MODEL": MODEL_FILE, "SKIFF_THREADS": "2", **environment}.items()
+                 for item in ("-e", f"{key}={value}")]
     started = run([*PODMAN_RUN, "-d", "--name", name, "--read-only", "--tmpfs", "/tmp",
                    "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-                   "-v", f"{models}:/models:ro", "-e", f"SKIFF_MODEL={MODEL_FILE}", "-e", "SKIFF_THREADS=2",
-                   "-p", f"127.0.0.1:{port}:8080", image])
+                   "-v", f"{models}:/models:ro", *variables, "-p", f"127.0.0.1:{port}:8080", image])
     assert started.returncode == 0, started.stdout + started.stderr
+    return name, f"http://127.0.0.1:{port}"
+
+
+def ask(base: str, max_tokens: int, timeout: float) -> dict:
+    """One chat completion at temperature 0."""
+    body = json.dumps({"model": "SmolLM2-135M-Instruct.Q4_1", "max_tokens": max_tokens, "temperature": 0,
+                       "messages": [{"role": "user", "content": "What is the capital of France?"}]}).encode()
+    request = urllib.request.Request(base + "/v1/chat/completions", data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.load(response)
+
+
+def test_image_serves_ready_and_a_chat_completion(image):
+    name, base = start_model_service(image, {})
     try:
-        base = f"http://127.0.0.1:{port}"
         wait_ready(base, name, 180)
         assert _get(base + "/health")[0] == 200
-        body = json.dumps({"model": "SmolLM2-135M-Instruct.Q4_1", "max_tokens": 8, "temperature": 0,
-                           "messages": [{"role": "user", "content": "What is the capital of France?"}]}).encode()
-        request = urllib.request.Request(base + "/v1/chat/completions", data=body,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            answer = json.load(response)
+        answer = ask(base, 8, 60)
         assert answer["object"] == "chat.completion"
         assert answer["choices"][0]["message"]["role"] == "assistant"
         assert answer["choices"][0]["message"]["content"].strip()
         assert answer["usage"]["completion_tokens"] >= 1
         process_user = run(["podman", "exec", name, "/usr/bin/id", "-u"])
         assert process_user.stdout.strip() == "10001"
+    finally:
+        run(["podman", "rm", "-f", "-t", "5", name])
+
+
+# What a GPU node's container runtime adds to the image, with a software Vulkan device in its place: a
+# Vulkan driver and its ICD file. Everything else is the image as it ships.
+LAVAPIPE_LAYER = """\
+FROM {image}
+USER 0:0
+RUN apt-get update && apt-get install -y --no-install-recommends mesa-vulkan-drivers && rm -rf /var/lib/apt/lists/*
+USER 10001:10001
+"""
+
+
+@pytest.fixture(scope="module")
+def lavapipe_image(image, tmp_path_factory):
+    """The skiff image with Mesa's software Vulkan device (lavapipe) in it."""
+    context = tmp_path_factory.mktemp("lavapipe")
+    (context / "Containerfile").write_text(LAVAPIPE_LAYER.format(image=image))
+    tag = "localhost/skiff-lavapipe:deploy-test"
+    build = run(["podman", "build", "--isolation", "chroot", "-f", str(context / "Containerfile"), "-t", tag, str(context)],
+                timeout=1800)
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    return tag
+
+
+def test_image_holds_the_vulkan_loader_and_asks_for_the_drivers_vulkan(image):
+    config = json.loads(run(["podman", "image", "inspect", image]).stdout)[0]["Config"]
+    capabilities = dict(e.split("=", 1) for e in config["Env"])["NVIDIA_DRIVER_CAPABILITIES"]
+    assert "graphics" in capabilities.split(","), "the NVIDIA runtime mounts the driver's Vulkan library only for graphics"
+    found = run([*PODMAN_RUN, "--rm", "--entrypoint", "/usr/bin/find", image, "/usr/lib", "-name", "libvulkan.so.1"])
+    assert found.stdout.strip(), found.stdout + found.stderr
+    # Without a Vulkan driver (a CPU node), asking for the device fails with what to do, not a crash.
+    models = model_dir()
+    refused = run([*PODMAN_RUN, "--rm", "--read-only", "-v", f"{models}:/models:ro", image, "bench-engine",
+                   "--device", "vulkan", "--model", MODEL_FILE, "--prompt-tokens", "4", "--gen-tokens", "1"])
+    assert refused.returncode not in (0, 132, 134, 139), refused.stdout + refused.stderr
+    assert "Vulkan driver" in refused.stdout + refused.stderr, refused.stdout + refused.stderr
+
+
+def test_image_serves_on_a_vulkan_device(lavapipe_image):
+    """`skiff serve --device vulkan` (SKIFF_DEVICE) in the image on lavapipe: ready, sized from the device's
+    memory, and answering a chat completion computed on the device."""
+    name, base = start_model_service(lavapipe_image, {"SKIFF_DEVICE": "vulkan", "SKIFF_GPU_MEMORY_UTILIZATION": "0.5",
+                                                      "SKIFF_LOG_FORMAT": "json"})
+    try:
+        wait_ready(base, name, 600)
+        logs = run(["podman", "logs", name])
+        lines = [json.loads(line) for line in (logs.stdout + logs.stderr).splitlines() if line.startswith("{")]
+        memory = [line for line in lines if line.get("message") == "device memory"]
+        assert memory and "llvmpipe" in str(memory[0]), lines[:10]
+        loaded = [line for line in lines if line.get("message") == "model loaded"]
+        assert loaded and "llvmpipe" in str(loaded[0]), lines[:10]
+        answer = ask(base, 4, 600)
+        assert answer["choices"][0]["message"]["content"].strip()
+        assert answer["usage"]["completion_tokens"] >= 1
     finally:
         run(["podman", "rm", "-f", "-t", "5", name])
 

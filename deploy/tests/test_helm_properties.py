@@ -13,8 +13,10 @@ MODEL = "rel-skiff-model"
 CHAT = "rel-skiff-chat"
 PLACEHOLDER = "rel-skiff-gpu-placeholder"
 GPU_TAINT_KEY = "nvidia.com/gpu"
-# Only vLLM uses GPUs: every GPU profile runs it. Skiff's engine (the defaults) computes on the CPU only.
-GPU_PROFILES = {"vllm": "nvidia.com/gpu", "mig": "nvidia.com/mig-1g.10gb", "time-sliced": "nvidia.com/gpu.shared"}
+# The GPU profiles and the resource each requests: Skiff's engine through Vulkan (gpu), vLLM (the others).
+GPU_PROFILES = {"gpu": "nvidia.com/gpu", "vllm": "nvidia.com/gpu", "mig": "nvidia.com/mig-1g.10gb",
+                "time-sliced": "nvidia.com/gpu.shared"}
+VLLM_PROFILES = ("vllm", "mig", "time-sliced")
 CPU_PROFILES = (None, "cpu-only", "keda")
 EVERYTHING = ("inferencePool.enabled=true", "ingress.modelAPI.enabled=true",
               "monitoring.serviceMonitor.enabled=true")
@@ -45,7 +47,8 @@ def test_every_profile_is_covered():
 @pytest.mark.parametrize("profile", sorted(GPU_PROFILES))
 def test_gpu_pods_select_gpu_nodes_tolerate_taint_and_request_the_gpu(profile):
     docs = render(profile)
-    assert one(docs, "Deployment", MODEL)["metadata"]["labels"]["skiff.dev/engine"] == "vllm", "only vLLM uses the GPU"
+    engine = "vllm" if profile in VLLM_PROFILES else "skiff"
+    assert one(docs, "Deployment", MODEL)["metadata"]["labels"]["skiff.dev/engine"] == engine
     spec = model_spec(docs)
     assert spec["nodeSelector"] == {"role": "gpu-nodes"}
     assert {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"} in spec["tolerations"]
@@ -63,9 +66,29 @@ def test_gpu_count_is_configurable_and_vllm_shards_over_it():
     assert "--tensor-parallel-size=4" in server["args"]
 
 
+def test_engine_skiff_on_a_gpu_computes_through_vulkan(all_sources):
+    """The gpu profile: `skiff serve --device vulkan` with the memory share, and the driver's Vulkan mounted."""
+    docs = render("gpu", EVERYTHING)
+    spec = model_spec(docs)
+    server = spec["containers"][0]
+    assert server["image"].startswith("skiff:") and server["args"] == ["serve"]
+    env = env_of(server)
+    assert env["SKIFF_DEVICE"]["value"] == "vulkan"
+    assert env["SKIFF_GPU_MEMORY_UTILIZATION"]["value"] == "0.9"
+    assert "graphics" in env["NVIDIA_DRIVER_CAPABILITIES"]["value"].split(","), "the runtime mounts Vulkan only for graphics"
+    for name in ("SKIFF_DEVICE", "SKIFF_GPU_MEMORY_UTILIZATION"):
+        assert f'"{name}"' in all_sources, f"{name} is not read anywhere in Sources/"
+    assert server["startupProbe"]["httpGet"]["path"] == "/ready"
+    shared = env_of(model_spec(render("gpu", ("model.gpu.resourceName=nvidia.com/gpu.shared", "model.gpu.memoryUtilization=1")))["containers"][0])
+    assert shared["SKIFF_GPU_MEMORY_UTILIZATION"]["value"] == "1"
+    for profile in CPU_PROFILES:
+        names = set(env_of(model_spec(render(profile))["containers"][0]))
+        assert not names & {"SKIFF_DEVICE", "SKIFF_GPU_MEMORY_UTILIZATION", "NVIDIA_DRIVER_CAPABILITIES"}, profile
+
+
 @pytest.mark.parametrize("profile", CPU_PROFILES)
 def test_engine_skiff_holds_no_gpu_and_runs_on_the_app_nodes(profile):
-    """Skiff's engine computes on the CPU only: no GPU request, toleration, node selector or runtime class."""
+    """Skiff's engine on CPUs: no GPU request, toleration, node selector or runtime class."""
     docs = render(profile, EVERYTHING)
     assert one(docs, "Deployment", MODEL)["metadata"]["labels"]["skiff.dev/engine"] == "skiff"
     spec = model_spec(docs)
@@ -124,7 +147,7 @@ def test_chat_tier_can_be_turned_off():
 def test_probes_and_grace_periods_line_up(profile):
     spec = model_spec(render(profile))
     server = spec["containers"][0]
-    vllm = profile in GPU_PROFILES
+    vllm = profile in VLLM_PROFILES
     ready_path = "/health" if vllm else "/ready"
     assert server["startupProbe"]["httpGet"]["path"] == ready_path
     service = one(render(profile), "Service", MODEL)
@@ -536,8 +559,8 @@ def test_warm_nodes_count_against_the_gpu_quota():
     assert "resourceQuota.gpus (7) is below the 8 nvidia.com/mig-1g.10gb" in error
 
 
-def test_the_gpu_profiles_run_vllm_on_the_models_vllm_loads():
-    for profile in GPU_PROFILES:
+def test_the_vllm_profiles_run_vllm_on_the_models_vllm_loads():
+    for profile in VLLM_PROFILES:
         server = model_spec(render(profile))["containers"][0]
         assert server["image"].startswith("vllm/vllm-openai:")
         assert "--served-model-name=qwen2.5-1.5b-instruct" in server["args"]

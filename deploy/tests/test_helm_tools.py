@@ -62,21 +62,24 @@ def test_schema_refuses_bad_values(sets, message):
      "chat.tolerations must not tolerate nvidia.com/gpu"),
     (("chat.databaseSecret.name=",), "chat.databaseSecret.name is required"),
     (("model.engine=vllm", "model.gpu.enabled=true", "model.gpu.count=0"), "model.gpu.count must be at least 1"),
-    # Skiff's engine computes on the CPU only: no GPU request, GPU toleration or GPU node selector.
-    (("model.gpu.enabled=true",), "model.engine=skiff computes on the CPU only and would hold a GPU it does not use"),
+    # Skiff's engine on CPUs: no GPU request, GPU toleration or GPU node selector.
     (("model.tolerations[0].key=nvidia.com/gpu", "model.tolerations[0].operator=Exists"),
-     "model.tolerations must not tolerate nvidia.com/gpu with model.engine=skiff"),
-    (("model.tolerations[0].operator=Exists",), "model.tolerations must not tolerate nvidia.com/gpu with model.engine=skiff"),
-    (("model.resources.limits.nvidia\\.com/gpu=1",), "model.resources.limits.nvidia.com/gpu: model.engine=skiff"),
+     "model.tolerations must not tolerate nvidia.com/gpu with model.engine=skiff on the CPU"),
+    (("model.tolerations[0].operator=Exists",), "model.tolerations must not tolerate nvidia.com/gpu with model.engine=skiff on the CPU"),
+    (("model.resources.limits.nvidia\\.com/gpu=1",), "model.resources.limits.nvidia.com/gpu: GPUs come from model.gpu"),
     (("model.resources.requests.nvidia\\.com/mig-1g\\.10gb=1",), "model.resources.requests.nvidia.com/mig-1g.10gb"),
     (("model.cpuNodeSelector.role=gpu-nodes",), "model.cpuNodeSelector role=gpu-nodes selects the GPU nodes"),
-    (("model.gpu.warmNodes=2",), "model.gpu.warmNodes keeps GPU nodes warm for vLLM replicas"),
+    (("model.gpu.warmNodes=2",), "model.gpu.warmNodes keeps GPU nodes warm for GPU replicas"),
+    # Skiff's engine on a GPU: one whole (or time-sliced) GPU through Vulkan, never a MIG slice.
+    (("model.gpu.enabled=true", "model.gpu.count=2"), "model.gpu.count=2 with model.engine=skiff"),
+    (("model.gpu.enabled=true", "model.gpu.resourceName=nvidia.com/mig-1g.10gb"), "NVIDIA's driver offers no Vulkan on MIG slices"),
+    (("model.gpu.enabled=true", "model.resources.limits.nvidia\\.com/gpu=1"), "GPUs come from model.gpu"),
 ])
 def test_templates_refuse_incoherent_values(sets, message):
     assert message in render_error(None, sets)
 
 
-@pytest.mark.parametrize("profile", [None, "keda", "vllm"])
+@pytest.mark.parametrize("profile", [None, "keda", "gpu", "vllm"])
 def test_helm_lint_strict_scaling_on_queue_depth(profile):
     result = run([tool("helm"), "lint", "--strict", str(CHART)]
                  + helm_args(profile, ("autoscaling.metric=waiting",)))
@@ -85,7 +88,7 @@ def test_helm_lint_strict_scaling_on_queue_depth(profile):
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("profile, sets", [(p, ()) for p in PROFILE_NAMES]
-                         + [(None, ("autoscaling.metric=waiting",)), ("vllm", WARM_NODES)])
+                         + [(None, ("autoscaling.metric=waiting",)), ("vllm", WARM_NODES), ("gpu", WARM_NODES)])
 def test_kubernetes_validate_strict(profile, sets, version, tmp_path):
     manifest = tmp_path / "chart.yaml"
     manifest.write_text(render_text(profile, EVERYTHING + sets))
@@ -97,7 +100,7 @@ def test_kubernetes_validate_strict(profile, sets, version, tmp_path):
 
 def _all_profiles_manifest(tmp_path):
     manifest = tmp_path / "all-profiles.yaml"
-    renders = [render_text(p, EVERYTHING) for p in PROFILE_NAMES] + [render_text("vllm", EVERYTHING + WARM_NODES)]
+    renders = [render_text(p, EVERYTHING) for p in PROFILE_NAMES] + [render_text(p, EVERYTHING + WARM_NODES) for p in ("vllm", "gpu")]
     manifest.write_text("\n---\n".join(renders))
     return manifest
 
@@ -119,7 +122,7 @@ def test_trivy_no_high_or_critical(tmp_path):
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
-@pytest.mark.parametrize("profile, caveat", [(None, True), ("vllm", False), ("cpu-only", True)])
+@pytest.mark.parametrize("profile, caveat", [(None, True), ("vllm", False), ("gpu", False), ("cpu-only", True)])
 def test_install_notes_render(profile, caveat, tmp_path):
     """NOTES.txt only renders on install (which needs a cluster), so render it as a ConfigMap."""
     chart = tmp_path / "skiff"
@@ -137,5 +140,6 @@ def test_install_notes_render(profile, caveat, tmp_path):
     assert "http://skiff-model.skiff.svc:8080/v1" in text
     assert ("kubectl -n skiff logs deploy/skiff-model -c pull-weights -f" in text) == (profile != "vllm")
     assert "kubectl -n skiff logs deploy/skiff-model -c model -f" in text
-    assert ("computes on the CPU today, so it requests no GPU" in text) == caveat
+    assert ("to compute on a GPU, add -f profiles/gpu.yaml" in text) == caveat
     assert ("CPU only, no GPU" in text) == caveat
+    assert ("(engine skiff through Vulkan, 1 × nvidia.com/gpu per pod" in text) == (profile == "gpu")

@@ -221,38 +221,42 @@ def _locals(root) -> dict:
 
 
 def test_engine_skiff_holds_no_gpu_and_leaves_the_gpu_group_empty(root):
-    """The chart's defaults are Skiff's engine on the app nodes; the release adds GPUs only for vLLM."""
+    """The chart's defaults are Skiff's engine on the app nodes; the release adds GPUs only with a GPU profile."""
     engine = variables(root)["model_engine"]
     assert engine["default"] == "skiff"
-    assert "contains(['skiff', 'vllm'],var.model_engine)" in first(engine["validation"])["condition"]
+    assert "contains(['skiff', 'skiff-gpu', 'vllm'],var.model_engine)" in first(engine["validation"])["condition"]
     local = _locals(root)
-    assert local["vllm"] == '${var.model_engine == "vllm"}'
-    # With Skiff's engine the GPU group starts with no node and keeps none; vLLM gets the configured sizes.
-    assert local["gpu_sizes"] == ("${local.vllm ? {'min': '${var.gpu_min_size}', 'desired': '${var.gpu_desired_size}', "
+    assert local["engine_profile"] == "${{'skiff': '', 'skiff-gpu': 'gpu.yaml', 'vllm': 'vllm.yaml'}[var.model_engine]}"
+    assert local["on_gpu"] == '${local.engine_profile != ""}'
+    for profile in ("gpu.yaml", "vllm.yaml"):
+        assert (CHART / "profiles" / profile).is_file()
+    # On CPUs the GPU group starts with no node and keeps none; on GPUs it gets the configured sizes.
+    assert local["gpu_sizes"] == ("${local.on_gpu ? {'min': '${var.gpu_min_size}', 'desired': '${var.gpu_desired_size}', "
                                   "'max': '${var.gpu_max_size}'} : {'min': 0, 'desired': 0, 'max': '${var.gpu_max_size}'}}")
     assert first(root["module"])["cluster"]["gpu_sizes"] == "${local.gpu_sizes}"
     skiff = blocks(root, "resource", "helm_release")["skiff"]
     values = skiff["values"]
-    # The only GPU settings the release passes come with the vLLM profile, and only for engine vllm.
-    assert values.startswith('${compact([\'${local.vllm ? file("${path.module}/../../helm/skiff/profiles/vllm.yaml") : ""}\'')
-    assert (CHART / "profiles" / "vllm.yaml").is_file()
+    # The only GPU settings the release passes come with the engine's GPU profile.
+    assert values.startswith('${compact([\'${local.on_gpu ? file("${path.module}/../../helm/skiff/profiles/${local.engine_profile}") : ""}\'')
     assert "nvidia.com" not in values
     assert re.search(r"'gpu\W+: \{\W+warmNodes\W+: \W+\$\{var\.gpu_warm_nodes\}", values), values
     conditions = [p["condition"] for p in skiff["lifecycle"]["precondition"]]
-    assert "${local.vllm || var.gpu_warm_nodes == 0}" in conditions, "warm GPU nodes only for vLLM"
+    assert "${local.on_gpu || var.gpu_warm_nodes == 0}" in conditions, "warm GPU nodes only on GPUs"
     assert variables(root)["gpu_warm_nodes"]["default"] == 0
 
 
 def test_what_the_release_renders_for_each_engine():
-    """The chart as the release installs it: skiff requests no GPU; vllm (the profile) requests one, warm nodes on."""
+    """The chart as the release installs it: skiff requests no GPU; skiff-gpu and vllm (their profiles) request one,
+    warm nodes on."""
     skiff = render(release="skiff")
     assert "nvidia.com" not in yaml.safe_dump(skiff)
     model = [d for d in skiff if d["kind"] == "Deployment" and d["metadata"]["name"] == "skiff-model"][0]
     assert model["spec"]["template"]["spec"]["nodeSelector"] == {"role": "app-nodes"}
-    vllm = render("vllm", ("model.gpu.warmNodes=1",), release="skiff")
-    model = [d for d in vllm if d["kind"] == "Deployment" and d["metadata"]["name"] == "skiff-model"][0]
-    assert model["spec"]["template"]["spec"]["nodeSelector"] == {"role": "gpu-nodes"}
-    assert [d["metadata"]["name"] for d in vllm if d["kind"] == "PriorityClass"] == ["skiff-gpu-placeholder"]
+    for profile in ("gpu", "vllm"):
+        docs = render(profile, ("model.gpu.warmNodes=1",), release="skiff")
+        model = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "skiff-model"][0]
+        assert model["spec"]["template"]["spec"]["nodeSelector"] == {"role": "gpu-nodes"}
+        assert [d["metadata"]["name"] for d in docs if d["kind"] == "PriorityClass"] == ["skiff-gpu-placeholder"]
 
 
 def test_terraform_and_chart_agree_on_names(root, cluster):

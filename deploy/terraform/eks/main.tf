@@ -3,10 +3,11 @@
 # plugin, the AWS Load Balancer Controller, the Cluster Autoscaler, Prometheus with the Prometheus
 # Adapter, and the Skiff chart. Step by step: docs/deploy.md.
 #
-# model_engine picks what serves the model. skiff (the default): Skiff's own engine, which computes
-# on the CPU only, on the app nodes with no GPU request; the GPU group then starts empty (min and
-# desired 0) and stays so unless something asks for a GPU. vllm: the chart's vLLM profile on the
-# GPU nodes, with the GPU group's sizes as configured and gpu_warm_nodes kept warm.
+# model_engine picks what serves the model and where. skiff (the default): Skiff's own engine on the
+# app nodes' CPUs, with no GPU request; the GPU group then starts empty (min and desired 0) and
+# stays so unless something asks for a GPU. skiff-gpu: Skiff's engine on the GPU nodes through
+# Vulkan (the chart's profiles/gpu.yaml). vllm: the chart's vLLM profile on the GPU nodes. On GPUs
+# the GPU group has the sizes configured and gpu_warm_nodes kept warm.
 
 provider "aws" {
   region = var.region
@@ -41,9 +42,11 @@ resource "random_password" "chat_database" {
 }
 
 locals {
-  vllm = var.model_engine == "vllm"
-  # With Skiff's engine nothing requests a GPU: no GPU node is started for it, and none is kept.
-  gpu_sizes = local.vllm ? {
+  # The chart's profile for the engine: none for Skiff's engine on CPUs (the chart's defaults).
+  engine_profile = { skiff = "", skiff-gpu = "gpu.yaml", vllm = "vllm.yaml" }[var.model_engine]
+  on_gpu         = local.engine_profile != ""
+  # On CPUs nothing requests a GPU: no GPU node is started for the model, and none is kept.
+  gpu_sizes = local.on_gpu ? {
     min = var.gpu_min_size, desired = var.gpu_desired_size, max = var.gpu_max_size
   } : { min = 0, desired = 0, max = var.gpu_max_size }
 }
@@ -209,9 +212,9 @@ resource "helm_release" "skiff" {
   namespace = kubernetes_namespace_v1.skiff.metadata[0].name
   chart     = "${path.module}/../../helm/skiff"
   values = compact([
-    # The chart's defaults are Skiff's engine on the app nodes, with no GPU request; vllm adds the
-    # chart's vLLM profile (GPU request, GPU node selector and toleration).
-    local.vllm ? file("${path.module}/../../helm/skiff/profiles/vllm.yaml") : "",
+    # The chart's defaults are Skiff's engine on the app nodes, with no GPU request; skiff-gpu and
+    # vllm add the chart's profile for them (GPU request, GPU node selector and toleration).
+    local.on_gpu ? file("${path.module}/../../helm/skiff/profiles/${local.engine_profile}") : "",
     yamlencode({
       model = {
         image = { repository = module.cluster.ecr_repository_urls["skiff"], tag = var.skiff_image_tag }
@@ -243,8 +246,8 @@ resource "helm_release" "skiff" {
 
   lifecycle {
     precondition {
-      condition     = local.vllm || var.gpu_warm_nodes == 0
-      error_message = "gpu_warm_nodes keeps GPU nodes warm for vLLM replicas; with model_engine = \"skiff\" nothing uses a GPU: set it to 0, or model_engine = \"vllm\"."
+      condition     = local.on_gpu || var.gpu_warm_nodes == 0
+      error_message = "gpu_warm_nodes keeps GPU nodes warm for GPU replicas; with model_engine = \"skiff\" nothing uses a GPU: set it to 0, or model_engine = \"skiff-gpu\" or \"vllm\"."
     }
     precondition {
       condition     = var.gpu_warm_nodes <= var.gpu_max_size

@@ -44,13 +44,13 @@ variable "api_public_access_cidrs" {
 }
 
 variable "model_engine" {
-  description = "What serves the model: skiff (Skiff's own engine, CPU only, on the app nodes; the GPU group stays empty) or vllm (vLLM on the GPU nodes, the chart's profiles/vllm.yaml)."
+  description = "What serves the model: skiff (Skiff's own engine on the app nodes' CPUs; the GPU group stays empty), skiff-gpu (Skiff's engine on the GPU nodes through Vulkan, the chart's profiles/gpu.yaml) or vllm (vLLM on the GPU nodes, the chart's profiles/vllm.yaml)."
   type        = string
   default     = "skiff"
 
   validation {
-    condition     = contains(["skiff", "vllm"], var.model_engine)
-    error_message = "model_engine must be skiff or vllm."
+    condition     = contains(["skiff", "skiff-gpu", "vllm"], var.model_engine)
+    error_message = "model_engine must be skiff, skiff-gpu or vllm."
   }
 }
 
@@ -91,7 +91,7 @@ variable "gpus_per_node" {
 }
 
 variable "gpu_min_size" {
-  description = "Fewest GPU nodes with model_engine vllm (always 0 with skiff); 0 lets the autoscaler remove every GPU node when nothing needs one."
+  description = "Fewest GPU nodes with model_engine skiff-gpu or vllm (always 0 with skiff); 0 lets the autoscaler remove every GPU node when nothing needs one."
   type        = number
   default     = 0
 
@@ -102,7 +102,7 @@ variable "gpu_min_size" {
 }
 
 variable "gpu_desired_size" {
-  description = "GPU nodes at creation with model_engine vllm (always 0 with skiff)."
+  description = "GPU nodes at creation with model_engine skiff-gpu or vllm (always 0 with skiff)."
   type        = number
   default     = 1
 }
@@ -119,7 +119,7 @@ variable "gpu_max_size" {
 }
 
 variable "gpu_warm_nodes" {
-  description = "GPU nodes kept warm for the next vLLM replicas by low-priority placeholder pods (the chart's model.gpu.warmNodes; `skiff plan --peak-rps` gives warm_nodes). model_engine vllm only."
+  description = "GPU nodes kept warm for the next GPU replicas by low-priority placeholder pods (the chart's model.gpu.warmNodes; `skiff plan --peak-rps` gives warm_nodes). model_engine skiff-gpu or vllm only."
   type        = number
   default     = 0
 
