@@ -24,6 +24,14 @@ import Testing
         try await runBlocking { for tokens in [3, 37] { try Self.check(type: type, tiled: tiled, tokens: tokens) } }
     }
 
+    /// Matrices larger than one texel buffer spans are uploaded in parts of consecutive rows: here parts of 7 rows of
+    /// the weights (6 parts, the last of 5) and of one to three rows of the 37-row F32 embedding table, the same answers.
+    @Test(arguments: [GGMLType.q4_0, .q8_0, .q4_K, .f16], [false, true])
+    func matricesInPartsGiveTheSameProduct(type: GGMLType, tiled: Bool) async throws {
+        let rowBytes = Int(skiff_row_bytes(try #require(kernelType(for: type)), Int64(Self.columns)))
+        try await runBlocking { try Self.check(type: type, tiled: tiled, tokens: 37, partBytes: max(7 * rowBytes, 4 * Self.columns)) }
+    }
+
     /// With 8-bit integer dot products (forced here: lavapipe has them, though not in hardware), the types with
     /// blocks of 32 against the CPU backend, which quantizes activations to int8 the same way: the integer sums
     /// are the same, only the float scaling differs in order. (Measured: at most 2.2e-7 of the largest output.)
@@ -78,15 +86,16 @@ import Testing
         return try backend.logits(activations, norm: [Float](repeating: 1, count: Self.columns), epsilon: 1e-6, output: w, bias: bias)
     }
 
-    static func check(type: GGMLType, tiled: Bool, tokens: Int) throws {
+    static func check(type: GGMLType, tiled: Bool, tokens: Int, partBytes: Int? = nil) throws {
         let skiffType = try #require(kernelType(for: type))
         let (file, weights, inputs, bias) = try problem(type: type, tokens: tokens)
         var options = RunnerOptions(threads: 1, maxBatchTokens: 64, cacheBlocks: 1, blockSize: 16, stateSlots: 0)
         options.device = .vulkan(index: try VulkanTestDevice.index())
         options.tiledProductFromTokens = tiled ? 1 : .max
         options.integerDotProducts = false
-        let got = try headProduct(VulkanBackend(options: options, layout: CacheLayout(layers: []), widestActivation: Self.columns),
-                                  file: file, bias: bias, tokens: tokens)
+        let backend = try VulkanBackend(options: options, layout: CacheLayout(layers: []), widestActivation: Self.columns)
+        if let partBytes { backend.weightPartBytes = partBytes }
+        let got = try headProduct(backend, file: file, bias: bias, tokens: tokens)
 
         // The exact answer: the dequantized weights times each normed input row, plus the bias.
         var dequantized = [Float](repeating: 0, count: Self.rows * Self.columns)

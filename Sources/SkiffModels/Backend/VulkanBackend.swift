@@ -26,9 +26,17 @@ final class VulkanBackend: ComputeBackend {
 
     /// A weight matrix in device memory, and the shaders that compute with its type.
     private struct DeviceMatrix {
-        let buffer: DeviceBuffer
-        /// The buffer as the shaders read it: a texel buffer of 32-bit words.
-        let words: VkBufferView
+        /// Consecutive rows in a buffer of their own, which the shaders read as a texel buffer of 32-bit words.
+        struct Part {
+            let buffer: DeviceBuffer
+            let words: VkBufferView
+            let firstRow: Int
+            let rows: Int
+        }
+        /// The rows in parts of at most `weightPartBytes` each: one texel buffer spans at most
+        /// `maxTexelBufferElements` words (512 MiB on NVIDIA's drivers), less than a large model's embedding table
+        /// or output head.
+        let parts: [Part]
         let rows: Int
         let columns: Int
         let rowBytes: Int
@@ -75,6 +83,9 @@ final class VulkanBackend: ComputeBackend {
     let integerDot: Bool
     /// The weight types (shader suffixes) with integer dot-product shaders: blocks of 32 values.
     private static let integerDotTypes: Set<String> = ["q4_0", "q4_1", "q8_0"]
+    /// The most bytes of one part of a weight matrix on the device (`DeviceMatrix.parts`): what one texel buffer view
+    /// spans. Tests lower it to split small matrices.
+    var weightPartBytes: Int
     /// The widest activation a product takes, which sizes the quantized copy.
     private let widestActivation: Int
     /// A product input quantized for the integer dot products: int8 values, and a scale and sum per block of 32.
@@ -132,6 +143,7 @@ final class VulkanBackend: ComputeBackend {
             throw ModelError(error)
         }
         maxBatchTokens = options.maxBatchTokens
+        weightPartBytes = device.maxTexelBufferElements * 4
         self.widestActivation = widestActivation
         if options.integerDotProducts == true, !device.integerDotProduct {
             throw ModelError(.deviceUnavailable, "Vulkan device \(device.info.name) has no 8-bit integer dot products (VK_KHR_shader_integer_dot_product)")
@@ -231,7 +243,14 @@ final class VulkanBackend: ComputeBackend {
         c.uint(batch.count)
         c.uint(x.width)
         c.float(scale)
-        dispatch(try pipeline("dequantize_" + table.type), c, texels: [table.words], groups: (table.columns / 8 + 63) / 64, batch.count)
+        // Each part writes the tokens whose rows it holds.
+        for part in table.parts {
+            var partConstants = c
+            partConstants.uint(part.firstRow)
+            partConstants.uint(part.rows)
+            dispatch(try pipeline("dequantize_" + table.type), partConstants, texels: [part.words], groups: (table.columns / 8 + 63) / 64,
+                     batch.count, barrier: part.firstRow + part.rows == table.rows)
+        }
     }
 
     func rmsNorm(_ x: Activations, weight: [Float], groups: Int, epsilon: Float, into out: Activations) {
@@ -318,29 +337,33 @@ final class VulkanBackend: ComputeBackend {
                 quantizedInput = true
             }
             dotTexels = try wrap { () throws(VulkanError) in
-                [m.words, try q.values.texelView(VK_FORMAT_R32G32B32A32_UINT), try q.scales.texelView(VK_FORMAT_R32G32_SFLOAT)]
+                [try q.values.texelView(VK_FORMAT_R32G32B32A32_UINT), try q.scales.texelView(VK_FORMAT_R32G32_SFLOAT)]
             }
         }
         for (i, run) in runs.enumerated() {
-            var c = PushConstants()
-            c.address(out, offset: offset)
-            c.uint(m.rowBytes)
-            c.uint(m.columns)
-            c.uint(m.rows)
-            c.uint(run.first)
-            c.uint(run.count)
-            c.uint(input.width)
-            c.uint(stride)
-            c.uint(accumulate ? 1 : 0)
-            let last = barrier && i == runs.count - 1
-            if run.tiled {
-                dispatch(try pipeline("matmul_" + m.type), c, texels: [m.words, inputTexels], groups: (m.rows + 63) / 64, (run.count + 63) / 64,
-                         barrier: last)
-            } else if !dotTexels.isEmpty {
-                dispatch(try pipeline("matvec_q8_" + m.type), c, texels: dotTexels, groups: (m.rows + 7) / 8, (run.count + 7) / 8, barrier: last)
-            } else {
-                dispatch(try pipeline("matvec_" + m.type), c, texels: [m.words, inputTexels], groups: (m.rows + 7) / 8, (run.count + 7) / 8,
-                         barrier: last)
+            // Each part of the matrix gives its rows of the output.
+            for part in m.parts {
+                var c = PushConstants()
+                c.address(out, offset: offset + 4 * part.firstRow)
+                c.uint(m.rowBytes)
+                c.uint(m.columns)
+                c.uint(part.rows)
+                c.uint(run.first)
+                c.uint(run.count)
+                c.uint(input.width)
+                c.uint(stride)
+                c.uint(accumulate ? 1 : 0)
+                let last = barrier && i == runs.count - 1 && part.firstRow + part.rows == m.rows
+                if run.tiled {
+                    dispatch(try pipeline("matmul_" + m.type), c, texels: [part.words, inputTexels], groups: (part.rows + 63) / 64,
+                             (run.count + 63) / 64, barrier: last)
+                } else if !dotTexels.isEmpty {
+                    dispatch(try pipeline("matvec_q8_" + m.type), c, texels: [part.words] + dotTexels, groups: (part.rows + 7) / 8,
+                             (run.count + 7) / 8, barrier: last)
+                } else {
+                    dispatch(try pipeline("matvec_" + m.type), c, texels: [part.words, inputTexels], groups: (part.rows + 7) / 8,
+                             (run.count + 7) / 8, barrier: last)
+                }
             }
         }
     }
@@ -557,24 +580,31 @@ final class VulkanBackend: ComputeBackend {
         return m
     }
 
-    /// Copies `source`'s rows to device memory; the file's pages are released again after the copy.
+    /// Copies `source`'s rows to device memory, in parts of at most `weightPartBytes`; the file's pages are released
+    /// again after the copy.
     private func upload(_ source: WeightSource, name: String) throws(ModelError) -> DeviceMatrix {
         guard let suffix = Self.shaderSuffix(source.type) else {
             throw ModelError(.unsupportedTensor, "\(name) is \(source.type), which the Vulkan shaders do not compute with")
         }
-        guard source.rows * source.rowBytes / 4 <= device.maxTexelBufferElements else {
-            throw ModelError(.unsupportedTensor, "\(name) is \(source.rows * source.rowBytes >> 20) MiB, more than one texel buffer of this device spans (\(device.maxTexelBufferElements / (1 << 18)) MiB)")
-        }
         guard source.columns % 32 == 0 else {
             throw ModelError(.unsupportedTensor, "\(name) has rows of \(source.columns) values; the Vulkan shaders need a multiple of 32")
         }
+        guard source.rowBytes <= weightPartBytes else {
+            throw ModelError(.unsupportedTensor, "\(name) has rows of \(source.rowBytes) bytes, more than one texel buffer of this device spans (\(weightPartBytes) bytes)")
+        }
+        let rowsPerPart = weightPartBytes / source.rowBytes
         return try wrap { () throws(VulkanError) in
             let bytes = source.bytes
-            let buffer = try device.buffer(byteCount: bytes.count, hostVisible: false, purpose: name)
-            try device.upload(bytes, to: buffer)
+            var parts: [DeviceMatrix.Part] = []
+            for first in stride(from: 0, to: source.rows, by: rowsPerPart) {
+                let rows = min(rowsPerPart, source.rows - first)
+                let buffer = try device.buffer(byteCount: rows * source.rowBytes, hostVisible: false,
+                                               purpose: parts.isEmpty && rows == source.rows ? name : "\(name) (rows \(first) to \(first + rows - 1))")
+                try device.upload(UnsafeRawBufferPointer(rebasing: bytes[first * source.rowBytes ..< (first + rows) * source.rowBytes]), to: buffer)
+                parts.append(DeviceMatrix.Part(buffer: buffer, words: try buffer.texelView(VK_FORMAT_R32_UINT), firstRow: first, rows: rows))
+            }
             source.file.release(source.offset ..< source.offset + bytes.count)
-            return DeviceMatrix(buffer: buffer, words: try buffer.texelView(VK_FORMAT_R32_UINT), rows: source.rows, columns: source.columns,
-                                rowBytes: source.rowBytes, type: suffix)
+            return DeviceMatrix(parts: parts, rows: source.rows, columns: source.columns, rowBytes: source.rowBytes, type: suffix)
         }
     }
 

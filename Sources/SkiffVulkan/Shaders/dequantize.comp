@@ -15,7 +15,8 @@
 //! variant dequantize_q5_k TYPE_Q5_K
 //! variant dequantize_q6_k TYPE_Q6_K
 //! variant dequantize_iq4_xs TYPE_IQ4_XS
-// Rows of a weight matrix as floats, times a scale: out[i] = w[ids[i]] × scale. The token embedding lookup.
+// Rows of a weight matrix as floats, times a scale: out[i] = w[ids[i]] × scale. The token embedding lookup, over
+// one part of the table (its rows first_row ... first_row + table_rows - 1): tokens outside it are left alone.
 #include "common.glsl"
 #include "dequant.glsl"
 
@@ -28,12 +29,16 @@ layout(push_constant) uniform Parameters {
     uint rows;
     uint y_stride;
     float scale;
+    uint first_row;
+    uint table_rows;
 } p;
 
 void main() {
     uint g = gl_GlobalInvocationID.x, i = gl_WorkGroupID.y;
     if (8 * g >= p.columns || i >= p.rows) return;
+    uint id = uint(p.ids.v[i]);
+    if (id < p.first_row || id >= p.first_row + p.table_rows) return;
     float v[8];
-    dequant8(uint(p.ids.v[i]) * p.row_bytes, g, v);
+    dequant8((id - p.first_row) * p.row_bytes, g, v);
     for (uint k = 0; k < 8; k++) p.y.v[i * p.y_stride + 8 * g + k] = v[k] * p.scale;
 }
