@@ -28,9 +28,10 @@ public final class LoadedModel: Sendable {
     /// What a runner holds on a GPU besides the weights and the KV cache.
     public let deviceScratch: DeviceScratch
 
-    /// Loads the model at `path` with the chat template `template` chooses. `progress` gets (work done, total)
-    /// while weights are repacked.
-    public init(path: String, chatTemplate template: ChatTemplateChoice = .automatic,
+    /// Loads the model at `path` with the chat template `template` chooses, its weights packed for the CPU kernels
+    /// unless `packWeights` is false (a model that computes on a GPU: they are packed only if a CPU runner asks).
+    /// `progress` gets (work done, total) while weights are loaded.
+    public init(path: String, chatTemplate template: ChatTemplateChoice = .automatic, packWeights: Bool = true,
                 progress: (Int, Int) -> Void = { _, _ in }) throws(ModelFileError) {
         self.path = path
         let file: GGUFFile
@@ -48,7 +49,7 @@ public final class LoadedModel: Sendable {
         (chatTemplate, chatTemplateOrigin) = try template.resolve(fileTemplate: file.metadata.string("tokenizer.chat_template"),
                                                                   tokenizer: tokenizer)
         do {
-            network = try ModelArchitectures.load(file, progress: progress)
+            network = try ModelArchitectures.load(file, packWeights: packWeights, progress: progress)
             deviceScratch = try ModelArchitectures.deviceScratch(of: file)
         } catch {
             throw ModelFileError(error)

@@ -14,8 +14,9 @@ public protocol LanguageModel: AnyObject, Sendable {
     var cacheLayout: CacheLayout { get }
     /// Bytes of weights held in memory.
     var weightBytes: Int { get }
-    /// Loads the weights of `file`, whose hyper-parameters are `hyperparameters`; `progress` gets (work done, total).
-    init(file: GGUFFile, hyperparameters: ModelHyperparameters, progress: (Int, Int) -> Void) throws(ModelError)
+    /// Loads the weights of `file`, whose hyper-parameters are `hyperparameters`, packing them for the CPU kernels
+    /// now when `packWeights` (else on first CPU use); `progress` gets (work done, total).
+    init(file: GGUFFile, hyperparameters: ModelHyperparameters, packWeights: Bool, progress: (Int, Int) -> Void) throws(ModelError)
     /// Bytes of activations a runner holds per token of its largest batch (its scratch beside weights and cache),
     /// the output head's input included, for a model of hyper-parameters `h`.
     static func activationBytesPerToken(_ h: ModelHyperparameters) throws(ModelError) -> Int
@@ -49,12 +50,13 @@ public enum ModelArchitectures {
     /// The names of `all`, sorted, for messages and for sizing's list of what the engine runs.
     public static var names: [String] { all.keys.sorted() }
 
-    /// Reads the hyper-parameters of `file` and loads its weights with its architecture's loader.
+    /// Reads the hyper-parameters of `file` and loads its weights with its architecture's loader, packed for the CPU
+    /// kernels when `packWeights` (a model that computes on a GPU leaves them in the file until it uploads them).
     /// - Throws: `ModelError` `.unsupportedArchitecture` naming the architectures there are, or what the
     ///   hyper-parameters or the loader refuse.
-    public static func load(_ file: GGUFFile, progress: (Int, Int) -> Void = { _, _ in }) throws(ModelError) -> any LanguageModel {
+    public static func load(_ file: GGUFFile, packWeights: Bool = true, progress: (Int, Int) -> Void = { _, _ in }) throws(ModelError) -> any LanguageModel {
         let (model, hyperparameters) = try architecture(of: file)
-        return try model.init(file: file, hyperparameters: hyperparameters, progress: progress)
+        return try model.init(file: file, hyperparameters: hyperparameters, packWeights: packWeights, progress: progress)
     }
 
     /// What a runner of `file`'s model holds on a GPU besides its weights and KV cache, from the file's

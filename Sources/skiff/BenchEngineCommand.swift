@@ -33,10 +33,10 @@ struct BenchEngineCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let model = try modelOptions.load(quiet: json)
-        let residentAfterLoad = ResidentMemory.currentBytes()
         guard depth >= 0 else { throw ValidationError("--depth must be 0 or more") }
         let device = try modelOptions.computeDevice()
+        let model = try modelOptions.load(quiet: json, for: device)
+        let residentAfterLoad = ResidentMemory.currentBytes()
         let session = try GenerationSession(model: model, contextLength: max(promptTokens, depth + genTokens), device: device,
                                             threads: modelOptions.threads, batchSize: promptTokens)
         guard session.contextLength >= max(promptTokens, depth + genTokens) else {

@@ -33,11 +33,12 @@ struct ModelOptions: ParsableArguments {
                                valueName: "name|file"))
     var chatTemplate: String?
 
-    /// Resolves and loads the model, drawing load progress on stderr unless `quiet`.
-    func load(quiet: Bool = false) throws -> LoadedModel {
+    /// Resolves and loads the model for `device`, drawing load progress on stderr unless `quiet`. On a GPU the
+    /// weights are not packed for the CPU kernels: they stay in the file until they are uploaded.
+    func load(quiet: Bool = false, for device: ComputeDevice = .cpu) throws -> LoadedModel {
         let path = try ModelStore(explicitPath: modelDir).resolve(model).path
         var lastShown = -1
-        let model = try LoadedModel(path: path, chatTemplate: try Self.chatTemplateChoice(chatTemplate)) { done, total in
+        let model = try LoadedModel(path: path, chatTemplate: try Self.chatTemplateChoice(chatTemplate), packWeights: device == .cpu) { done, total in
             guard !quiet else { return }
             let percent = done * 100 / max(total, 1)
             if percent != lastShown, percent % 10 == 0 || done == total {

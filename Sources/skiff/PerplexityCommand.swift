@@ -29,8 +29,9 @@ struct PerplexityCommand: ParsableCommand {
         guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
             throw ValidationError("cannot read '\(file)' as UTF-8 text")
         }
-        let model = try modelOptions.load(quiet: json)
-        let session = try GenerationSession(model: model, contextLength: contextLength, device: try modelOptions.computeDevice(),
+        let device = try modelOptions.computeDevice()
+        let model = try modelOptions.load(quiet: json, for: device)
+        let session = try GenerationSession(model: model, contextLength: contextLength, device: device,
                                             threads: modelOptions.threads,
                                             batchSize: contextLength)
         let start = ContinuousClock.now

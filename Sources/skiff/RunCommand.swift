@@ -65,8 +65,9 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        let model = try modelOptions.load(quiet: prompt != nil && !verbose)
-        let session = try GenerationSession(model: model, contextLength: contextLength, device: try modelOptions.computeDevice(),
+        let device = try modelOptions.computeDevice()
+        let model = try modelOptions.load(quiet: prompt != nil && !verbose, for: device)
+        let session = try GenerationSession(model: model, contextLength: contextLength, device: device,
                                             threads: modelOptions.threads)
         var parameters = model.samplingRecommendation.defaults(overriddenBy: samplingOptions)
         parameters.seed = seed

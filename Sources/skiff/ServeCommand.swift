@@ -139,7 +139,7 @@ struct ServeCommand: AsyncParsableCommand {
         modelOptions.chatTemplate = settings.chatTemplate
         // The HTTP server listens (and answers /health) while this loads the model and sizes the KV cache.
         let load: @Sendable () throws -> InferenceEngine = { [modelOptions] in
-            let loaded = try modelOptions.load(quiet: settings.jsonLogs)
+            let loaded = try modelOptions.load(quiet: settings.jsonLogs, for: settings.device)
             let context = min(settings.contextLength ?? loaded.contextLength, loaded.contextLength)
             // On a GPU the cache takes what --gpu-memory-utilization of its memory leaves after the weights and the
             // runner's scratch (vLLM's rule); on the CPU, a share of the memory the kernel reports available.

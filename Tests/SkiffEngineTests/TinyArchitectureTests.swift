@@ -66,4 +66,17 @@ import Testing
         }
         #expect(greedy == Array(expected.greedy.prefix(clear)), "\(architecture)")
     }
+
+    /// A model loaded for a GPU keeps its weights unpacked (they go to the device from the file); should a CPU runner
+    /// ask for them after all, they are packed then, and it computes exactly what a model packed at load computes.
+    @Test(arguments: TinyModel.architectures)
+    func weightsLeftUnpackedAtLoadArePackedOnFirstUse(architecture: String) throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-lazy-\(architecture)-\(getpid()).gguf").path
+        try TinyModel.build(architecture: architecture).build().write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let prompt = try #require(Self.fixture[architecture]).prompt
+        let packed = try GenerationSession(model: LoadedModel(path: path), threads: 2).append(prompt)
+        let unpacked = try GenerationSession(model: LoadedModel(path: path, packWeights: false), threads: 2).append(prompt)
+        #expect(unpacked == packed)
+    }
 }

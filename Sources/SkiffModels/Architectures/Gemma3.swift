@@ -46,7 +46,7 @@ final class Gemma3: LanguageModel {
     }
 
     /// Loads and repacks the weights of `file`; `progress` gets (blocks done, blocks + 1).
-    init(file: GGUFFile, hyperparameters h: ModelHyperparameters, progress: (Int, Int) -> Void) throws(ModelError) {
+    init(file: GGUFFile, hyperparameters h: ModelHyperparameters, packWeights: Bool, progress: (Int, Int) -> Void) throws(ModelError) {
         let c = try TransformerConfiguration(h)
         if let cap = h.finalLogitSoftcapping {
             throw ModelError(.invalidHyperparameter, "this gemma3 file caps its logits (gemma3.final_logit_softcapping = \(cap)), which Skiff does not implement")
@@ -54,7 +54,7 @@ final class Gemma3: LanguageModel {
         configuration = c
         cacheLayout = CacheLayout(h)
         attentionScale = 1 / Float(c.layerCount == 62 ? c.embeddingLength / c.headCount : c.headDimension).squareRoot()
-        let w = WeightLoader(file: file)
+        let w = WeightLoader(file: file, packWeights: packWeights)
         let factors = try w.ropeFactors(pairs: c.ropeDimensionCount / 2)
         let global = c.ropeInverseFrequencies(perDimensionFactors: factors)
         let sliding = c.ropeInverseFrequencies(base: h.rope.slidingWindowFrequencyBase ?? 10000, scale: 1, perDimensionFactors: factors)

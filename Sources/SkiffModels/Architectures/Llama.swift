@@ -67,14 +67,14 @@ final class Llama: LanguageModel {
     }
 
     /// Loads and repacks the weights of `file`; `progress` gets (blocks done, blocks + 1).
-    init(file: GGUFFile, hyperparameters h: ModelHyperparameters, progress: (Int, Int) -> Void) throws(ModelError) {
+    init(file: GGUFFile, hyperparameters h: ModelHyperparameters, packWeights: Bool, progress: (Int, Int) -> Void) throws(ModelError) {
         let c = try TransformerConfiguration(h)
         guard let variant = Self.variants[c.architecture] else {
             throw ModelError(.unsupportedArchitecture, "architecture '\(c.architecture)' is not a llama variant")
         }
         configuration = c
         self.variant = variant
-        let w = WeightLoader(file: file)
+        let w = WeightLoader(file: file, packWeights: packWeights)
         guard !w.has("rope_factors_long.weight"), !w.has("blk.0.rope_factors_long.weight") else {
             throw ModelError(.unsupportedTensor, "this model uses LongRoPE (rope_factors_long), which Skiff does not implement yet")
         }

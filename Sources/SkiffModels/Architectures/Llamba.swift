@@ -54,7 +54,7 @@ final class Llamba: LanguageModel {
     let outputBias: [Float]?
 
     /// Loads the weights of `file`; `progress` gets (blocks done, blocks + 1).
-    init(file: GGUFFile, hyperparameters h: ModelHyperparameters, progress: (Int, Int) -> Void) throws(ModelError) {
+    init(file: GGUFFile, hyperparameters h: ModelHyperparameters, packWeights: Bool, progress: (Int, Int) -> Void) throws(ModelError) {
         let arch = h.architecture
         let c = try StateSpaceConfiguration(h)
         let s = c.mixer
@@ -87,7 +87,7 @@ final class Llamba: LanguageModel {
         let channels = c.convolutionChannels
         convolutionChannels = channels
         projectionWidth = c.projectionWidth
-        let w = WeightLoader(file: file)
+        let w = WeightLoader(file: file, packWeights: packWeights)
         var layers: [Layer] = []
         for i in 0 ..< h.blockCount {
             let p = "blk.\(i)."

@@ -42,7 +42,7 @@ final class Mamba2: LanguageModel {
     let output: WeightMatrix
 
     /// Loads the weights of `file`; `progress` gets (blocks done, blocks + 1).
-    init(file: GGUFFile, hyperparameters h: ModelHyperparameters, progress: (Int, Int) -> Void) throws(ModelError) {
+    init(file: GGUFFile, hyperparameters h: ModelHyperparameters, packWeights: Bool, progress: (Int, Int) -> Void) throws(ModelError) {
         let c = try StateSpaceConfiguration(h)
         let s = c.mixer
         contextLength = h.contextLength
@@ -57,7 +57,7 @@ final class Mamba2: LanguageModel {
         let channels = c.convolutionChannels
         let projection = c.projectionWidth
         projectionWidth = projection
-        let w = WeightLoader(file: file)
+        let w = WeightLoader(file: file, packWeights: packWeights)
         var layers: [Layer] = []
         for i in 0 ..< h.blockCount {
             let p = "blk.\(i)."

@@ -1,70 +1,92 @@
 import CSkiffKernels
+import Foundation
 import SkiffGGUF
 
-/// A weight matrix repacked from its GGUF tensor into the kernels' tiled layout, and where its rows are in
-/// the file in their GGUF layout (`source`), which a device backend copies to its memory.
+/// A weight matrix: where its rows are in the model file in their GGUF layout (`source`), which a device backend
+/// copies to its memory, and the same rows repacked into the CPU kernels' tiled layout (`matrix`).
 ///
-/// The packed bytes live in memory this object owns and never changes after init, so it can be shared
-/// across threads.
+/// The repacking is done at load for a model that computes on the CPU (`pack()`), and otherwise only if a CPU
+/// kernel ever asks for it: a model on a GPU never holds a packed copy in host memory. The packed bytes, once
+/// made, never change, so the matrix can be shared across threads.
 public final class WeightMatrix: @unchecked Sendable {
-    /// The kernels' descriptor, at a stable address for as long as this object lives.
-    let matrix: UnsafeMutablePointer<skiff_packed_matrix>
-    private let storage: UnsafeMutableRawPointer
+    /// Output features.
+    public let rows: Int
+    /// Input features.
+    public let columns: Int
+    /// Bytes of packed weights (once packed).
+    public let byteCount: Int
     /// The rows in the model file.
     let source: WeightSource
+    private let type: skiff_type
+    private let lock = NSLock()
+    /// The kernels' descriptor and the bytes it points to, once packed.
+    private var packed: (matrix: UnsafeMutablePointer<skiff_packed_matrix>, storage: UnsafeMutableRawPointer)?
 
-    /// Output features.
-    public var rows: Int { Int(matrix.pointee.rows) }
-    /// Input features.
-    public var columns: Int { Int(matrix.pointee.columns) }
-    /// Bytes of packed weights.
-    public var byteCount: Int { matrix.pointee.byte_count }
-
-    /// Packs `tensor` of `file`, or only its output rows `slice` (one part of a fused matrix). Its first
-    /// dimension is the input size; the rest multiply to the output size.
+    /// A matrix of `tensor` of `file`, or only its output rows `slice` (one part of a fused matrix). Its first
+    /// dimension is the input size; the rest multiply to the output size. Nothing is packed yet.
     init(_ tensor: GGUFTensorInfo, rows slice: Range<Int>? = nil, in file: GGUFFile) throws(ModelError) {
         guard let type = kernelType(for: tensor.type) else {
             throw ModelError(.unsupportedTensor, "tensor '\(tensor.name)' is \(tensor.type); Skiff computes with \(supportedTypeNames)")
         }
         let slice = slice ?? 0 ..< tensor.rowCount
-        let rows = Int64(slice.count)
-        let columns = Int64(tensor.rowLength)
-        let bytes = skiff_packed_bytes(type, rows, columns)
+        let bytes = skiff_packed_bytes(type, Int64(slice.count), Int64(tensor.rowLength))
         guard bytes > 0 else {
             throw ModelError(.unsupportedTensor, "tensor '\(tensor.name)' has shape \(tensor.dimensions), which the \(tensor.type) kernels cannot use (rows must be a multiple of \(tensor.type.blockSize))")
         }
-        storage = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-        matrix = .allocate(capacity: 1)
-        // Packed a few thousand rows at a time (whole tiles), each part's file pages released once it is
-        // packed, so a large matrix (a tied embedding table) never holds its file copy and its packed copy
-        // in memory at once.
-        let rowBytes = skiff_row_bytes(type, columns)
-        let tileBytes = skiff_packed_bytes(type, 16, columns)
-        let rowsInFile = file.data(of: tensor).baseAddress! + slice.lowerBound * rowBytes
-        var part = skiff_packed_matrix()
-        var first = 0
-        while first < slice.count {
-            let count = min(Self.rowsPerPart, slice.count - first)
-            guard skiff_pack_matrix(type, rowsInFile + first * rowBytes, Int64(count), columns, storage + first / 16 * tileBytes, &part) == 0 else {
-                storage.deallocate()
-                matrix.deallocate()
-                throw ModelError(.unsupportedTensor, "tensor '\(tensor.name)' could not be packed")
-            }
-            let start = tensor.fileOffset + (slice.lowerBound + first) * rowBytes
-            file.file.release(start ..< start + count * rowBytes)
-            first += count
-        }
-        matrix.initialize(to: skiff_packed_matrix(format: part.format, rows: rows, columns: columns, data: storage, byte_count: bytes))
+        self.type = type
+        rows = slice.count
+        columns = tensor.rowLength
+        byteCount = bytes
+        let rowBytes = skiff_row_bytes(type, Int64(tensor.rowLength))
         source = WeightSource(file: file.file, offset: tensor.fileOffset + slice.lowerBound * rowBytes, rowBytes: rowBytes,
-                              rows: slice.count, columns: Int(columns), type: tensor.type)
+                              rows: slice.count, columns: tensor.rowLength, type: tensor.type)
+    }
+
+    /// The kernels' descriptor, at a stable address for as long as this object lives: packed now if it is not yet.
+    var matrix: UnsafeMutablePointer<skiff_packed_matrix> {
+        lock.withLock {
+            if let packed { return packed.matrix }
+            let made = packRows()
+            packed = made
+            return made.matrix
+        }
+    }
+
+    /// Packs the rows for the CPU kernels now (at load), rather than on first use.
+    func pack() {
+        _ = matrix
     }
 
     /// Rows packed at once: a multiple of the 16-row tile.
     static let rowsPerPart = 4096
 
+    /// Packs a few thousand rows at a time (whole tiles), each part's file pages released once it is packed, so a
+    /// large matrix (a tied embedding table) never holds its file copy and its packed copy in memory at once.
+    private func packRows() -> (matrix: UnsafeMutablePointer<skiff_packed_matrix>, storage: UnsafeMutableRawPointer) {
+        let storage = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
+        let tileBytes = skiff_packed_bytes(type, 16, Int64(columns))
+        var part = skiff_packed_matrix()
+        var first = 0
+        while first < rows {
+            let count = min(Self.rowsPerPart, rows - first)
+            let status = skiff_pack_matrix(type, source.file.bytes.baseAddress! + source.offset + first * source.rowBytes, Int64(count),
+                                           Int64(columns), storage + first / 16 * tileBytes, &part)
+            // The shape was checked at init (skiff_packed_bytes); packing cannot fail for it.
+            precondition(status == 0, "a \(source.type) matrix of \(rows) × \(columns) could not be packed")
+            let start = source.offset + first * source.rowBytes
+            source.file.release(start ..< start + count * source.rowBytes)
+            first += count
+        }
+        let matrix = UnsafeMutablePointer<skiff_packed_matrix>.allocate(capacity: 1)
+        matrix.initialize(to: skiff_packed_matrix(format: part.format, rows: Int64(rows), columns: Int64(columns), data: storage, byte_count: byteCount))
+        return (matrix, storage)
+    }
+
     deinit {
-        storage.deallocate()
-        matrix.deallocate()
+        if let packed {
+            packed.storage.deallocate()
+            packed.matrix.deallocate()
+        }
     }
 }
 

@@ -5,11 +5,14 @@ import SkiffGGUF
 /// bytes the loaded weights hold in memory.
 final class WeightLoader {
     let file: GGUFFile
+    /// Whether matrices are packed for the CPU kernels as they are loaded (else on first CPU use: a model on a GPU).
+    let packWeights: Bool
     /// Bytes of the matrices and vectors loaded so far.
     private(set) var bytes = 0
 
-    init(file: GGUFFile) {
+    init(file: GGUFFile, packWeights: Bool = true) {
         self.file = file
+        self.packWeights = packWeights
     }
 
     /// Whether the file has a tensor named `name`.
@@ -53,6 +56,7 @@ final class WeightLoader {
     /// fused matrix), repacked for the kernels.
     func matrix(_ name: String, columns: Int, rows: Int, slice: Range<Int>? = nil) throws(ModelError) -> WeightMatrix {
         let m = try WeightMatrix(try tensor(name, [columns, rows]), rows: slice, in: file)
+        if packWeights { m.pack() }
         bytes += m.byteCount
         return m
     }
@@ -79,6 +83,7 @@ final class WeightLoader {
             return (embedding, output)
         }
         let output = try WeightMatrix(tokenEmbedding, in: file)
+        if packWeights { output.pack() }
         bytes += output.byteCount
         return (.packed(output), output)
     }
