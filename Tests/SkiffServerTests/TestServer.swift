@@ -48,11 +48,12 @@ enum TestModel {
     /// How long a request may take before a test calls it hung: generous on the CPU, and ten times that on a
     /// software Vulkan device (lavapipe decodes about 2 tokens a second, shared by every test's requests).
     static let requestTimeout: Int64 = device == .cpu ? 120 : 1200
-    /// The suite's HTTP client: one that waits `requestTimeout` for a response's bytes (`HTTPClient.shared` gives up
-    /// reading sooner than a software device answers a long completion).
+    /// The suite's HTTP client: `HTTPClient.shared`'s settings, but waiting `requestTimeout` for a connection and for
+    /// a response's bytes (the shared client gives up after 90 s, sooner than a software device answers a long
+    /// completion; a connection from its pool can take that long too while 16 streams hold the others).
     static let client: HTTPClient = {
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(10), read: .seconds(requestTimeout))
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.timeout = .init(connect: .seconds(requestTimeout), read: .seconds(requestTimeout))
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
     /// How long `eventually` waits by default for a state that needs a request or two to finish first.
