@@ -101,12 +101,18 @@ def real_model(browser, url, screenshot):
     conversation_url = page.url
     check("/c/" in conversation_url, f"the conversation has no URL of its own: {conversation_url}")
 
-    # Reload: the conversation is in the sidebar, with its question and the stopped answer.
-    time.sleep(0.3)
-    page.reload()
+    # Reload: the conversation is in the sidebar, with its question and the stopped answer. The server stores the
+    # stop when the stream's end reaches it, which a busy machine may delay: reload until the stored answer says
+    # stopped (a reloaded page shows what is stored, it does not follow an answer still streaming there).
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while True:
+        page.reload()
+        messages = page.locator("#messages > li")
+        expect(messages).to_have_count(2)
+        if "state-stopped" in (messages.nth(1).get_attribute("class") or "") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     expect(page.locator("#conversation-list a[aria-current=page]")).to_have_text("Write a long story about a lighthouse keeper and a storm.")
-    messages = page.locator("#messages > li")
-    expect(messages).to_have_count(2)
     expect(messages.nth(0).locator(".content")).to_have_text("Write a long story about a lighthouse keeper and a storm.")
     expect(messages.nth(1)).to_have_class("message assistant state-stopped")
     expect(messages.nth(1).locator(".notice")).to_have_text("Stopped.")
