@@ -57,13 +57,13 @@ struct GenerationOptions: Decodable, Sendable {
             if let limit, limit < 1 { throw APIError.invalidRequest("\(name) must be at least 1.", param: name) }
         }
         maxTokens = maxCompletionTokens ?? legacyMaxTokens
-        temperature = try c.field(Double.self, .temperature).map(Float.init)
+        temperature = try c.field(Double.self, .temperature).map(Float.init(keepingSideOf:))
         topP = try c.field(Double.self, .topP)
         topK = try c.field(Int.self, .topK)
-        minP = try c.field(Double.self, .minP).map(Float.init)
+        minP = try c.field(Double.self, .minP).map(Float.init(keepingSideOf:))
         seed = try c.field(Int64.self, .seed)
-        presencePenalty = try c.field(Double.self, .presencePenalty).map(Float.init)
-        frequencyPenalty = try c.field(Double.self, .frequencyPenalty).map(Float.init)
+        presencePenalty = try c.field(Double.self, .presencePenalty).map(Float.init(keepingSideOf:))
+        frequencyPenalty = try c.field(Double.self, .frequencyPenalty).map(Float.init(keepingSideOf:))
         stream = try c.field(Bool.self, .stream) ?? false
         includeUsage = try c.field(StreamOptions.self, .streamOptions)?.includeUsage ?? false
         stop = try c.decodeIfPresent(OneOrMany<String>.self, forKey: .stop)?.values ?? []
@@ -346,5 +346,15 @@ func typeName(_ type: Any.Type) -> String {
     case is Float.Type, is Double.Type: return "a number"
     case is [Any].Type: return "a list"
     default: return "an object"
+    }
+}
+
+extension Float {
+    /// `value` as a float on the same side as `value` of every float: rounded up when the nearest float is below it,
+    /// down when above. The sampling settings' range checks are on floats, and `Float(2.0000000000000004)` is 2,
+    /// so a value just past a bound would pass them.
+    init(keepingSideOf value: Double) {
+        let nearest = Float(value)
+        self = Double(nearest) < value ? nearest.nextUp : Double(nearest) > value ? nearest.nextDown : nearest
     }
 }

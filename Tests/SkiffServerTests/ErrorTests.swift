@@ -35,6 +35,11 @@ import Testing
             expectError(try await server.post("/v1/completions", ["prompt": "x", "stop": 3]), 400, param: "stop")
             expectError(try await server.post("/v1/completions", ["prompt": "x", "max_tokens": 0]), 400, param: "max_tokens")
             expectError(try await server.post("/v1/completions", ["prompt": "x", "top_p": 0]), 400, param: "top_p")
+            // Just past a bound, though the nearest float is on it (what schemathesis sent).
+            expectError(try await server.post("/v1/completions", ["prompt": "x", "frequency_penalty": 2.0000000000000004]), 400,
+                        param: "frequency_penalty")
+            expectError(try await server.post("/v1/completions", ["prompt": "x", "presence_penalty": -2.0000000000000004]), 400,
+                        param: "presence_penalty")
             expectError(try await server.post("/v1/completions", ["prompt": [1, 99_999_999]]), 400, param: "prompt")
             expectError(try await server.post("/detokenize", ["tokens": [-1]]), 400, param: "tokens")
         }
