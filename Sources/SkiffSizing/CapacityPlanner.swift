@@ -69,7 +69,7 @@ public struct CapacityPlanner: Sendable {
             self.weightPrecision = weightPrecision
             self.contextLength = contextLength
             engine = ServingEngine.choose(model: model, hardware: hardware)
-            maxStepTokens = engine == .vllm ? 2048 : 512
+            maxStepTokens = (engine ?? .skiff).defaultStepTokens
             maxRunning = hardware.isCPU ? 16 : 256
         }
 

@@ -26,6 +26,14 @@ public enum ServingEngine: String, Sendable, Codable, Equatable {
         }
     }
 
+    /// Tokens one engine step computes by default: `skiff serve`'s 512, vLLM's 2048 (`max_num_batched_tokens`).
+    public var defaultStepTokens: Int {
+        switch self {
+        case .skiff: 512
+        case .vllm: 2048
+        }
+    }
+
     /// `general.architecture` values Skiff's engine implements.
     public static let skiffArchitectures: Set<String> = ["gemma3", "llama", "llamba", "mamba2", "phi3", "qwen2", "qwen3"]
 

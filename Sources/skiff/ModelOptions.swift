@@ -35,7 +35,7 @@ struct ModelOptions: ParsableArguments {
 
     /// Resolves and loads the model for `device`, drawing load progress on stderr unless `quiet`. On a GPU the
     /// weights are not packed for the CPU kernels: they stay in the file until they are uploaded.
-    func load(quiet: Bool = false, for device: ComputeDevice = .cpu) throws -> LoadedModel {
+    func load(quiet: Bool, for device: ComputeDevice) throws -> LoadedModel {
         let path = try ModelStore(explicitPath: modelDir).resolve(model).path
         var lastShown = -1
         let model = try LoadedModel(path: path, chatTemplate: try Self.chatTemplateChoice(chatTemplate), packWeights: device == .cpu) { done, total in

@@ -138,7 +138,7 @@ struct PlanCommand: ParsableCommand {
             }
             if chosen == .vllm, hardware.isCPU { throw ValidationError("--engine vllm needs a GPU (--gpu l4, --gpu h100, ...)") }
             request.engine = chosen
-            request.maxStepTokens = chosen == .vllm ? 2048 : 512
+            request.maxStepTokens = chosen.defaultStepTokens
         }
         request.cachePrecision = cachePrecision
         request.memoryUtilization = gpuMemoryUtilization

@@ -354,16 +354,11 @@ final class VulkanBackend: ComputeBackend {
                 c.uint(stride)
                 c.uint(accumulate ? 1 : 0)
                 let last = barrier && i == runs.count - 1 && part.firstRow + part.rows == m.rows
-                if run.tiled {
-                    dispatch(try pipeline("matmul_" + m.type), c, texels: [part.words, inputTexels], groups: (part.rows + 63) / 64,
-                             (run.count + 63) / 64, barrier: last)
-                } else if !dotTexels.isEmpty {
-                    dispatch(try pipeline("matvec_q8_" + m.type), c, texels: [part.words] + dotTexels, groups: (part.rows + 7) / 8,
-                             (run.count + 7) / 8, barrier: last)
-                } else {
-                    dispatch(try pipeline("matvec_" + m.type), c, texels: [part.words, inputTexels], groups: (part.rows + 7) / 8,
-                             (run.count + 7) / 8, barrier: last)
-                }
+                // The tiled shader takes 64 rows × 64 tokens a workgroup, the matrix-vector ones 8 × 8.
+                let (shader, inputs, tile) = run.tiled ? ("matmul_", [inputTexels], 64)
+                    : dotTexels.isEmpty ? ("matvec_", [inputTexels], 8) : ("matvec_q8_", dotTexels, 8)
+                dispatch(try pipeline(shader + m.type), c, texels: [part.words] + inputs, groups: (part.rows + tile - 1) / tile,
+                         (run.count + tile - 1) / tile, barrier: last)
             }
         }
     }
