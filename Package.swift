@@ -41,8 +41,15 @@ let package = Package(
         // Text in, token ids out, and back: GPT-2 byte-level BPE and SentencePiece-style BPE.
         .target(name: "SkiffTokenizer", dependencies: ["SkiffGGUF"], swiftSettings: swiftSettings),
 
+        // JSON values that keep their members in document order (schemas, tool definitions), read and written.
+        .target(name: "SkiffJSON", swiftSettings: swiftSettings),
+
+        // Constrained generation: grammars (GBNF, JSON Schema, regular expressions) compiled to byte-level
+        // automata over a model's vocabulary, and the token masks that keep an answer inside them.
+        .target(name: "SkiffGrammar", dependencies: ["SkiffJSON"], swiftSettings: swiftSettings),
+
         // The model file's Jinja chat template, rendered by a small interpreter.
-        .target(name: "SkiffChatTemplate", swiftSettings: swiftSettings),
+        .target(name: "SkiffChatTemplate", dependencies: ["SkiffJSON"], swiftSettings: swiftSettings),
 
         // Hot loops: quantized matrix products, attention, thread pool (C, chosen at run time by CPU).
         .target(
@@ -218,6 +225,8 @@ let package = Package(
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "SkiffJSONTests", dependencies: ["SkiffJSON"], swiftSettings: swiftSettings),
+        .testTarget(name: "SkiffGrammarTests", dependencies: ["SkiffGrammar", "SkiffJSON"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffChatTemplateTests",
             dependencies: ["SkiffChatTemplate"],

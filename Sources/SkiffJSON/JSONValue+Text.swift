@@ -1,0 +1,64 @@
+extension JSONValue {
+    /// The value as compact JSON text: no spaces, members in order, strings escaped as `json.dumps` does with
+    /// `ensure_ascii=False` (quote, backslash and control characters only), integers without a fraction,
+    /// other numbers in Swift's shortest round-trip form.
+    public var jsonText: String {
+        var text = ""
+        write(to: &text)
+        return text
+    }
+
+    private func write(to text: inout String) {
+        switch self {
+        case .null: text += "null"
+        case .bool(let value): text += value ? "true" : "false"
+        case .int(let value): text += String(value)
+        case .double(let value):
+            text += value == value.rounded() && abs(value) < 1e16 ? String(Int64(value)) : String(value)
+        case .string(let value): JSONValue.writeString(value, to: &text)
+        case .array(let items):
+            text += "["
+            for (i, item) in items.enumerated() {
+                if i > 0 { text += "," }
+                item.write(to: &text)
+            }
+            text += "]"
+        case .object(let object):
+            text += "{"
+            for (i, member) in object.enumerated() {
+                if i > 0 { text += "," }
+                JSONValue.writeString(member.key, to: &text)
+                text += ":"
+                member.value.write(to: &text)
+            }
+            text += "}"
+        }
+    }
+
+    /// `string` as a JSON string literal, quotes included.
+    public static func quoted(_ string: String) -> String {
+        var text = ""
+        writeString(string, to: &text)
+        return text
+    }
+
+    private static func writeString(_ string: String, to text: inout String) {
+        text += "\""
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": text += "\\\""
+            case "\\": text += "\\\\"
+            case "\n": text += "\\n"
+            case "\r": text += "\\r"
+            case "\t": text += "\\t"
+            case "\u{08}": text += "\\b"
+            case "\u{0C}": text += "\\f"
+            case let control where control.value < 0x20:
+                let hex = String(control.value, radix: 16)
+                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: text.unicodeScalars.append(scalar)
+            }
+        }
+        text += "\""
+    }
+}
