@@ -27,6 +27,11 @@ func bruteForceAllowed(_ matcher: GrammarMatcher) -> TokenMask {
 
 /// Whether `grammar` matches `text` whole.
 func matches(_ grammar: Grammar, _ text: String) throws -> Bool {
-    var matcher = GrammarMatcher(try CompiledGrammar(grammar, trie: testTrie))
+    matches(try CompiledGrammar(grammar, trie: testTrie), text)
+}
+
+/// Whether a compiled grammar matches `text` whole.
+func matches(_ grammar: CompiledGrammar, _ text: String) -> Bool {
+    var matcher = GrammarMatcher(grammar)
     return matcher.accept(bytes: Array(text.utf8)) && matcher.canEnd
 }
