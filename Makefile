@@ -5,8 +5,8 @@
 #              its SentencePiece tokenizer), install PostgreSQL, chromium and Mesa's software Vulkan device
 #              (lavapipe) if absent (the chat store's tests start a private server; the chat's browser test
 #              drives chromium; the GPU backend's tests run on lavapipe), run every test, the server's end-to-end
-#              suite again on lavapipe (`skiff serve --device vulkan`'s engine; without the schemathesis fuzz,
-#              which checks the HTTP layer and would take about 20 minutes there), then the deploy checks
+#              tests again on lavapipe (`skiff serve --device vulkan`'s engine; the tests of the HTTP layer alone,
+#              marked .httpLayer, the schemathesis fuzz among them, run in the first pass only), then the deploy checks
 #
 # Both install the build's own tools first if absent (Debian's packages): glslc, which compiles the GPU
 # shaders to SPIR-V, and libvulkan-dev, the Vulkan API's headers.
@@ -30,7 +30,7 @@ test: build-tools
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q --no-install-recommends postgresql)
 	command -v chromium >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q --no-install-recommends chromium)
 	$(SWIFT) test --skip-build
-	SKIFF_TEST_DEVICE=vulkan $(SWIFT) test --skip-build --filter SkiffServerTests --skip fuzzingTheDocumentedAPIFindsNoFault
+	SKIFF_TEST_DEVICE=vulkan $(SWIFT) test --skip-build --filter SkiffServerTests
 	$(MAKE) test-deploy
 
 test-deploy:

@@ -19,7 +19,7 @@ import Testing
         }
     }
 
-    @Test func fuzzingTheDocumentedAPIFindsNoFault() async throws {
+    @Test(.httpLayer) func fuzzingTheDocumentedAPIFindsNoFault() async throws {
         let bin = try await PythonTools.binDirectory()
         // Token ids are only valid below this model's vocabulary size, which the general document cannot state.
         let vocabulary = try TestModel.require().tokenizer.vocabularySize

@@ -22,7 +22,7 @@ import Testing
         return error
     }
 
-    @Test func malformedAndMistypedRequests() async throws {
+    @Test(.httpLayer) func malformedAndMistypedRequests() async throws {
         try await TestServer.with { (server: TestServer) async throws in
             expectError(try await server.post("/v1/chat/completions", raw: "{\"messages\": ["), 400)
             expectError(try await server.post("/v1/chat/completions", raw: "[1, 2]"), 400)
@@ -45,7 +45,7 @@ import Testing
         }
     }
 
-    @Test func unsupportedFeaturesSayWhy() async throws {
+    @Test(.httpLayer) func unsupportedFeaturesSayWhy() async throws {
         try await TestServer.with { (server: TestServer) async throws in
             let n = expectError(try await server.post("/v1/chat/completions", ["messages": [hello], "n": 2]), 400, param: "n")
             #expect((n["message"] as? String)?.contains("'n' does not support 2") == true)
@@ -93,7 +93,7 @@ import Testing
         ("/v1/completions", "frobnicate", "1"),
     ]
 
-    @Test(.serialized, arguments: unimplementedRequests.indices)
+    @Test(.httpLayer, .serialized, arguments: unimplementedRequests.indices)
     func unimplementedFieldsAreRefused(_ index: Int) async throws {
         let (path, field, value) = Self.unimplementedRequests[index]
         let request = path == "/v1/completions" ? #""prompt": "Hi""# : #""messages": [{"role": "user", "content": "Hi"}]"#
@@ -107,7 +107,7 @@ import Testing
     /// Every field Skiff does not implement: with `null` or a value that asks for what Skiff does anyway it
     /// is accepted (200); an ignored field is accepted whatever its value; with any other value a refused
     /// field gets 400 naming it.
-    @Test(.serialized, arguments: UnimplementedField.requestFields.map(\.name))
+    @Test(.httpLayer, .serialized, arguments: UnimplementedField.requestFields.map(\.name))
     func unimplementedFieldsAskingForNothingAreAccepted(_ name: String) async throws {
         let field = try #require(UnimplementedField.requestFields.first { $0.name == name })
         try await TestServer.with { (server: TestServer) async throws in
@@ -130,7 +130,7 @@ import Testing
         }
     }
 
-    @Test func messageAndStreamOptionFields() async throws {
+    @Test(.httpLayer) func messageAndStreamOptionFields() async throws {
         try await TestServer.with { (server: TestServer) async throws in
             let chat = "/v1/chat/completions"
             // What the OpenAI Python client's model_dump() of an earlier answer carries is accepted.
@@ -174,7 +174,7 @@ import Testing
 
     /// docs/openapi.yaml lists every field the server knows of but does not implement, and docs/serving.md
     /// says why each is ignored or refused.
-    @Test func everyUnimplementedFieldIsDocumented() throws {
+    @Test(.httpLayer) func everyUnimplementedFieldIsDocumented() throws {
         let api = try String(contentsOf: PythonTools.packageRoot.appendingPathComponent("docs/openapi.yaml"), encoding: .utf8)
         let serving = try String(contentsOf: PythonTools.packageRoot.appendingPathComponent("docs/serving.md"), encoding: .utf8)
         for field in UnimplementedField.requestFields + UnimplementedField.messageFields + UnimplementedField.streamOptionFields {
@@ -183,7 +183,7 @@ import Testing
         }
     }
 
-    @Test func unknownModelAndRoute() async throws {
+    @Test(.httpLayer) func unknownModelAndRoute() async throws {
         try await TestServer.with { (server: TestServer) async throws in
             expectError(try await server.post("/v1/chat/completions", ["model": "gpt-9", "messages": [hello]]), 404, code: "model_not_found", param: "model")
             expectError(try await server.post("/v1/completions", ["model": "gpt-9", "prompt": "x"]), 404, code: "model_not_found")
@@ -210,7 +210,7 @@ import Testing
         }
     }
 
-    @Test func bodyOverTheLimit() async throws {
+    @Test(.httpLayer) func bodyOverTheLimit() async throws {
         try await TestServer.with(configure: { $0.maxBodyBytes = 2048 }) { (server: TestServer) async throws in
             let big = String(repeating: "a", count: 4096)
             expectError(try await server.post("/v1/completions", ["prompt": big]), 413)
@@ -218,7 +218,7 @@ import Testing
         }
     }
 
-    @Test func apiKeys() async throws {
+    @Test(.httpLayer) func apiKeys() async throws {
         try await TestServer.with(configure: { $0.apiKeys = ["key-one", "key-two"] }) { (server: TestServer) async throws in
             expectError(try await server.get("/v1/models"), 401, code: "invalid_api_key")
             expectError(try await server.get("/v1/models", headers: [("Authorization", "Bearer key-on")]), 401)

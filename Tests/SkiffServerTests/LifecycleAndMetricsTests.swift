@@ -36,7 +36,7 @@ import Testing
         }
     }
 
-    @Test(.timeLimit(.minutes(10))) func aLoaderThatFailsStopsTheServer() async throws {
+    @Test(.httpLayer, .timeLimit(.minutes(10))) func aLoaderThatFailsStopsTheServer() async throws {
         struct Broken: Error {}
         await #expect(throws: Broken.self) {
             try await TestServer.with(source: .load { throw Broken() }, waitingUntilReady: false) { server in
@@ -47,7 +47,7 @@ import Testing
         }
     }
 
-    @Test func metricsExpositionHasVLLMNames() async throws {
+    @Test(.httpLayer) func metricsExpositionHasVLLMNames() async throws {
         // An engine of its own: step sizes are drained from the engine by whichever server scrapes it.
         let engine = try TestModel.makeEngine(try TestModel.require(), maxRunning: 2, maxWaiting: 2)
         defer { engine.shutdown() }
@@ -188,7 +188,7 @@ import Testing
 
 /// Pieces tested without HTTP.
 @Suite struct ServerUnitTests {
-    @Test func apiKeysCompareWholeKeys() {
+    @Test(.httpLayer) func apiKeysCompareWholeKeys() {
         let keys = APIKeys(["secret", "other"])
         #expect(keys.accepts(authorization: "Bearer secret"))
         #expect(keys.accepts(authorization: "bearer other"))
@@ -199,7 +199,7 @@ import Testing
         #expect(!APIKeys([]).isEnabled)
     }
 
-    @Test func histogramBucketsAndExposition() throws {
+    @Test(.httpLayer) func histogramBucketsAndExposition() throws {
         let metrics = ServerMetrics(modelName: "m\"x")
         metrics.observeTimeToFirstToken(0.003)
         metrics.observeTimeToFirstToken(0.5)

@@ -56,6 +56,9 @@ enum TestModel {
         configuration.timeout = .init(connect: .seconds(requestTimeout), read: .seconds(requestTimeout))
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
+    /// Whether the suite runs on the CPU: tests of the HTTP layer alone (`.httpLayer`) run only then.
+    static var onCPU: Bool { device == .cpu }
+
     /// How long `eventually` waits by default for a state that needs a request or two to finish first.
     static let settleDeadline: Duration = .seconds(device == .cpu ? 60 : 600)
 
@@ -75,6 +78,14 @@ enum TestModel {
         _ = try require()
         guard let sharedEngine else { throw EngineError(.model, "the shared test engine did not start") }
         return sharedEngine
+    }
+}
+
+extension Trait where Self == ConditionTrait {
+    /// Marks a test of the HTTP layer alone (request checks, refusals, keys, metric names, the fuzz): its outcome does
+    /// not depend on where the engine computes, so the device pass (`SKIFF_TEST_DEVICE`) leaves it to the CPU pass.
+    static var httpLayer: Self {
+        .enabled(if: TestModel.onCPU, "checks the HTTP layer, which does not depend on the device; the CPU pass runs it")
     }
 }
 
