@@ -58,16 +58,19 @@ public enum JSONValue: Sendable, Hashable {
     }
 
     public static func == (a: JSONValue, b: JSONValue) -> Bool {
-        switch (a, b) {
-        case (.null, .null): true
-        case (.bool(let x), .bool(let y)): x == y
-        case (.string(let x), .string(let y)): x == y
-        case (.array(let x), .array(let y)): x == y
-        case (.object(let x), .object(let y)): x == y
-        case (.int(let x), .int(let y)): x == y
-        case (.int, .double), (.double, .int), (.double, .double): a.numberValue == b.numberValue
-        default: false
+        if let x = a.numberValue, let y = b.numberValue {
+            if case .int(let i) = a, case .int(let j) = b { return i == j }
+            return x == y
         }
+        switch a {
+        case .null: if case .null = b { return true }
+        case .bool(let x): if case .bool(let y) = b { return x == y }
+        case .string(let x): if case .string(let y) = b { return x == y }
+        case .array(let x): if case .array(let y) = b { return x == y }
+        case .object(let x): if case .object(let y) = b { return x == y }
+        case .int, .double: break
+        }
+        return false
     }
 
     public func hash(into hasher: inout Hasher) {

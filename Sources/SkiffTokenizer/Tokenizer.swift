@@ -132,6 +132,16 @@ public struct Tokenizer: Sendable {
         return bytes
     }
 
+    /// The bytes `id` adds to generated text after its first token: none for control tokens, which are left out of
+    /// the text, and for ids outside the vocabulary. (The first token of a SentencePiece text with a space prefix
+    /// loses its leading space; `StreamingDetokenizer` handles that.)
+    public func generatedBytes(_ id: Int32) -> [UInt8] {
+        var atStart = false
+        var bytes: [UInt8] = []
+        appendPiece(id, renderSpecial: false, atStart: &atStart, to: &bytes)
+        return bytes
+    }
+
     /// The vocabulary entry for `id` exactly as the file stores it (byte-level spelling such as `Ġworld`,
     /// or SentencePiece's `▁world`), or nil for an id outside the vocabulary. Use `decode` for display text.
     public func tokenText(_ id: Int32) -> String? {
