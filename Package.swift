@@ -86,7 +86,7 @@ let package = Package(
         // Generation: sequences, KV cache, sampling, the step loop.
         .target(
             name: "SkiffEngine",
-            dependencies: ["SkiffModelFile", "SkiffModels", "SkiffHyperparameters", "SkiffScheduling", "SkiffTokenizer"],
+            dependencies: ["SkiffModelFile", "SkiffModels", "SkiffHyperparameters", "SkiffScheduling", "SkiffTokenizer", "SkiffGrammar"],
             swiftSettings: swiftSettings
         ),
 
@@ -111,7 +111,7 @@ let package = Package(
         .target(
             name: "SkiffServer",
             dependencies: [
-                "SkiffEngine", "SkiffModelFile",
+                "SkiffEngine", "SkiffModelFile", "SkiffGrammar", "SkiffJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -255,7 +255,7 @@ let package = Package(
         .testTarget(
             name: "SkiffServerTests",
             dependencies: [
-                "SkiffServer", "SkiffEngine", "SkiffModelFile", "SkiffModels", "PythonTestSupport",
+                "SkiffServer", "SkiffEngine", "SkiffModelFile", "SkiffModels", "SkiffJSON", "SkiffGrammar", "PythonTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],

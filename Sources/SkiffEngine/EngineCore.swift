@@ -1,3 +1,4 @@
+import SkiffGrammar
 import SkiffModels
 import SkiffScheduling
 
@@ -69,6 +70,23 @@ public struct EngineCore: Sendable {
         var counts: [Int32: Int] = [:]
         var generated = 0
         var cachedPromptTokens: Int?
+        /// Where the text stands in the request's grammar, if it has one.
+        var matcher: GrammarMatcher?
+        /// The tokens the grammar allows next, when computed ahead (`grammarWork`).
+        var mask: TokenMask?
+    }
+
+    /// The token mask of one constrained sequence for the step being computed: made by `grammarWork(for:)`,
+    /// computed by the driver while the forward pass runs (or by `complete` if not), handed back to `complete`.
+    public struct GrammarWork: Sendable {
+        let sequence: Scheduler.SequenceID
+        var matcher: GrammarMatcher
+        var mask: TokenMask?
+
+        /// Computes the mask (once).
+        public mutating func computeMask() {
+            if mask == nil { mask = matcher.allowedTokens() }
+        }
     }
 
     /// The limits in force.
@@ -106,7 +124,7 @@ public struct EngineCore: Sendable {
             request.maxTokens = min(request.maxTokens, context - prompt.count)
             request.minTokens = min(request.minTokens, request.maxTokens)
             sequenceForRequest[id] = sequence
-            active[sequence] = Active(id: id, request: request, sampler: Sampler(request.sampling))
+            active[sequence] = Active(id: id, request: request, sampler: Sampler(request.sampling), matcher: request.grammar.map(GrammarMatcher.init))
             return nil
         case .failure(.queueFull):
             return EngineError(.overloaded, "the server is at capacity (\(scheduler.waitingCount) requests waiting); retry shortly")
@@ -169,9 +187,22 @@ public struct EngineCore: Sendable {
         return Step(batch: batch, promptTokens: promptTokens, plan: plan)
     }
 
+    /// The token masks `step`'s constrained sequences need once its logits are back, to compute meanwhile.
+    public func grammarWork(for step: Step) -> [GrammarWork] {
+        step.plan.work.compactMap { work in
+            guard work.wantsLogits, let matcher = active[work.sequence]?.matcher else { return nil }
+            return GrammarWork(sequence: work.sequence, matcher: matcher)
+        }
+    }
+
     /// Books a computed step: its sequences' caches now hold its tokens, and each sequence whose logits it
-    /// computed (one row of `logits` each, in batch order) gets its next token, or ends.
-    public mutating func complete(_ step: Step, logits: [Float]) -> [Output] {
+    /// computed (one row of `logits` each, in batch order) gets its next token, or ends. `grammar` is the step's
+    /// `grammarWork`, masks computed or not.
+    public mutating func complete(_ step: Step, logits: [Float], grammar: [GrammarWork] = []) -> [Output] {
+        for work in grammar where active[work.sequence] != nil {
+            active[work.sequence]?.matcher = work.matcher
+            active[work.sequence]?.mask = work.mask
+        }
         for snapshot in scheduler.commit(step.plan) {
             guard let slot = scheduler.stateSlot(of: snapshot.sequence) else { continue }
             stateCopies.append(StateCopy(from: Int(slot), to: snapshotSlot(snapshot.snapshot)))
@@ -204,9 +235,24 @@ public struct EngineCore: Sendable {
         guard var state = active[sequence] else { return }
         let end = configuration.endOfGeneration
         let masksEnd = state.request.ignoreEndOfGeneration || state.generated < state.request.minTokens
+        var allowed: TokenMask?
+        if var matcher = state.matcher {
+            var mask = state.mask ?? matcher.allowedTokens()
+            state.mask = nil
+            for token in end { mask.remove(token) }
+            if matcher.canEnd && !masksEnd { for token in end { mask.insert(token) } }
+            guard !mask.isEmpty else {
+                outputs.append(fail(sequence, EngineError(.invalidInput, "the output constraint allows no token of this model's vocabulary "
+                    + "after \(state.generated) generated tokens, and the text it describes is not complete; loosen the schema or grammar")))
+                return
+            }
+            state.matcher = matcher
+            allowed = mask
+        }
         let token: Int32
         do {
-            token = try state.sampler.sample(logits: logits, counts: state.counts, excluding: masksEnd ? end : [])
+            token = try state.sampler.sample(logits: logits, counts: state.counts, excluding: masksEnd && allowed == nil ? end : [],
+                                             allowing: allowed)
         } catch {
             outputs.append(fail(sequence, error))
             return
@@ -215,12 +261,22 @@ public struct EngineCore: Sendable {
             outputs.append(finish(sequence, .stop))
             return
         }
+        let completesGrammar: Bool
+        if var matcher = state.matcher {
+            _ = matcher.accept(token)
+            completesGrammar = matcher.mustEnd
+            state.matcher = matcher
+        } else {
+            completesGrammar = false
+        }
         state.generated += 1
         state.counts[token, default: 0] += 1
         active[sequence] = state
         let logprobs = state.request.logprobs.map { Sampler.logprobs(of: token, top: $0, logits: logits) }
         outputs.append(.token(state.id, token, logprobs: logprobs, cachedPromptTokens: state.cachedPromptTokens ?? 0))
-        if state.generated >= state.request.maxTokens || !scheduler.append(token, to: sequence) {
+        if completesGrammar {
+            outputs.append(finish(sequence, .stop))
+        } else if state.generated >= state.request.maxTokens || !scheduler.append(token, to: sequence) {
             outputs.append(finish(sequence, .length))
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import SkiffModelFile
+import SkiffGrammar
 import SkiffModels
 import SkiffScheduling
 import SkiffTokenizer
@@ -26,11 +27,16 @@ public struct GenerationRequest: Sendable {
     /// When the request must have finished; past it, the engine ends it at its next step with `.timedOut`
     /// (waiting or running) and frees its blocks. Nil: no limit.
     public var deadline: ContinuousClock.Instant?
+    /// What the generated text must match (compiled for this model's vocabulary, by `InferenceEngine.grammars`):
+    /// every token is chosen among those the grammar allows, an end-of-generation token only once the text is
+    /// complete, and generation ends when nothing more may follow. Nil: no constraint.
+    public var grammar: CompiledGrammar?
 
     /// Creates a request.
     public init(prompt: [Int32], sampling: SamplingParameters = .greedy, maxTokens: Int, stop: [String] = [],
                 minTokens: Int = 0, ignoreEndOfGeneration: Bool = false, logprobs: Int? = nil,
-                deadline: ContinuousClock.Instant? = nil) {
+                deadline: ContinuousClock.Instant? = nil, grammar: CompiledGrammar? = nil) {
+        self.grammar = grammar
         self.prompt = prompt
         self.sampling = sampling
         self.maxTokens = maxTokens
@@ -219,6 +225,8 @@ public final class InferenceEngine: Sendable {
     public let configuration: EngineConfiguration
     /// The KV cache as sized: bytes per token and sequences that fit at the full context.
     public let cacheCapacity: CacheCapacity
+    /// Output constraints compiled for this model's vocabulary (`GenerationRequest.grammar`).
+    public let grammars: GrammarCache
     /// Whether prompts reuse cached prefixes: as configured, and for a model with recurrent layers only with
     /// room for state snapshots.
     public var prefixCaching: Bool {
@@ -245,6 +253,8 @@ public final class InferenceEngine: Sendable {
         self.model = model
         self.configuration = configuration
         cacheCapacity = CacheCapacity(configuration: configuration, model: model)
+        let tokenizer = model.tokenizer
+        grammars = GrammarCache { (0 ..< Int32(tokenizer.vocabularySize)).map { tokenizer.generatedBytes($0) } }
         var initial = EngineStatistics()
         initial.totalBlocks = configuration.cacheBlocks
         statistics = Mutex(initial)
@@ -398,10 +408,14 @@ final class EngineLoop {
             }
             let started = ContinuousClock.now
             let outputs: [EngineCore.Output]
+            // The token masks of constrained sequences are computed while the forward pass runs.
+            let masks = GrammarMasks(core.grammarWork(for: step))
             do {
                 for copy in core.takeStateCopies() { try runner.copyState(from: copy.from, to: copy.to) }
-                outputs = core.complete(step, logits: try runner.forward(step.batch))
+                let logits = try runner.forward(step.batch)
+                outputs = core.complete(step, logits: logits, grammar: masks.wait())
             } catch {
+                _ = masks.wait()
                 outputs = core.fail(step, EngineError(error))
             }
             deliver(outputs)
@@ -443,5 +457,30 @@ final class EngineLoop {
                 if s.recentSteps.count < 1024 { s.recentSteps.append(step) }
             }
         }
+    }
+}
+
+/// Token masks computed on a thread of their own, from the step's start until the step's logits are back.
+final class GrammarMasks: Sendable {
+    private let work: Mutex<[EngineCore.GrammarWork]>
+    private let done = DispatchSemaphore(value: 0)
+    private let started: Bool
+
+    init(_ work: [EngineCore.GrammarWork]) {
+        self.work = Mutex(work)
+        started = !work.isEmpty
+        guard started else { return }
+        DispatchQueue.global(qos: .userInitiated).async { [self] in
+            self.work.withLock { all in
+                for i in all.indices { all[i].computeMask() }
+            }
+            done.signal()
+        }
+    }
+
+    /// The work with its masks, once they are computed.
+    func wait() -> [EngineCore.GrammarWork] {
+        if started { done.wait() }
+        return work.withLock { $0 }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffGrammar
 import SkiffModelFile
 
 /// Chooses next tokens from logits according to `SamplingParameters`, with its own seeded random state.
@@ -14,21 +15,30 @@ public struct Sampler: Sendable {
     }
 
     /// Picks the next token. `counts` holds how often each token id was already generated (for penalties);
-    /// tokens in `excluded` are never picked (unless every token is excluded).
+    /// tokens in `excluded` are never picked (unless every token is excluded); with `allowed`, only its tokens are
+    /// (it must not be empty).
     /// - Throws: `EngineError` `.model` when a logit is NaN or infinite: the model's numbers broke down, and
     ///   a token drawn from them would be noise.
     public mutating func sample(logits: UnsafeBufferPointer<Float>, counts: [Int32: Int] = [:],
-                                excluding excluded: Set<Int32> = []) throws(EngineError) -> Int32 {
-        guard let broken = logits.firstIndex(where: { !$0.isFinite }) else { return choose(logits, counts: counts, excluding: excluded) }
+                                excluding excluded: Set<Int32> = [], allowing allowed: TokenMask? = nil) throws(EngineError) -> Int32 {
+        guard let broken = logits.firstIndex(where: { !$0.isFinite }) else {
+            return choose(logits, counts: counts, excluding: excluded, allowing: allowed)
+        }
         throw EngineError(.model, "the model computed a logit that is not a finite number (\(logits[broken]) for token \(broken)), "
             + "so no token can be drawn; its weights, or its numbers at this length, have broken down")
     }
 
-    private mutating func choose(_ logits: UnsafeBufferPointer<Float>, counts: [Int32: Int], excluding excluded: Set<Int32>) -> Int32 {
+    private mutating func choose(_ logits: UnsafeBufferPointer<Float>, counts: [Int32: Int], excluding excluded: Set<Int32>,
+                                 allowing allowed: TokenMask?) -> Int32 {
         let p = parameters
         let penalizes = !counts.isEmpty && (p.presencePenalty != 0 || p.frequencyPenalty != 0)
-        guard penalizes || !excluded.isEmpty else { return choose(from: logits) }
+        guard penalizes || !excluded.isEmpty || allowed != nil else { return choose(from: logits) }
         var adjusted = Array(logits)
+        if let allowed {
+            allowed.words.withUnsafeBufferPointer { words in
+                for i in adjusted.indices where words[i >> 6] & (1 << UInt64(i & 63)) == 0 { adjusted[i] = -.infinity }
+            }
+        }
         if penalizes {
             for (token, count) in counts where Int(token) < adjusted.count && count > 0 {
                 adjusted[Int(token)] -= p.presencePenalty + p.frequencyPenalty * Float(count)

@@ -7,6 +7,8 @@
 public struct ByteAutomaton: Sendable {
     /// The most nodes a grammar may compile to.
     public static let maxNodes = 200_000
+    /// The largest repetition count (`{m,n}`, a schema's maxLength or maxItems): a count is compiled by copying.
+    public static let maxRepetition = 10_000
 
     /// The start node of each rule.
     let ruleStart: [Int32]
@@ -126,6 +128,10 @@ private struct Builder {
             }
             return end
         case .repetition(let item, let min, let max):
+            guard Swift.max(min, max ?? 0) <= ByteAutomaton.maxRepetition else {
+                throw GrammarError(.unusableGrammar, "a repetition count of \(Swift.max(min, max ?? 0)) is above the \(ByteAutomaton.maxRepetition) "
+                    + "this server compiles (a {m,n} count, a schema's minLength, maxLength, minItems or maxItems); lower it")
+            }
             var state = start
             for _ in 0 ..< min { state = try build(item, from: state) }
             let end = try checkedState()

@@ -7,6 +7,10 @@ extension Grammar {
                 throw GrammarError(.invalidGrammar, "the rule '\(rule.name)' refers to rule #\(reference), which does not exist")
             }
         }
+        guard productiveRules()[root] else {
+            throw GrammarError(.unusableGrammar, "the grammar matches no text at all (a JSON schema of false, an empty enum, a "
+                + "character class that excludes every character...), so no answer could satisfy it")
+        }
         let nullable = nullableRules()
         let leading = rules.map { $0.body.leadingReferences(nullable: nullable) }
         // A depth-first search for a cycle in "may call first" edges.
@@ -25,6 +29,20 @@ extension Grammar {
             state[rule] = 2
         }
         for rule in rules.indices where state[rule] == 0 { try visit(rule, path: []) }
+    }
+
+    /// Which rules can match some text.
+    func productiveRules() -> [Bool] {
+        var productive = [Bool](repeating: false, count: rules.count)
+        var changed = true
+        while changed {
+            changed = false
+            for (i, rule) in rules.enumerated() where !productive[i] && rule.body.isProductive(productive) {
+                productive[i] = true
+                changed = true
+            }
+        }
+        return productive
     }
 
     /// Which rules can match the empty text.
@@ -50,6 +68,18 @@ extension GrammarExpression {
         case .rule(let index): [index]
         case .sequence(let items), .choice(let items): items.reduce(into: []) { $0.formUnion($1.references) }
         case .repetition(let item, _, _): item.references
+        }
+    }
+
+    /// Whether the expression can match some text, given which rules can.
+    func isProductive(_ productive: [Bool]) -> Bool {
+        switch self {
+        case .literal: true
+        case .characters(let set): !set.isEmpty
+        case .rule(let index): productive[index]
+        case .sequence(let items): items.allSatisfy { $0.isProductive(productive) }
+        case .choice(let items): items.contains { $0.isProductive(productive) }
+        case .repetition(let item, let min, _): min == 0 || item.isProductive(productive)
         }
     }
 

@@ -9,8 +9,9 @@ import SkiffJSON
 //   model cannot stall in whitespace), never before the first value or after the last;
 // - numbers have at most 16 integer digits, 16 fraction digits and 3 exponent digits (llama.cpp's bounds);
 // - `oneOf` is read as `anyOf`: an answer matching two branches is not prevented.
-// Annotations (title, description, examples, default, $schema, $id, $comment, deprecated, readOnly, writeOnly) are
-// ignored; every other keyword is enforced or refused.
+// Annotations (title, description, examples, default, $schema, $id, $comment, deprecated, readOnly, writeOnly...)
+// are ignored, and so are keywords JSON Schema does not define (as the specification says to); every keyword it
+// defines is enforced or refused.
 
 extension Grammar {
     /// The grammar of JSON texts valid under `schema`.
@@ -44,6 +45,11 @@ struct JSONSchemaCompiler {
     /// Keywords that only describe.
     static let annotations: Set<String> = ["title", "description", "examples", "default", "$schema", "$id", "$comment", "deprecated",
                                            "readOnly", "writeOnly", "$anchor", "contentMediaType", "discriminator", "strict"]
+    /// Keywords JSON Schema defines that a grammar cannot enforce (or that Skiff does not): refused, naming them.
+    static let refused: Set<String> = ["not", "if", "then", "else", "multipleOf", "patternProperties", "propertyNames", "dependentRequired",
+                                       "dependentSchemas", "dependencies", "unevaluatedProperties", "unevaluatedItems", "minProperties",
+                                       "maxProperties", "contains", "minContains", "maxContains", "$dynamicRef", "$dynamicAnchor",
+                                       "$recursiveRef", "$recursiveAnchor", "contentSchema"]
     /// Keywords read where they apply (checked per type below), and those that hold definitions.
     static let structural: Set<String> = ["type", "enum", "const", "properties", "required", "additionalProperties", "items", "prefixItems",
                                           "minItems", "maxItems", "minLength", "maxLength", "pattern", "format", "minimum", "maximum",
@@ -169,12 +175,12 @@ struct JSONSchemaCompiler {
     mutating func compile(_ schema: JSONValue, at path: String) throws(GrammarError) -> GrammarExpression {
         if case .bool(let allowed) = schema { return allowed ? anyValue() : .choice([]) }
         guard let object = schema.objectValue else { throw invalid(path, "a schema must be an object or a boolean, not \(schema.typeName)") }
-        for key in object.keys where !Self.annotations.contains(key) && !Self.structural.contains(key) {
+        for key in object.keys where Self.refused.contains(key) {
             throw unsupported(key, at: path, Self.refusal(key))
         }
         if let reference = object["$ref"] {
             guard let target = reference.stringValue else { throw invalid(path, "$ref must be a string") }
-            let rest = object.keys.filter { $0 != "$ref" && $0 != "$defs" && $0 != "definitions" && !Self.annotations.contains($0) }
+            let rest = object.keys.filter { $0 != "$ref" && Self.structural.contains($0) && $0 != "$defs" && $0 != "definitions" }
             guard rest.isEmpty else {
                 throw unsupported(rest[0], at: path, "keywords beside $ref are not combined with the referenced schema; move them into it")
             }
@@ -196,7 +202,7 @@ struct JSONSchemaCompiler {
         for keyword in ["anyOf", "oneOf"] {
             guard let branches = object[keyword] else { continue }
             guard let list = branches.arrayValue, !list.isEmpty else { throw invalid(path, "\(keyword) must be a non-empty array") }
-            let rest = object.keys.filter { !Self.annotations.contains($0) && $0 != keyword && $0 != "$defs" && $0 != "definitions" }
+            let rest = object.keys.filter { Self.structural.contains($0) && $0 != keyword && $0 != "$defs" && $0 != "definitions" }
             guard rest.isEmpty else {
                 throw unsupported(rest[0], at: path, "keywords beside \(keyword) are not combined with its branches; move them into each branch")
             }
@@ -231,7 +237,7 @@ struct JSONSchemaCompiler {
         case "patternProperties", "propertyNames", "dependentRequired", "dependentSchemas", "unevaluatedProperties",
              "minProperties", "maxProperties": "declare the properties with properties, required and additionalProperties"
         case "contains", "minContains", "maxContains", "unevaluatedItems": "describe every item with items or prefixItems"
-        default: "remove it, or describe the value with the keywords docs/structured-output.md lists"
+        default: "describe the value with the keywords docs/structured-output.md lists"
         }
     }
 

@@ -17,9 +17,16 @@ public struct TokenMask: Sendable, Equatable {
         return words[Int(id) >> 6] & (1 << UInt64(id & 63)) != 0
     }
 
-    /// Adds `id`.
+    /// Adds `id` (an id outside the set's range is ignored).
     public mutating func insert(_ id: Int32) {
+        guard id >= 0, Int(id) < count else { return }
         words[Int(id) >> 6] |= 1 << UInt64(id & 63)
+    }
+
+    /// Removes `id`.
+    public mutating func remove(_ id: Int32) {
+        guard id >= 0, Int(id) < count else { return }
+        words[Int(id) >> 6] &= ~(1 << UInt64(id & 63))
     }
 
     /// Adds every id of `other` (of the same count).

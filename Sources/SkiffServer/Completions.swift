@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import SkiffEngine
+import SkiffGrammar
 import SkiffModelFile
 
 /// Runs one chat or text completion through the engine and answers it whole or as server-sent events.
@@ -38,10 +39,12 @@ struct Completions: Sendable {
                 "This server accepts prompts of at most \(limit) tokens; the prompt has \(prompt.count) tokens.")
         }
         let maxTokens = min(options.maxTokens ?? .max, configuration.maxTokensCap ?? .max)
+        var grammar: CompiledGrammar?
+        if let requested = options.constraint { grammar = try await compile(requested.constraint, field: requested.field) }
         let request = GenerationRequest(prompt: prompt, sampling: try options.samplingParameters(defaults: samplingDefaults), maxTokens: maxTokens,
                                         stop: options.stop, minTokens: min(options.minTokens, maxTokens),
                                         ignoreEndOfGeneration: options.ignoreEOS, logprobs: options.logprobs,
-                                        deadline: configuration.requestTimeout.map { arrival + $0 })
+                                        deadline: configuration.requestTimeout.map { arrival + $0 }, grammar: grammar)
         let id = Self.makeID(kind)
         var logger = logger
         logger[metadataKey: "request.id"] = "\(id)"
@@ -161,6 +164,24 @@ struct Completions: Sendable {
         ]
         if configuration.logPrompts { metadata["completion"] = "\(completion)" }
         logger.info("completion finished", metadata: metadata)
+    }
+
+    /// The grammar of an output constraint for the served model's vocabulary, compiled off the event loops (the
+    /// first one builds the vocabulary's trie; the engine keeps the latest compiled grammars).
+    /// - Throws: `APIError` 400 naming `field` when the constraint cannot be used.
+    private func compile(_ constraint: OutputConstraint, field: String) async throws(APIError) -> CompiledGrammar {
+        let grammars = engine.grammars
+        let result = await Task.detached { () -> Result<CompiledGrammar, GrammarError> in
+            do throws(GrammarError) {
+                return .success(try grammars.compiled(constraint))
+            } catch {
+                return .failure(error)
+            }
+        }.value
+        switch result {
+        case .success(let grammar): return grammar
+        case .failure(let error): throw .invalidRequest("'\(field)' cannot be used: \(error.message).", param: field)
+        }
     }
 
     static func makeID(_ kind: Kind) -> String {

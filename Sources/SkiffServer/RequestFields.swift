@@ -1,4 +1,5 @@
 import Foundation
+import SkiffJSON
 
 // Which request fields Skiff implements, which it accepts and ignores, and which it refuses: the one place
 // that decides, for the completion endpoints' bodies, their messages and their stream options.
@@ -68,8 +69,6 @@ extension UnimplementedField {
         .refused("functions", accepting: [[]], "Skiff does not implement function calling; remove functions."),
         .refused("function_call", accepting: ["none", "auto"],
                  "Skiff does not implement function calling; remove function_call or send \"none\"."),
-        .refused("response_format", accepting: [["type": "text"]],
-                 "Skiff does not implement structured output (JSON mode, JSON schema) yet; remove response_format or send {\"type\": \"text\"}."),
         .refused("logit_bias", accepting: [[:]], "Skiff does not implement logit bias yet; remove logit_bias (an empty object is accepted)."),
         .refused("modalities", accepting: [["text"]], "Skiff answers with text only; omit modalities or send [\"text\"]."),
         .refused("audio", "Skiff answers with text only; remove audio."),
@@ -87,11 +86,6 @@ extension UnimplementedField {
                  "A stop string is never part of the answer here; omit include_stop_str_in_output or set it to false."),
         .refused("skip_special_tokens", accepting: [true],
                  "Control tokens are always left out of the answer here; omit skip_special_tokens or set it to true."),
-        .refused("guided_json", "Skiff does not implement structured output yet; remove guided_json."),
-        .refused("guided_regex", "Skiff does not implement structured output yet; remove guided_regex."),
-        .refused("guided_choice", "Skiff does not implement structured output yet; remove guided_choice."),
-        .refused("guided_grammar", "Skiff does not implement structured output yet; remove guided_grammar."),
-        .refused("structured_outputs", "Skiff does not implement structured output yet; remove structured_outputs."),
         .refused("prompt_logprobs", "Skiff reports log-probabilities of generated tokens only; remove prompt_logprobs."),
         .refused("allowed_token_ids", "Skiff does not restrict the tokens a model may choose; remove allowed_token_ids."),
         .refused("bad_words", accepting: [[]], "Skiff does not ban words; remove bad_words."),
@@ -156,12 +150,14 @@ struct RequestFieldPolicy: Sendable {
 
     /// Chat completion bodies.
     static let chatCompletion = RequestFieldPolicy(
-        implemented: GenerationOptions.CodingKeys.allCases.map(\.stringValue) + ChatCompletionRequest.CodingKeys.allCases.map(\.stringValue),
+        implemented: GenerationOptions.CodingKeys.allCases.map(\.stringValue) + ChatCompletionRequest.CodingKeys.allCases.map(\.stringValue)
+            + ConstraintField.allCases.map(\.rawValue),
         unimplemented: UnimplementedField.requestFields)
 
     /// Text completion bodies.
     static let textCompletion = RequestFieldPolicy(
-        implemented: GenerationOptions.CodingKeys.allCases.map(\.stringValue) + CompletionRequest.CodingKeys.allCases.map(\.stringValue),
+        implemented: GenerationOptions.CodingKeys.allCases.map(\.stringValue) + CompletionRequest.CodingKeys.allCases.map(\.stringValue)
+            + ConstraintField.allCases.map(\.rawValue),
         unimplemented: UnimplementedField.requestFields)
 
     /// One message of a conversation.
@@ -187,47 +183,12 @@ struct RequestFieldPolicy: Sendable {
     }
 }
 
-/// A JSON value, for fields Skiff reads only to judge them.
-enum JSONValue: Decodable, Sendable, Equatable, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
-    ExpressibleByStringLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() {
-            self = .null
-        } else if let value = try? c.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? c.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? c.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? c.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try c.decode([String: JSONValue].self))
-        }
-    }
-
-    init(integerLiteral value: Int) { self = .number(Double(value)) }
-    init(booleanLiteral value: Bool) { self = .bool(value) }
-    init(stringLiteral value: String) { self = .string(value) }
-    init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
-    init(dictionaryLiteral elements: (String, JSONValue)...) {
-        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
-    }
-
+extension JSONValue {
     /// The value as an error message may show it: numbers and booleans only, since strings, lists and
     /// objects may hold prompt text.
     var scalarDescription: String? {
         switch self {
-        case .bool(let value): String(value)
-        case .number(let value): value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+        case .bool, .int, .double: jsonText
         case .null, .string, .array, .object: nil
         }
     }

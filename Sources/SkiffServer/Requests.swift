@@ -1,6 +1,7 @@
 import Foundation
 import SkiffChatTemplate
 import SkiffEngine
+import SkiffGrammar
 import SkiffModelFile
 
 // The request bodies of the OpenAI endpoints, decoded and checked. Fields with the wrong type or an
@@ -27,6 +28,9 @@ struct GenerationOptions: Decodable, Sendable {
     var ignoreEOS: Bool
     /// How many alternatives to report per token when log-probabilities are asked for; nil when not.
     var logprobs: Int?
+    /// What the answer's text must match, and the field that asked for it (read by `ConstraintField` from the
+    /// body's text, not by this decoder, so that schemas keep their order).
+    var constraint: (field: String, constraint: OutputConstraint)?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, temperature, seed, stop, stream, logprobs

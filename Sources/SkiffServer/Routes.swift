@@ -85,7 +85,9 @@ struct Routes: Sendable {
     fileprivate func chatCompletions(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         var request = request
         let arrival = ContinuousClock.now
-        let body = try decodeBody(ChatCompletionRequest.self, from: await readBody(&request))
+        let data = try await readBody(&request)
+        var body = try decodeBody(ChatCompletionRequest.self, from: data)
+        body.options.constraint = try ConstraintField.constraint(in: data)
         try checkModel(body.options.model)
         let prompt = try engine.model.promptTokens(for: body.messages)
         return try await answer(request, streaming: body.options.stream) {
@@ -98,7 +100,9 @@ struct Routes: Sendable {
     fileprivate func textCompletions(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         var request = request
         let arrival = ContinuousClock.now
-        let body = try decodeBody(CompletionRequest.self, from: await readBody(&request))
+        let data = try await readBody(&request)
+        var body = try decodeBody(CompletionRequest.self, from: data)
+        body.options.constraint = try ConstraintField.constraint(in: data)
         try checkModel(body.options.model)
         let prompt: [Int32]
         let text: String

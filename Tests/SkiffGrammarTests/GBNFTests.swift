@@ -79,3 +79,14 @@ import Testing
         #expect(try !matches(grammar, "a"))
     }
 }
+
+@Suite struct UnusableGrammarTests {
+    @Test(arguments: ["root ::= [^\\x00-\\U0010FFFF]", "root ::= a\na ::= \"x\" a"])
+    func aGrammarMatchingNoTextIsRefused(text: String) {
+        #expect {
+            try Grammar(gbnf: text)
+        } throws: { error in
+            (error as? GrammarError)?.code == .unusableGrammar && (error as? GrammarError)?.message.contains("matches no text") == true
+        }
+    }
+}
