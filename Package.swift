@@ -48,6 +48,10 @@ let package = Package(
         // automata over a model's vocabulary, and the token masks that keep an answer inside them.
         .target(name: "SkiffGrammar", dependencies: ["SkiffJSON"], swiftSettings: swiftSettings),
 
+        // Tool calling: tool definitions and choices, each model family's way of writing calls (read from its chat
+        // template), the schemas that make required calls valid, and calls read back from generated text, whole or streamed.
+        .target(name: "SkiffToolCalling", dependencies: ["SkiffJSON"], swiftSettings: swiftSettings),
+
         // The model file's Jinja chat template, rendered by a small interpreter.
         .target(name: "SkiffChatTemplate", dependencies: ["SkiffJSON"], swiftSettings: swiftSettings),
 
@@ -79,7 +83,7 @@ let package = Package(
         // A model file made ready to run: weights, tokenizer, chat template, sampling recommendation.
         .target(
             name: "SkiffModelFile",
-            dependencies: ["SkiffGGUF", "SkiffHyperparameters", "SkiffModels", "SkiffTokenizer", "SkiffChatTemplate"],
+            dependencies: ["SkiffGGUF", "SkiffHyperparameters", "SkiffModels", "SkiffTokenizer", "SkiffChatTemplate", "SkiffJSON"],
             swiftSettings: swiftSettings
         ),
 
@@ -111,7 +115,7 @@ let package = Package(
         .target(
             name: "SkiffServer",
             dependencies: [
-                "SkiffEngine", "SkiffModelFile", "SkiffGrammar", "SkiffJSON",
+                "SkiffEngine", "SkiffModelFile", "SkiffGrammar", "SkiffJSON", "SkiffToolCalling",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -123,6 +127,7 @@ let package = Package(
         .target(
             name: "SkiffBench",
             dependencies: [
+                "SkiffJSON",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -194,7 +199,7 @@ let package = Package(
             name: "skiff",
             dependencies: [
                 "SkiffEngine", "SkiffModelFile", "SkiffModels", "SkiffModelStore", "SkiffServer", "SkiffBench", "SkiffSizing",
-                "SkiffConvert", "SkiffGGUF", "SkiffHyperparameters",
+                "SkiffConvert", "SkiffGGUF", "SkiffHyperparameters", "SkiffGrammar", "SkiffJSON", "SkiffTokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -226,6 +231,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SkiffJSONTests", dependencies: ["SkiffJSON"], swiftSettings: swiftSettings),
+        .testTarget(name: "SkiffToolCallingTests", dependencies: ["SkiffToolCalling", "SkiffGrammar", "SkiffJSON"], resources: [.copy("Fixtures")],
+                    swiftSettings: swiftSettings),
         .testTarget(
             name: "SkiffGrammarTests",
             dependencies: ["SkiffGrammar", "SkiffJSON", "PythonTestSupport"],
@@ -266,7 +273,7 @@ let package = Package(
         .testTarget(
             name: "SkiffBenchTests",
             dependencies: [
-                "SkiffBench",
+                "SkiffBench", "SkiffJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

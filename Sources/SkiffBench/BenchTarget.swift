@@ -1,4 +1,5 @@
 import Foundation
+import SkiffJSON
 
 /// Which OpenAI endpoint the requests go to.
 public enum CompletionAPI: String, Sendable, CaseIterable {
@@ -53,9 +54,13 @@ public struct RequestSettings: Sendable, Equatable {
     public var ignoreEOS: Bool
     /// The longest a request may take, from sending to the end of its stream.
     public var timeout: Duration
+    /// A JSON schema every answer must follow, sent as `response_format` (OpenAI's `json_schema`), to measure what
+    /// structured output costs under load; nil sends none.
+    public var jsonSchema: JSONValue?
 
     /// Settings for `model`.
-    public init(model: String, temperature: Double = 0, ignoreEOS: Bool = false, timeout: Duration = .seconds(300)) {
+    public init(model: String, temperature: Double = 0, ignoreEOS: Bool = false, timeout: Duration = .seconds(300), jsonSchema: JSONValue? = nil) {
+        self.jsonSchema = jsonSchema
         self.model = model
         self.temperature = temperature
         self.ignoreEOS = ignoreEOS

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffJSON
 
 /// The JSON body of a streamed `POST /chat/completions` or `POST /completions`.
 struct CompletionRequestBody: Encodable {
@@ -23,10 +24,13 @@ struct CompletionRequestBody: Encodable {
     var ignoreEOS: Bool?
     /// vLLM: generate at least this many tokens. llama.cpp and OpenAI ignore it.
     var minTokens: Int?
+    /// OpenAI's structured output: `{"type": "json_schema", "json_schema": {"name", "schema"}}`.
+    var responseFormat: JSONValue?
 
     enum CodingKeys: String, CodingKey {
         case model, messages, prompt, temperature, stream
         case maxTokens = "max_tokens", streamOptions = "stream_options", ignoreEOS = "ignore_eos", minTokens = "min_tokens"
+        case responseFormat = "response_format"
     }
 
     /// The body for `prompt` on `api`.
@@ -44,6 +48,9 @@ struct CompletionRequestBody: Encodable {
         if settings.ignoreEOS {
             ignoreEOS = true
             minTokens = prompt.maxTokens
+        }
+        if let schema = settings.jsonSchema {
+            responseFormat = ["type": "json_schema", "json_schema": ["name": "bench", "schema": schema]]
         }
     }
 }

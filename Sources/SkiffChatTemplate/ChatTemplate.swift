@@ -1,3 +1,5 @@
+import SkiffJSON
+
 /// A Hugging Face chat template (the Jinja source from `tokenizer_config.json` or GGUF
 /// `tokenizer.chat_template`), parsed once and rendered for each conversation.
 ///
@@ -18,17 +20,21 @@
 /// grow without bound (output size, work, recursion and nesting are limited).
 public struct ChatTemplate: Sendable {
     private let body: [Statement]
+    /// The template's Jinja source.
+    public let source: String
 
     /// Parses `source` once. Throws a `.syntax` error with line and column for malformed
     /// templates and unknown filter or test names, or `.limitExceeded` for nesting beyond the
     /// parser's limits. Does not check anything that depends on the variables.
     public init(source: String) throws(ChatTemplateError) {
         body = try Parser.parse(source)
+        self.source = source
     }
 
     /// Renders the conversation as Hugging Face's `apply_chat_template(..., tokenize=False)` does.
     ///
-    /// The template sees `messages` (a list of `{"role", "content"}` dictionaries),
+    /// The template sees `messages` (a list of `{"role", "content"}` dictionaries, with `tool_calls` and
+    /// `tool_call_id` where messages have them), `tools` (the OpenAI tool definitions, when given),
     /// `add_generation_prompt`, `bos_token`, `eos_token`, `tools` and `documents` (`none` unless
     /// given in `extraVariables`, as transformers passes them), and every entry of
     /// `extraVariables` (e.g. `date_string`, `enable_thinking`). The named parameters win over
@@ -42,11 +48,12 @@ public struct ChatTemplate: Sendable {
         addGenerationPrompt: Bool,
         bosToken: String,
         eosToken: String,
+        tools: [JSONValue]? = nil,
         extraVariables: [String: TemplateValue] = [:]
     ) throws(ChatTemplateError) -> String {
         var variables = extraVariables
-        variables["messages"] = .array(
-            messages.map { .object([(key: "role", value: .string($0.role)), (key: "content", value: .string($0.content))]) })
+        variables["messages"] = .array(messages.map(\.templateValue))
+        if let tools { variables["tools"] = .array(tools.map(TemplateValue.init)) }
         variables["add_generation_prompt"] = .bool(addGenerationPrompt)
         variables["bos_token"] = .string(bosToken)
         variables["eos_token"] = .string(eosToken)

@@ -1,6 +1,7 @@
 import SkiffChatTemplate
 import SkiffGGUF
 import SkiffHyperparameters
+import SkiffJSON
 import SkiffModels
 import SkiffTokenizer
 
@@ -70,8 +71,9 @@ public final class LoadedModel: Sendable {
     public var weightBytes: Int { network.weightBytes }
 
     /// Renders `messages` with the model's chat template and tokenizes the result. Special tokens in the
-    /// rendered text are parsed; no BOS is added, since templates write their own (as Hugging Face does).
-    public func promptTokens(for messages: [ChatMessage], addGenerationPrompt: Bool = true) throws(ModelFileError) -> [Int32] {
+    /// rendered text are parsed; no BOS is added, since templates write their own (as Hugging Face does). `tools` (OpenAI
+    /// tool definitions) are given to the template as `tools`.
+    public func promptTokens(for messages: [ChatMessage], tools: [JSONValue]? = nil, addGenerationPrompt: Bool = true) throws(ModelFileError) -> [Int32] {
         guard let chatTemplate else {
             throw ModelFileError(.chatTemplate, "model '\(name)' has no chat template (tokenizer.chat_template) and its vocabulary has none of the turn markers of "
                               + "Skiff's built-in ones; pass --chat-template NAME|FILE, or use a plain completion instead")
@@ -80,7 +82,7 @@ public final class LoadedModel: Sendable {
         do {
             text = try chatTemplate.render(messages: messages, addGenerationPrompt: addGenerationPrompt,
                                            bosToken: tokenizer.bos.flatMap(tokenizer.tokenText) ?? "",
-                                           eosToken: tokenizer.eos.flatMap(tokenizer.tokenText) ?? "")
+                                           eosToken: tokenizer.eos.flatMap(tokenizer.tokenText) ?? "", tools: tools)
         } catch {
             throw ModelFileError(error)
         }

@@ -4,6 +4,7 @@ import Logging
 import SkiffEngine
 import SkiffGrammar
 import SkiffModelFile
+import SkiffToolCalling
 
 /// Runs one chat or text completion through the engine and answers it whole or as server-sent events.
 ///
@@ -31,7 +32,8 @@ struct Completions: Sendable {
 
     /// Answers a request whose prompt is already tokenized. `arrival` is when the request arrived, for
     /// the time to first token.
-    func respond(kind: Kind, prompt: [Int32], options: GenerationOptions, arrival: ContinuousClock.Instant,
+    /// With `tools`, a chat answer is read for tool calls.
+    func respond(kind: Kind, prompt: [Int32], options: GenerationOptions, tools: ToolContext? = nil, arrival: ContinuousClock.Instant,
                  logger: Logger, promptText: @autoclosure () -> String) async throws -> Response {
         // The server's own limits; the engine checks the rest (the context, the vocabulary, max_tokens).
         if let limit = configuration.maxPromptTokens, prompt.count > limit {
@@ -80,8 +82,11 @@ struct Completions: Sendable {
                 case .finished(let reason, let usage):
                     tracker.finish(reason)
                     log(logger, usage: usage, reason: reason, completion: text)
-                    let choice = Choice(content: kind == .chat ? .message(text) : .text(text), finishReason: reason,
+                    var choice = Choice(content: kind == .chat ? .message(text) : .text(text), finishReason: reason,
                                         logprobs: LogprobsFormatter.merge(logprobs))
+                    if let answer = tools?.answer(text, reason: reason) {
+                        choice = Choice(content: .toolCalls(content: answer.content, calls: answer.calls), finish: "tool_calls")
+                    }
                     let body = CompletionBody(id: header.id, object: kind.object, created: header.created, model: header.model,
                                               choices: [choice], usage: Usage(usage), writesUsage: true)
                     return try Self.json(body)
@@ -109,10 +114,15 @@ struct Completions: Sendable {
             var logprobsFormatter = formatterAfterFirst
             var completion = ""
             var finished = false
+            var toolStream = tools.flatMap { $0.readsCalls ? $0.stream() : nil }
             defer { if !finished { tracker.abort() } }
-            func chunk(_ content: Choice.Content?, finish: FinishReason? = nil, usage: GenerationUsage? = nil,
+            func chunk(_ content: Choice.Content?, finish: String? = nil, usage: GenerationUsage? = nil,
                        logprobs: ChoiceLogprobs? = nil) throws -> ByteBuffer {
-                let choices = content.map { [Choice(content: $0, finishReason: finish, logprobs: logprobs)] } ?? []
+                let choices = content.map { content -> [Choice] in
+                    var choice = Choice(content: content, finish: finish)
+                    choice.logprobs = logprobs
+                    return [choice]
+                } ?? []
                 return try ServerSentEvents.event(CompletionBody(
                     id: header.id, object: kind.chunkObject, created: header.created, model: header.model,
                     choices: choices, usage: usage.map(Usage.init), writesUsage: includeUsage))
@@ -120,14 +130,23 @@ struct Completions: Sendable {
             func write(_ event: GenerationEvent, to writer: inout any ResponseBodyWriter) async throws {
                 switch event {
                 case .text(let piece, _, let positions):
+                    if logPrompts { completion += piece }
+                    if toolStream != nil {
+                        for event in toolStream!.feed(piece) { try await writer.write(chunk(Self.delta(event))) }
+                        return
+                    }
                     let logprobs = logprobsFormatter.format(positions, chat: kind == .chat)
                     guard !piece.isEmpty || logprobs != nil else { return }
-                    if logPrompts { completion += piece }
                     try await writer.write(chunk(kind == .chat ? .delta(role: false, text: piece) : .text(piece), logprobs: logprobs))
                 case .finished(let reason, let usage):
                     finished = true
                     tracker.finish(reason)
-                    try await writer.write(chunk(kind == .chat ? .delta(role: false, text: nil) : .text(""), finish: reason))
+                    var finish = reason.rawValue
+                    if toolStream != nil {
+                        for event in toolStream!.finish() { try await writer.write(chunk(Self.delta(event))) }
+                        if toolStream!.callCount > 0, reason == .stop { finish = "tool_calls" }
+                    }
+                    try await writer.write(chunk(kind == .chat ? .delta(role: false, text: nil) : .text(""), finish: finish))
                     if includeUsage { try await writer.write(chunk(nil, usage: usage)) }
                     try await writer.write(ServerSentEvents.done)
                     log(requestLogger, usage: usage, reason: reason, completion: completion)
@@ -149,6 +168,15 @@ struct Completions: Sendable {
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: ServerSentEvents.contentType, .cacheControl: "no-cache"], body: body)
+    }
+
+    /// The chat chunk content of a tool stream event.
+    private static func delta(_ event: ToolCallStream.Event) -> Choice.Content {
+        switch event {
+        case .content(let text): .delta(role: false, text: text)
+        case .call(let index, let id, let name): .toolCallDelta(index: index, id: id, name: name, arguments: "")
+        case .arguments(let index, let text): .toolCallDelta(index: index, id: nil, name: nil, arguments: text)
+        }
     }
 
     private struct Header: Sendable {

@@ -6,6 +6,21 @@ import SkiffJSON
 // `response_format`, vLLM's `guided_json`, `guided_regex`, `guided_choice`, `guided_grammar` and
 // `structured_outputs`, llama.cpp's `grammar` and `json_schema`. A request names at most one constraint.
 
+/// A completion body read again in document order, for the fields whose order matters (schemas, tools): the decoder
+/// that checks the body's fields does not keep it.
+/// - Throws: `APIError` 400 when the text is not a JSON object (the decoder has accepted it, so only a number out of
+///   range or nesting past 128 levels gets here).
+func orderedBody(_ body: Data) throws(APIError) -> JSONObject {
+    do {
+        guard let object = try JSONValue(parsing: [UInt8](body)).objectValue else { throw APIError.invalidRequest("The request body must be a JSON object.") }
+        return object
+    } catch let error as JSONError {
+        throw .invalidRequest("The request body cannot be read as JSON: \(error.description).")
+    } catch {
+        throw .invalidRequest("The request body must be a JSON object.")
+    }
+}
+
 /// The constraint fields of a completion body.
 enum ConstraintField: String, CaseIterable, Sendable {
     case responseFormat = "response_format"
@@ -17,18 +32,10 @@ enum ConstraintField: String, CaseIterable, Sendable {
     case grammar
     case jsonSchema = "json_schema"
 
-    /// The constraint the fields of `body` (a completion request's JSON text) ask for, or nil. The body is read
-    /// again for these fields, in document order, so that a schema's properties keep their order.
-    /// Also returns the field's name, for errors.
+    /// The constraint the fields of a completion body ask for, or nil, with the field's name for errors. `object` is the
+    /// body read in document order (`orderedBody`), so that a schema's properties keep their order.
     /// - Throws: `APIError` 400 naming the field: a value of the wrong shape, or two constraints at once.
-    static func constraint(in body: Data) throws(APIError) -> (field: String, constraint: OutputConstraint)? {
-        let document: JSONValue
-        do {
-            document = try JSONValue(parsing: [UInt8](body))
-        } catch {
-            throw .invalidRequest("The request body cannot be read as JSON: \(error.description).")
-        }
-        guard let object = document.objectValue else { return nil }
+    static func constraint(in object: JSONObject) throws(APIError) -> (field: String, constraint: OutputConstraint)? {
         var found: [(ConstraintField, OutputConstraint)] = []
         for field in allCases {
             guard let value = object[field.rawValue], value != .null, let constraint = try field.read(value) else { continue }

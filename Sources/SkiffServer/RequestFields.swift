@@ -55,7 +55,7 @@ extension UnimplementedField {
         .ignored("prompt_cache_key", "It steers OpenAI's prompt cache; Skiff's prefix cache finds shared prefixes by itself."),
         .ignored("prompt_cache_retention", "It steers OpenAI's prompt cache; Skiff's prefix cache finds shared prefixes by itself."),
         .ignored("prediction", "A predicted output only makes OpenAI faster; the answer is the same."),
-        .ignored("parallel_tool_calls", "It only matters with tools, which this server refuses."),
+        .ignored("parallel_tool_calls", "It only matters with tools, which only chat completions take."),
 
         // OpenAI fields Skiff does not implement.
         .refused("n", accepting: [1],
@@ -63,9 +63,9 @@ extension UnimplementedField {
         .refused("best_of", accepting: [1], "This server generates one candidate per request; omit best_of or set it to 1."),
         .refused("echo", accepting: [false], "This server does not repeat the prompt in the answer; omit echo or set it to false."),
         .refused("suffix", accepting: [""], "This server does not fill in text before a suffix; omit suffix or send an empty string."),
-        .refused("tools", accepting: [[]], "Skiff does not implement tool calling yet; remove tools (an empty list is accepted)."),
-        .refused("tool_choice", accepting: ["none", "auto"],
-                 "Skiff does not implement tool calling yet; remove tool_choice or send \"none\"."),
+        // Implemented for chat completions (ToolFields); a text completion has no tools.
+        .refused("tools", accepting: [[]], "Tools are for /v1/chat/completions; a text completion cannot call them (an empty list is accepted)."),
+        .refused("tool_choice", accepting: ["none"], "Tools are for /v1/chat/completions; remove tool_choice or send \"none\"."),
         .refused("functions", accepting: [[]], "Skiff does not implement function calling; remove functions."),
         .refused("function_call", accepting: ["none", "auto"],
                  "Skiff does not implement function calling; remove function_call or send \"none\"."),
@@ -103,8 +103,6 @@ extension UnimplementedField {
     /// Fields of a chat message besides `role` and `content`.
     static let messageFields: [UnimplementedField] = [
         .refused("name", "The chat template is given only each message's role and content; put the name in the content."),
-        .refused("tool_calls", accepting: [[]], "Skiff does not implement tool calling yet; remove tool_calls."),
-        .refused("tool_call_id", "Skiff does not implement tool calling yet; remove tool_call_id."),
         .refused("function_call", "Skiff does not implement function calling; remove function_call."),
         .refused("refusal", "The chat template is given only each message's role and content; put the refusal in the content."),
         .refused("audio", "Skiff answers with text only; remove audio."),
@@ -151,7 +149,7 @@ struct RequestFieldPolicy: Sendable {
     /// Chat completion bodies.
     static let chatCompletion = RequestFieldPolicy(
         implemented: GenerationOptions.CodingKeys.allCases.map(\.stringValue) + ChatCompletionRequest.CodingKeys.allCases.map(\.stringValue)
-            + ConstraintField.allCases.map(\.rawValue),
+            + ConstraintField.allCases.map(\.rawValue) + ToolFields.names,
         unimplemented: UnimplementedField.requestFields)
 
     /// Text completion bodies.

@@ -2,6 +2,7 @@ import Foundation
 import SkiffChatTemplate
 import SkiffEngine
 import SkiffGrammar
+import SkiffJSON
 import SkiffModelFile
 
 // The request bodies of the OpenAI endpoints, decoded and checked. Fields with the wrong type or an
@@ -236,15 +237,28 @@ struct DetokenizeRequest: Decodable, Sendable {
     }
 }
 
-/// One chat message as OpenAI sends it: `content` is a string, a list of text parts, or null.
+/// One chat message as OpenAI sends it: `content` is a string, a list of text parts, or null; an assistant message
+/// may carry the `tool_calls` it made, a tool message the `tool_call_id` it answers.
 struct MessageInput: Decodable {
     var message: ChatMessage
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case role, content }
+    enum CodingKeys: String, CodingKey, CaseIterable { case role, content, toolCalls = "tool_calls", toolCallID = "tool_call_id" }
 
     struct Part: Decodable {
         var type: String
         var text: String?
+    }
+
+    /// `{"id", "type": "function", "function": {"name", "arguments"}}`.
+    struct ToolCallInput: Decodable {
+        struct Function: Decodable {
+            var name: String
+            var arguments: String
+        }
+
+        var id: String
+        var type: String
+        var function: Function
     }
 
     init(from decoder: any Decoder) throws {
@@ -266,7 +280,16 @@ struct MessageInput: Decodable {
         } else {
             throw APIError.invalidRequest("messages[].content must be a string or a list of text parts.", param: "messages")
         }
-        message = ChatMessage(role: role, content: content)
+        let calls = try c.field([ToolCallInput].self, .toolCalls) ?? []
+        for call in calls where call.type != "function" {
+            throw APIError.invalidRequest("A tool call's type must be \"function\", not '\(call.type)'.", param: "messages")
+        }
+        let toolCallID = try c.field(String.self, .toolCallID)
+        message = ChatMessage(role: role, content: content, toolCalls: calls.map { call in
+            ChatToolCall(id: call.id, name: call.function.name,
+                         arguments: (try? JSONValue(parsing: call.function.arguments)).flatMap { $0.objectValue == nil ? nil : $0 }
+                             ?? .string(call.function.arguments))
+        }, toolCallID: toolCallID)
     }
 }
 

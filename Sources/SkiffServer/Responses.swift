@@ -1,5 +1,6 @@
 import SkiffEngine
 import SkiffModelFile
+import SkiffToolCalling
 
 // The response bodies of the OpenAI endpoints. Fields OpenAI documents as nullable are written as
 // `null` rather than left out, since some clients require them.
@@ -38,18 +39,36 @@ struct Choice: Encodable, Sendable {
         case delta(role: Bool, text: String?)
         /// `text` of a text completion or its chunk.
         case text(String)
+        /// `message` of a chat completion that called tools: its text (null when none) and the calls.
+        case toolCalls(content: String?, calls: [ToolCall])
+        /// `delta` of a chat chunk carrying a call's start (id, type and name) or a fragment of its arguments.
+        case toolCallDelta(index: Int, id: String?, name: String?, arguments: String)
     }
 
     var content: Content
-    var finishReason: FinishReason?
+    /// `stop`, `length`, or `tool_calls` when the answer is tool calls.
+    var finishReason: String?
     var logprobs: ChoiceLogprobs? = nil
+
+    init(content: Content, finishReason: FinishReason?, logprobs: ChoiceLogprobs? = nil) {
+        self.content = content
+        self.finishReason = finishReason?.rawValue
+        self.logprobs = logprobs
+    }
+
+    init(content: Content, finish: String?) {
+        self.content = content
+        finishReason = finish
+    }
 
     private enum CodingKeys: String, CodingKey {
         case index, message, delta, text, logprobs
         case finishReason = "finish_reason"
     }
 
-    private enum MessageKeys: String, CodingKey { case role, content }
+    private enum MessageKeys: String, CodingKey { case role, content, toolCalls = "tool_calls" }
+    private enum CallKeys: String, CodingKey { case index, id, type, function }
+    private enum FunctionKeys: String, CodingKey { case name, arguments }
 
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -65,9 +84,34 @@ struct Choice: Encodable, Sendable {
             if let text { try m.encode(text, forKey: .content) }
         case .text(let text):
             try c.encode(text, forKey: .text)
+        case .toolCalls(let text, let calls):
+            var m = c.nestedContainer(keyedBy: MessageKeys.self, forKey: .message)
+            try m.encode("assistant", forKey: .role)
+            try m.encode(text, forKey: .content)
+            var list = m.nestedUnkeyedContainer(forKey: .toolCalls)
+            for call in calls {
+                var entry = list.nestedContainer(keyedBy: CallKeys.self)
+                try entry.encode(call.id, forKey: .id)
+                try entry.encode("function", forKey: .type)
+                var function = entry.nestedContainer(keyedBy: FunctionKeys.self, forKey: .function)
+                try function.encode(call.name, forKey: .name)
+                try function.encode(call.arguments, forKey: .arguments)
+            }
+        case .toolCallDelta(let index, let id, let name, let arguments):
+            var m = c.nestedContainer(keyedBy: MessageKeys.self, forKey: .delta)
+            var list = m.nestedUnkeyedContainer(forKey: .toolCalls)
+            var entry = list.nestedContainer(keyedBy: CallKeys.self)
+            try entry.encode(index, forKey: .index)
+            if let id {
+                try entry.encode(id, forKey: .id)
+                try entry.encode("function", forKey: .type)
+            }
+            var function = entry.nestedContainer(keyedBy: FunctionKeys.self, forKey: .function)
+            if let name { try function.encode(name, forKey: .name) }
+            try function.encode(arguments, forKey: .arguments)
         }
         try c.encode(logprobs, forKey: .logprobs)
-        try c.encode(finishReason?.rawValue, forKey: .finishReason)
+        try c.encode(finishReason, forKey: .finishReason)
     }
 }
 

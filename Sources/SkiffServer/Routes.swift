@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import SkiffEngine
+import SkiffToolCalling
 
 /// The server's endpoints: the OpenAI API (`/v1/...`), tokenizer utilities, probes, metrics and version.
 /// An instance holds what the model-backed endpoints need once the model is loaded.
@@ -87,13 +88,28 @@ struct Routes: Sendable {
         let arrival = ContinuousClock.now
         let data = try await readBody(&request)
         var body = try decodeBody(ChatCompletionRequest.self, from: data)
-        body.options.constraint = try ConstraintField.constraint(in: data)
+        let ordered = try orderedBody(data)
+        body.options.constraint = try ConstraintField.constraint(in: ordered)
         try checkModel(body.options.model)
-        let prompt = try engine.model.promptTokens(for: body.messages)
+        let tools = try ToolFields.read(ordered).map { ToolContext(fields: $0, format: ToolCallFormat.detect(chatTemplate: engine.model.chatTemplate?.source)) }
+        if let tools, tools.readsCalls {
+            if body.options.logprobs != nil {
+                throw APIError.invalidRequest("logprobs cannot be combined with tools on this server; leave one out.", param: "logprobs")
+            }
+            if let schema = ToolCallFormat.schema(for: tools.fields.choice, tools: tools.fields.tools, parallel: tools.fields.parallel) {
+                if let other = body.options.constraint {
+                    throw APIError.invalidRequest("tool_choice \"required\" or a named function constrains the answer to tool calls; '\(other.field)' "
+                        + "cannot constrain it too. Leave one out.", param: other.field)
+                }
+                body.options.constraint = (field: "tools", constraint: .jsonSchema(schema))
+            }
+        }
+        let messages = tools?.prompt(body.messages) ?? body.messages
+        let prompt = try engine.model.promptTokens(for: messages, tools: tools?.fields.tools.map(\.json))
         return try await answer(request, streaming: body.options.stream) {
-            try await completions.respond(kind: .chat, prompt: prompt, options: body.options, arrival: arrival,
+            try await completions.respond(kind: .chat, prompt: prompt, options: body.options, tools: tools, arrival: arrival,
                                           logger: context.logger,
-                                          promptText: body.messages.map { "\($0.role): \($0.content)" }.joined(separator: "\n"))
+                                          promptText: messages.map { "\($0.role): \($0.content)" }.joined(separator: "\n"))
         }
     }
 
@@ -102,7 +118,7 @@ struct Routes: Sendable {
         let arrival = ContinuousClock.now
         let data = try await readBody(&request)
         var body = try decodeBody(CompletionRequest.self, from: data)
-        body.options.constraint = try ConstraintField.constraint(in: data)
+        body.options.constraint = try ConstraintField.constraint(in: try orderedBody(data))
         try checkModel(body.options.model)
         let prompt: [Int32]
         let text: String

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SkiffBench
+import SkiffJSON
 
 /// `skiff bench`: load an OpenAI-compatible server and measure TTFT, TPOT, ITL and throughput.
 struct BenchCommand: AsyncParsableCommand {
@@ -83,6 +84,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Seconds a request (and the model list, when --model is left out) may take before it counts as failed.")
     var timeout = 300.0
 
+    @Option(help: ArgumentHelp("A JSON schema every answer must follow (sent as response_format), to measure structured output under load.",
+                               valueName: "file.json"))
+    var jsonSchema: String?
+
     @Flag(help: "Print the report as one JSON object.")
     var json = false
 
@@ -112,6 +117,12 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let target = try BenchTarget(url: url, apiKey: apiKey, api: endpoint)
+        let schema: JSONValue?
+        do {
+            schema = try jsonSchema.map { try JSONValue(parsing: try String(contentsOfFile: $0, encoding: .utf8)) }
+        } catch {
+            throw ValidationError("--json-schema: \(error)")
+        }
         let workload: [BenchPrompt]
         if let prompts {
             let filePrompts = try PromptFile.load(path: prompts, defaultMaxTokens: outputTokens)
@@ -125,7 +136,7 @@ struct BenchCommand: AsyncParsableCommand {
         let report = try await OpenAIClient.withClient(target: target, connections: concurrency ?? requests) { client in
             let model = try await chooseModel(client)
             let settings = RequestSettings(model: model, temperature: temperature, ignoreEOS: ignoreEOS,
-                                           timeout: .milliseconds(Int64((timeout * 1000).rounded())))
+                                           timeout: .milliseconds(Int64((timeout * 1000).rounded())), jsonSchema: schema)
             let report = await LoadGenerator(client: client, settings: settings, load: load).run(workload) { progress in
                 FileHandle.standardError.write(Data("\r\(progress.finished)/\(progress.total) done, \(progress.failed) failed".utf8))
                 if progress.finished == progress.total { FileHandle.standardError.write(Data("\n".utf8)) }

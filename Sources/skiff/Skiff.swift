@@ -7,7 +7,7 @@ struct Skiff: AsyncParsableCommand {
         commandName: "skiff",
         abstract: "Self-hosted LLM inference: pull a model, chat with it, measure it.",
         version: SkiffVersion.current,
-        subcommands: [PullCommand.self, RunCommand.self, ServeCommand.self, BenchCommand.self, PerplexityCommand.self, BenchEngineCommand.self, PlanCommand.self, SimulateCommand.self, ConvertCommand.self]
+        subcommands: [PullCommand.self, RunCommand.self, ServeCommand.self, BenchCommand.self, PerplexityCommand.self, BenchEngineCommand.self, BenchGrammarCommand.self, PlanCommand.self, SimulateCommand.self, ConvertCommand.self]
     )
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SkiffBench
+import SkiffJSON
 
 /// The load generator against a real fake server on loopback. Timing assertions are lower bounds
 /// that the server's own delays guarantee; counts are exact.
@@ -225,6 +226,20 @@ import Testing
             #expect(body["ignore_eos"] as? Bool == true)
             #expect(body["min_tokens"] as? Int == 5)
             #expect(body["temperature"] as? Double == 0.5)
+        }
+    }
+
+    @Test func aJSONSchemaIsSentAsResponseFormat() async throws {
+        try await FakeOpenAIServer.with(answer: { _ in FakeAnswer(firstChunkDelay: .zero) }) { server in
+            let schema: JSONValue = ["type": "object", "properties": ["b": ["type": "integer"], "a": ["type": "string"]]]
+            let settings = RequestSettings(model: "fake-model", jsonSchema: schema)
+            _ = try await run(server, requests: 1, settings: settings)
+            let body = try #require(server.requestBodies.first)
+            let format = try #require(body["response_format"] as? [String: Any])
+            #expect(format["type"] as? String == "json_schema")
+            let sent = try #require((format["json_schema"] as? [String: Any])?["schema"] as? [String: Any])
+            #expect(((sent["properties"] as? [String: Any])?["b"] as? [String: Any])?["type"] as? String == "integer")
+            #expect(server.requestBodies.count == 1)
         }
     }
 

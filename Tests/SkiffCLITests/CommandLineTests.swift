@@ -84,6 +84,29 @@ import Testing
         #expect(tooDeep.stderr.contains("--depth plus --gen-tokens"), "\(tooDeep.stderr)")
     }
 
+    /// The cost of structured output for the default model's vocabulary: the sample answer replays under its schema, and an
+    /// answer that leaves its schema is named.
+    @Test func benchGrammarReplaysAnAnswerUnderItsSchema() throws {
+        let result = try skiff(["bench-grammar", "--repetitions", "1", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        #expect(object?["vocabulary"] as? Int == 49152)
+        #expect((object?["answer_tokens"] as? Int).map { $0 > 40 } == true)
+        #expect((object?["node_masks"] as? Int).map { $0 > 0 } == true)
+        #expect((object?["cached_mask_us_mean"] as? Double).map { $0 > 0 } == true)
+
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-bench-grammar-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try #"{"type": "object", "properties": {"n": {"type": "integer", "maximum": 9}}, "required": ["n"]}"#
+            .write(to: directory.appendingPathComponent("schema.json"), atomically: true, encoding: .utf8)
+        try #"{"n": 12}"#.write(to: directory.appendingPathComponent("answer.json"), atomically: true, encoding: .utf8)
+        let outside = try skiff(["bench-grammar", "--schema", directory.appendingPathComponent("schema.json").path,
+                                 "--answer", directory.appendingPathComponent("answer.json").path])
+        #expect(outside.status != 0)
+        #expect(outside.stderr.contains("leaves the schema"), "\(outside.stderr)")
+    }
+
     @Test func perplexityOnAShortTextFailsClearly() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-short-\(UUID().uuidString).txt")
         try "Just a few words.".write(to: file, atomically: true, encoding: .utf8)

@@ -25,15 +25,18 @@ import Testing
         let vocabulary = try TestModel.require().tokenizer.vocabularySize
         let general = try String(contentsOf: PythonTools.packageRoot.appendingPathComponent("docs/openapi.yaml"), encoding: .utf8)
         let bound = "TokenID: {type: integer, minimum: 0, maximum: 2147483647"
-        // Nor can it state that a request names one output constraint: the fuzzer sends response_format, and the other
-        // constraint fields are left out of its copy of the document (StructuredOutputTests covers them and their refusals).
+        // Nor can it state that a request names one output constraint, or which tool_choice its tools allow: the fuzzer
+        // sends response_format, and the other constraint fields and the tool fields are left out of its copy of the
+        // document (StructuredOutputTests and ToolCallingTests cover them and their refusals).
         var languages: [(String, String)] = []
-        for field in ["guided_json", "guided_regex", "guided_choice", "guided_grammar", "structured_outputs", "grammar", "json_schema"] {
-            guard let line = general.split(separator: "\n").first(where: { $0.hasPrefix("    \(field): {") }) else {
+        for field in ["guided_json", "guided_regex", "guided_choice", "guided_grammar", "structured_outputs", "grammar", "json_schema",
+                      "tools", "tool_choice", "parallel_tool_calls"] {
+            let lines = general.split(separator: "\n").filter { $0.drop { $0 == " " }.hasPrefix("\(field): {") }
+            guard !lines.isEmpty else {
                 Issue.record("docs/openapi.yaml has no one-line \(field)")
                 return
             }
-            languages.append((String(line) + "\n", ""))
+            for line in lines { languages.append((String(line) + "\n", "")) }
         }
         var patched = general.replacingOccurrences(of: bound, with: "TokenID: {type: integer, minimum: 0, maximum: \(vocabulary - 1)")
         try #require(general.contains(bound))

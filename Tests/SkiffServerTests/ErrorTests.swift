@@ -71,9 +71,8 @@ import Testing
     /// Requests that ask for what Skiff does not implement, as clients send them (the value as JSON text):
     /// each is refused, naming the field.
     static let unimplementedRequests: [(path: String, field: String, value: String)] = [
-        ("/v1/chat/completions", "tools", #"[{"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}]"#),
-        ("/v1/chat/completions", "tool_choice", #""required""#),
-        ("/v1/chat/completions", "tool_choice", #"{"type": "function", "function": {"name": "weather"}}"#),
+        ("/v1/completions", "tools", #"[{"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}]"#),
+        ("/v1/completions", "tool_choice", #""required""#),
         ("/v1/chat/completions", "functions", #"[{"name": "weather", "parameters": {"type": "object"}}]"#),
         ("/v1/chat/completions", "function_call", #"{"name": "weather"}"#),
         ("/v1/chat/completions", "logit_bias", #"{"42": 100}"#),
@@ -114,14 +113,17 @@ import Testing
                 accepted += ["x", 7, ["key": "value"], [1, 2]]
             case .refused(let noOps):
                 accepted += noOps.map(\.foundationObject)
-                for path in ["/v1/chat/completions", "/v1/completions"] {
+                for path in ["/v1/chat/completions", "/v1/completions"] where !RequestFieldPolicy.chatCompletion.implemented.contains(name) || path == "/v1/completions" {
                     var body: [String: Any] = path == "/v1/completions" ? ["prompt": "Hi"] : ["messages": [hello]]
                     body[name] = "something Skiff does not do"
                     expectError(try await server.post(path, body), 400, param: name)
                 }
             }
+            // A field chat completions implement (the tool fields) is unimplemented on text completions only.
+            let onText = RequestFieldPolicy.chatCompletion.implemented.contains(name)
             for value in accepted {
-                let reply = try await server.post("/v1/chat/completions", ["messages": [hello], "max_tokens": 1, name: value])
+                let reply = try await server.post(onText ? "/v1/completions" : "/v1/chat/completions",
+                                                  [onText ? "prompt" : "messages": onText ? "Hi" as Any : [hello], "max_tokens": 1, name: value])
                 #expect(reply.status == 200, "\(name): \(value) → \(reply.body)")
             }
         }
@@ -136,11 +138,14 @@ import Testing
             #expect(try await server.post(chat, ["messages": [hello, echoed, hello], "max_tokens": 1]).status == 200)
             expectError(try await server.post(chat, ["messages": [["role": "user", "content": "Hi", "name": "ann"]]]),
                         400, param: "messages[0].name")
+            // Calls made earlier and tools' results are part of a conversation; a call of another type is not.
             let call: [String: Any] = ["id": "c1", "type": "function", "function": ["name": "weather", "arguments": "{}"]]
-            expectError(try await server.post(chat, ["messages": [hello, ["role": "assistant", "content": NSNull(), "tool_calls": [call]]]]),
-                        400, param: "messages[1].tool_calls")
-            expectError(try await server.post(chat, ["messages": [hello, ["role": "tool", "content": "sunny", "tool_call_id": "c1"]]]),
-                        400, param: "messages[1].tool_call_id")
+            let history: [[String: Any]] = [hello, ["role": "assistant", "content": NSNull(), "tool_calls": [call]],
+                                             ["role": "tool", "content": "sunny", "tool_call_id": "c1"]]
+            #expect(try await server.post(chat, ["messages": history, "max_tokens": 1]).status == 200)
+            var odd = call
+            odd["type"] = "retrieval"
+            expectError(try await server.post(chat, ["messages": [hello, ["role": "assistant", "content": NSNull(), "tool_calls": [odd]]]]), 400)
             expectError(try await server.post(chat, ["messages": [["role": "user", "content": "Hi", "weight": 2]]]),
                         400, param: "messages[0].weight")
             expectError(try await server.post("/tokenize", ["messages": [["role": "user", "content": "Hi", "name": "ann"]]]),

@@ -85,7 +85,12 @@ extension Trait where Self == ConditionTrait {
     /// Marks a test of the HTTP layer alone (request checks, refusals, keys, metric names, the fuzz): its outcome does
     /// not depend on where the engine computes, so the device pass (`SKIFF_TEST_DEVICE`) leaves it to the CPU pass.
     static var httpLayer: Self {
-        .enabled(if: TestModel.onCPU, "checks the HTTP layer, which does not depend on the device; the CPU pass runs it")
+        cpuPassOnly("checks the HTTP layer, which does not depend on the device; the CPU pass runs it")
+    }
+
+    /// Marks a test that the device pass leaves to the CPU pass, for the reason given.
+    static func cpuPassOnly(_ reason: Comment) -> Self {
+        .enabled(if: TestModel.onCPU, reason)
     }
 }
 
