@@ -137,7 +137,7 @@ import Testing
         let script = PythonTools.packageRoot.appendingPathComponent("Tests/SkiffServerTests/Python/tool_calls_check.py")
         try await TestServer.with { (server: TestServer) async throws in
             let output = try await PythonTools.run(bin.appendingPathComponent("python").path, [
-                script.path, "http://127.0.0.1:\(server.port)/v1", "none", TestServer.servedName, "\(TestModel.requestTimeout)",
+                script.path, "http://127.0.0.1:\(server.port)/v1", "none", TestServer.servedName, "\(TestModel.requestTimeout * 3)",
             ])
             #expect(output.contains("ok"), "\(output)")
         }

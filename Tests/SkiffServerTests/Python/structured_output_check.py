@@ -71,9 +71,7 @@ SCHEMAS = {
     "list-of-enums": {"type": "array", "items": {"enum": ["north", "south", "east", "west"]}, "minItems": 2, "maxItems": 5},
 }
 PROMPTS = [
-    "Answer with JSON only.",
     "Give an example that fits the format.",
-    "Describe something from your favourite story.",
     "Make up a record for a test database.",
 ]
 
@@ -84,10 +82,10 @@ def fail(what):
 
 # 1. Pydantic models through parse().
 parsed, parse_cut = 0, 0
-for target, question in [(Person, "Invent a person."), (Solution, "Solve 8x + 7 = -23 step by step."), (Person, "Describe a neighbour.")]:
+for target, question in [(Person, "Invent a person."), (Solution, "Solve 8x + 7 = -23 step by step.")]:
     try:
         completion = client.chat.completions.parse(model=model, messages=[{"role": "user", "content": question}], response_format=target,
-                                                   max_tokens=300, temperature=0.8, seed=5)
+                                                   max_tokens=250, temperature=0.8, seed=5)
     except openai.LengthFinishReasonError:
         parse_cut += 1  # the client refuses to parse an answer cut off at max_tokens
         continue
@@ -100,14 +98,14 @@ for target, question in [(Person, "Invent a person."), (Solution, "Solve 8x + 7 
 def ask(case):
     (name, schema), prompt, seed = case
     response = client.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": prompt}], max_tokens=200, temperature=0.8, seed=seed,
+        model=model, messages=[{"role": "user", "content": prompt}], max_tokens=160, temperature=0.8, seed=seed,
         response_format={"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}})
     return name, schema, response.choices[0]
 
 
 cases = [(item, prompt, seed) for seed, item in enumerate(SCHEMAS.items()) for prompt in PROMPTS]
 valid, cut = 0, 0
-with ThreadPoolExecutor(max_workers=8) as pool:
+with ThreadPoolExecutor(max_workers=4) as pool:
     for name, schema, choice in pool.map(ask, cases):
         if choice.finish_reason == "length":
             cut += 1
