@@ -7,6 +7,7 @@
 #              drives chromium; the GPU backend's tests run on lavapipe), run every test, the server's end-to-end
 #              tests again on lavapipe (`skiff serve --device vulkan`'s engine; the tests of the HTTP layer alone,
 #              marked .httpLayer, the schemathesis fuzz among them, run in the first pass only), then the deploy checks
+#              (whose tools and container bases download in the background meanwhile: deploy/tests/prepare.sh)
 #
 # Both install the build's own tools first if absent (Debian's packages): glslc, which compiles the GPU
 # shaders to SPIR-V, and libvulkan-dev, the Vulkan API's headers.
@@ -24,13 +25,16 @@ build-tools:
 
 test: build-tools
 	ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q --no-install-recommends mesa-vulkan-drivers libvulkan1)
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q --no-install-recommends postgresql)
+	command -v chromium >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q --no-install-recommends chromium)
+	command -v podman >/dev/null 2>&1 && command -v runc >/dev/null 2>&1 && command -v debootstrap >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q --no-install-recommends podman runc debootstrap)
+	deploy/tests/prepare.sh start
 	$(SWIFT) build --build-tests
 	"$$($(SWIFT) build --show-bin-path)/skiff" pull --quiet
 	"$$($(SWIFT) build --show-bin-path)/skiff" pull gemma-3-270m --quiet
-	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q --no-install-recommends postgresql)
-	command -v chromium >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q --no-install-recommends chromium)
 	$(SWIFT) test --skip-build
 	SKIFF_TEST_DEVICE=vulkan $(SWIFT) test --skip-build --filter SkiffServerTests
+	deploy/tests/prepare.sh wait
 	$(MAKE) test-deploy
 
 test-deploy:
