@@ -1,3 +1,5 @@
+import SkiffJSON
+
 /// The `tojson` filter as transformers defines it: Python's
 /// `json.dumps(value, ensure_ascii=False, indent=indent, separators=separators, sort_keys=sort_keys)`.
 /// Non-ASCII text is written as is; undefined values, macros and namespaces cannot be written.
@@ -66,29 +68,6 @@ struct JSONSerializer {
     }
 
     private func quoted(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case "\u{08}": result += "\\b"
-            case "\u{0C}": result += "\\f"
-            default:
-                if scalar.value < 0x20 || (asciiOnly && scalar.value > 0x7E) {
-                    if scalar.value > 0xFFFF {
-                        let offset = scalar.value - 0x10000
-                        result += "\\u" + (0xD800 + (offset >> 10)).hexDigits(4) + "\\u" + (0xDC00 + (offset & 0x3FF)).hexDigits(4)
-                    } else {
-                        result += "\\u" + scalar.value.hexDigits(4)
-                    }
-                } else {
-                    result.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return result + "\""
+        JSONValue.quoted(text, asciiOnly: asciiOnly)
     }
 }

@@ -35,14 +35,20 @@ extension JSONValue {
         }
     }
 
-    /// `string` as a JSON string literal, quotes included.
-    public static func quoted(_ string: String) -> String {
+    /// `string` as a JSON string literal, quotes included: quote, backslash and control characters escaped, and with
+    /// `asciiOnly` every character past ASCII too (`\uXXXX`, surrogate pairs past U+FFFF), as `json.dumps` does with
+    /// `ensure_ascii=True`.
+    public static func quoted(_ string: String, asciiOnly: Bool = false) -> String {
         var text = ""
-        writeString(string, to: &text)
+        writeString(string, asciiOnly: asciiOnly, to: &text)
         return text
     }
 
-    private static func writeString(_ string: String, to text: inout String) {
+    private static func writeString(_ string: String, asciiOnly: Bool = false, to text: inout String) {
+        func hex(_ value: UInt32) -> String {
+            let digits = String(value, radix: 16)
+            return "\\u" + String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+        }
         text += "\""
         for scalar in string.unicodeScalars {
             switch scalar {
@@ -53,9 +59,14 @@ extension JSONValue {
             case "\t": text += "\\t"
             case "\u{08}": text += "\\b"
             case "\u{0C}": text += "\\f"
-            case let control where control.value < 0x20:
-                let hex = String(control.value, radix: 16)
-                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            case let control where control.value < 0x20: text += hex(control.value)
+            case let wide where asciiOnly && wide.value > 0x7E:
+                if wide.value > 0xFFFF {
+                    let offset = wide.value - 0x10000
+                    text += hex(0xD800 + (offset >> 10)) + hex(0xDC00 + (offset & 0x3FF))
+                } else {
+                    text += hex(wide.value)
+                }
             default: text.unicodeScalars.append(scalar)
             }
         }
