@@ -2,8 +2,9 @@ import Foundation
 import PythonTestSupport
 import Testing
 
-/// The server against tools written by others: the official OpenAI Python client, and a schemathesis
-/// fuzz run of `docs/openapi.yaml` (no server error, every answer as the document says).
+/// The server against tools written by others: the official OpenAI Python client (plain, structured output, tool
+/// calls), and a schemathesis fuzz run of `docs/openapi.yaml` (no server error, every answer as the document says).
+/// One at a time: each drives the engine hard, and the suite's other tests share the machine.
 @Suite(.serialized) struct ClientCompatibilityTests {
     static let key = "sk-skiff-test-key"
     static let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Python")
@@ -16,6 +17,35 @@ import Testing
                 "http://127.0.0.1:\(server.port)/v1", Self.key, TestServer.servedName, "\(TestModel.requestTimeout)",
             ])
             #expect(output.contains("ok"))
+        }
+    }
+
+    /// The official client's parse() with Pydantic models, and schemas × prompts at temperature 0.8 validated with the
+    /// jsonschema package (Python/structured_output_check.py).
+    @Test(.cpuPassOnly("constraints act on the logits after the forward pass, the same on every device; its thousands of tokens would take long on a software device"))
+    func officialClientParsesAndEveryFinishedAnswerValidates() async throws {
+        let bin = try await PythonTools.binDirectory()
+        let script = PythonTools.packageRoot.appendingPathComponent("Tests/SkiffServerTests/Python/structured_output_check.py")
+        try await TestServer.with { (server: TestServer) async throws in
+            let output = try await PythonTools.run(bin.appendingPathComponent("python").path, [
+                // Answers of up to 250 tokens queue behind the other tests' on the shared engine: a deadline for hangs only.
+                script.path, "http://127.0.0.1:\(server.port)/v1", "none", TestServer.servedName, "\(TestModel.requestTimeout * 5)",
+            ], timeout: .seconds(TestModel.requestTimeout * 10))
+            #expect(output.contains("ok"), "\(output)")
+            print("structured output check: \(output.split(separator: "\n").first ?? "")")
+        }
+    }
+
+    /// The official OpenAI client: a tool loop and a streamed call reassembled (Python/tool_calls_check.py).
+    @Test(.cpuPassOnly("tool calls are read from the text after the forward pass, the same on every device"))
+    func officialClientToolLoopAndStreamedCalls() async throws {
+        let bin = try await PythonTools.binDirectory()
+        let script = PythonTools.packageRoot.appendingPathComponent("Tests/SkiffServerTests/Python/tool_calls_check.py")
+        try await TestServer.with { (server: TestServer) async throws in
+            let output = try await PythonTools.run(bin.appendingPathComponent("python").path, [
+                script.path, "http://127.0.0.1:\(server.port)/v1", "none", TestServer.servedName, "\(TestModel.requestTimeout * 3)",
+            ])
+            #expect(output.contains("ok"), "\(output)")
         }
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import PythonTestSupport
 import SkiffJSON
 import Testing
 
@@ -83,22 +82,6 @@ import Testing
                 return ((event?["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any])?["content"] as? String
             }
             #expect(["affirmative", "negative"].contains(pieces.joined()), "\(reply.body)")
-        }
-    }
-
-    /// The official client's parse() with Pydantic models, and schemas × prompts at temperature 0.8 validated with the
-    /// jsonschema package (Python/structured_output_check.py).
-    @Test(.cpuPassOnly("constraints act on the logits after the forward pass, the same on every device; its thousands of tokens would take long on a software device"))
-    func officialClientParsesAndEveryFinishedAnswerValidates() async throws {
-        let bin = try await PythonTools.binDirectory()
-        let script = PythonTools.packageRoot.appendingPathComponent("Tests/SkiffServerTests/Python/structured_output_check.py")
-        try await TestServer.with { (server: TestServer) async throws in
-            let output = try await PythonTools.run(bin.appendingPathComponent("python").path, [
-                // Answers of up to 250 tokens queue behind the other tests' on the shared engine: a deadline for hangs only.
-                script.path, "http://127.0.0.1:\(server.port)/v1", "none", TestServer.servedName, "\(TestModel.requestTimeout * 5)",
-            ], timeout: .seconds(TestModel.requestTimeout * 10))
-            #expect(output.contains("ok"), "\(output)")
-            print("structured output check: \(output.split(separator: "\n").first ?? "")")
         }
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import PythonTestSupport
 import SkiffJSON
 import Testing
 
@@ -127,19 +126,6 @@ import Testing
                 #expect(reply.error?["param"] as? String == param, "\(fields): \(reply.body)")
                 #expect((reply.error?["message"] as? String)?.contains(words) == true, "\(fields): \(reply.body)")
             }
-        }
-    }
-
-    /// The official OpenAI client: a tool loop and a streamed call reassembled (Python/tool_calls_check.py).
-    @Test(.cpuPassOnly("tool calls are read from the text after the forward pass, the same on every device"))
-    func officialClientToolLoopAndStreamedCalls() async throws {
-        let bin = try await PythonTools.binDirectory()
-        let script = PythonTools.packageRoot.appendingPathComponent("Tests/SkiffServerTests/Python/tool_calls_check.py")
-        try await TestServer.with { (server: TestServer) async throws in
-            let output = try await PythonTools.run(bin.appendingPathComponent("python").path, [
-                script.path, "http://127.0.0.1:\(server.port)/v1", "none", TestServer.servedName, "\(TestModel.requestTimeout * 3)",
-            ])
-            #expect(output.contains("ok"), "\(output)")
         }
     }
 }
