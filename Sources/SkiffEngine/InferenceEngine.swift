@@ -1,6 +1,6 @@
 import Foundation
-import SkiffModelFile
 import SkiffGrammar
+import SkiffModelFile
 import SkiffModels
 import SkiffScheduling
 import SkiffTokenizer

@@ -279,26 +279,31 @@ struct JSONSchemaCompiler {
         guard reference.hasPrefix("#") else {
             throw unsupported("$ref", at: path, "only references inside the schema (starting with #) are resolved, not '\(reference)'")
         }
-        var target = root
-        let pointer = reference.dropFirst()
-        if !pointer.isEmpty {
-            guard pointer.hasPrefix("/") else { throw unsupported("$ref", at: path, "anchors ('\(reference)') are not resolved; use a JSON pointer such as #/$defs/Name") }
-            for token in pointer.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
-                let key = String(token).replacingAll("~1", with: "/").replacingAll("~0", with: "~")
-                if let next = target[key] {
-                    target = next
-                } else if let items = target.arrayValue, let i = Int(key), items.indices.contains(i) {
-                    target = items[i]
-                } else {
-                    throw invalid(path, "$ref '\(reference)' points to nothing")
-                }
-            }
-        }
+        let target = try resolve(reference, at: path)
         let name = reference == "#" ? "root-ref" : String(reference.split(separator: "/").last ?? "ref")
         let rule = newRule(name)
         references[reference] = rule
         define(rule, try compile(target, at: reference))
         return rule
+    }
+
+    /// The schema the in-document reference `reference` (`#` or `#/json/pointer`) points to.
+    func resolve(_ reference: String, at path: String) throws(GrammarError) -> JSONValue {
+        var target = root
+        let pointer = reference.dropFirst()
+        guard !pointer.isEmpty else { return target }
+        guard reference.hasPrefix("#/") else { throw unsupported("$ref", at: path, "anchors ('\(reference)') are not resolved; use a JSON pointer such as #/$defs/Name") }
+        for token in pointer.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
+            let key = String(token).replacingAll("~1", with: "/").replacingAll("~0", with: "~")
+            if let next = target[key] {
+                target = next
+            } else if let items = target.arrayValue, let i = Int(key), items.indices.contains(i) {
+                target = items[i]
+            } else {
+                throw invalid(path, "$ref '\(reference)' points to nothing")
+            }
+        }
+        return target
     }
 
     /// `allOf` of object schemas as one: properties and required lists joined, the strictest additionalProperties.
@@ -307,19 +312,17 @@ struct JSONSchemaCompiler {
         var result = object
         result["allOf"] = nil
         var seen: Set<String> = []
-        func resolve(_ schema: JSONValue) throws(GrammarError) -> JSONObject {
-            guard let part = schema.objectValue else { throw unsupported("allOf", at: path, "only object schemas (or $refs to them) are merged") }
-            guard let reference = part["$ref"]?.stringValue else { return part }
-            guard seen.insert(reference).inserted else { throw unsupported("allOf", at: path, "a recursive $ref inside allOf cannot be merged") }
-            var target = root
-            for token in reference.dropFirst(2).split(separator: "/") {
-                guard let next = target[String(token)] else { throw invalid(path, "$ref '\(reference)' points to nothing") }
-                target = next
+        func objectSchema(_ schema: JSONValue) throws(GrammarError) -> JSONObject {
+            guard let object = schema.objectValue else { throw unsupported("allOf", at: path, "only object schemas (or $refs to them) are merged") }
+            guard let reference = object["$ref"]?.stringValue else { return object }
+            guard reference.hasPrefix("#") else {
+                throw unsupported("$ref", at: path, "only references inside the schema (starting with #) are resolved, not '\(reference)'")
             }
-            return try resolve(target)
+            guard seen.insert(reference).inserted else { throw unsupported("allOf", at: path, "a recursive $ref inside allOf cannot be merged") }
+            return try objectSchema(try resolve(reference, at: path))
         }
-        for part in list {
-            let schema = try resolve(part)
+        for item in list {
+            let schema = try objectSchema(item)
             for member in schema {
                 switch member.key {
                 case "properties":

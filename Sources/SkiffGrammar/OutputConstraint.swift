@@ -83,7 +83,4 @@ public final class GrammarCache: Sendable {
             return compiled
         }
     }
-
-    /// How many compiled grammars are kept now.
-    public var count: Int { state.withLock { $0.grammars.count } }
 }
